@@ -1,0 +1,60 @@
+// scan/scan.h — one message through the pipeline. The milter glue and `mailwarden
+// check` both drive a Scan with the same events, so they produce the same Verdict.
+//
+// Events must come in protocol order: connect, helo, mailFrom, rcpt..., header...,
+// endOfHeaders, body..., finish. Out-of-order calls are tolerated (libmilter may skip
+// events that were negotiated away) but never crash. Input is untrusted.
+// Thread-compatible: one Scan per message, driven by one thread at a time.
+// No method throws except std::bad_alloc; callers at the edges turn that into the
+// failure policy.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailwarden/message/envelope.h"
+#include "mailwarden/message/header.h"
+#include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/stage.h"
+#include "mailwarden/verdict/verdict.h"
+
+namespace mw::scan {
+
+class Scan {
+ public:
+  explicit Scan(SnapshotConstSharedPtr snapshot);
+  Scan(const Scan&) = delete;
+  Scan& operator=(const Scan&) = delete;
+
+  void connect(std::string_view client_ip, std::string_view client_name);
+  void helo(std::string_view name);
+  void queueId(std::string_view id);
+  void mailFrom(std::string_view addr);
+  void rcpt(std::string_view addr);
+  void header(std::string_view name, std::string_view value);
+  void endOfHeaders();
+  void body(std::string_view chunk);
+  // Concludes every stage and decides. Call once.
+  verdict::Verdict finish();
+
+  const message::Envelope& envelope() const noexcept { return envelope_; }
+  const message::HeaderList& headers() const noexcept { return headers_; }
+  const verdict::Findings& findings() const noexcept { return findings_; }
+  const Snapshot& snapshot() const noexcept { return *snapshot_; }
+
+ private:
+  void startStages();
+
+  SnapshotConstSharedPtr snapshot_;
+  message::Envelope envelope_;
+  message::HeaderList headers_;
+  verdict::Findings findings_;
+  std::vector<StagePtr> stages_;
+  std::vector<bool> done_;
+  bool started_ = false;
+  bool headers_ended_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace mw::scan

@@ -1,0 +1,65 @@
+// scan/snapshot.h — everything read-only that a message needs: the configuration, and
+// (as later modules arrive) compiled rules, library handles, the resolver.
+//
+// A Snapshot is immutable once built and shared between libmilter's threads through
+// SnapshotConstSharedPtr. A reload builds a new one off to the side and swaps it into
+// the SnapshotHolder; a message keeps the snapshot it started with (OpenDKIM's
+// conf_refcnt, done by shared_ptr).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "mailwarden/base/clock.h"
+#include "mailwarden/base/result.h"
+#include "mailwarden/config/config.h"
+#include "mailwarden/scan/stage.h"
+
+namespace mw::scan {
+
+class Snapshot {
+ public:
+  // Validates what the configuration refers to. Never throws except bad_alloc.
+  [[nodiscard]] static Result<std::shared_ptr<const Snapshot>> build(config::Config config,
+                                                                      ClockConstSharedPtr clock);
+
+  const config::Config& config() const noexcept { return config_; }
+  const verdict::Policy& policy() const noexcept { return config_.policy; }
+  const message::Limits& limits() const noexcept { return config_.limits; }
+  const Clock& clock() const noexcept { return *clock_; }
+  std::uint64_t generation() const noexcept { return generation_; }
+
+  // The stages of one message, in pipeline order. Never throws except bad_alloc.
+  std::vector<StagePtr> makeStages() const;
+
+ private:
+  Snapshot(config::Config config, ClockConstSharedPtr clock, std::uint64_t generation);
+
+  config::Config config_;
+  ClockConstSharedPtr clock_;
+  std::uint64_t generation_;
+};
+
+using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
+
+// The current snapshot, swapped atomically on reload. Thread-safe.
+class SnapshotHolder {
+ public:
+  explicit SnapshotHolder(SnapshotConstSharedPtr initial) : current_(std::move(initial)) {}
+  SnapshotConstSharedPtr get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+  }
+  void set(SnapshotConstSharedPtr next) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  SnapshotConstSharedPtr current_;
+};
+
+}  // namespace mw::scan

@@ -1,0 +1,49 @@
+// scan/stage.h — one step of the per-message pipeline (SPF, DKIM, DMARC, rules, and the
+// built-in MIME and Authentication-Results stages).
+//
+// Contract: one instance per message; one thread at a time; events in protocol order
+// (envelope, header..., endOfHeaders, body..., endOfMessage). Input is untrusted; a body
+// chunk can be any size, including 0. Hooks never throw: bad input becomes a result in
+// Findings, an environment failure sets Findings::failure. A stage that returned
+// Flow::Done gets no further events except endOfMessage.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "mailwarden/message/envelope.h"
+#include "mailwarden/message/header.h"
+#include "mailwarden/verdict/verdict.h"
+
+namespace mw::scan {
+
+enum class Flow {
+  Continue,  // keep feeding me
+  Done,      // my result is final; skip me until endOfMessage
+};
+
+class Stage {
+ public:
+  virtual ~Stage();
+  virtual std::string_view name() const noexcept = 0;
+  // MAIL FROM has been seen: client, HELO and sender are known (recipients follow).
+  virtual Flow envelope(const message::Envelope&, verdict::Findings&) noexcept {
+    return Flow::Continue;
+  }
+  // `index` is the field's position in the message header (0-based).
+  virtual Flow header(const message::HeaderField&, std::size_t /*index*/,
+                      verdict::Findings&) noexcept {
+    return Flow::Continue;
+  }
+  virtual Flow endOfHeaders(const message::Envelope&, verdict::Findings&) noexcept {
+    return Flow::Continue;
+  }
+  virtual Flow body(std::string_view /*chunk*/, verdict::Findings&) noexcept {
+    return Flow::Continue;
+  }
+  virtual void endOfMessage(verdict::Findings&) noexcept = 0;
+};
+
+using StagePtr = std::unique_ptr<Stage>;
+
+}  // namespace mw::scan

@@ -1,0 +1,125 @@
+// verdict/verdict.h — what mailwarden decides about one message, as a value.
+//
+// decide() is a pure function of the Policy and the Findings that the stages of scan/
+// collected: same input, same Verdict, byte for byte (golden tests depend on it).
+// milter/ translates a Verdict into smfi_* calls at end of message; cli/ prints it.
+// Thread-safety: plain values. decide() never throws except std::bad_alloc.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mailwarden/message/defects.h"
+
+namespace mw::verdict {
+
+// Ordered by severity: combining two actions keeps the more severe one.
+enum class Action { Accept, Tag, Quarantine, TempFail, Reject };
+
+constexpr Action mostSevere(Action a, Action b) noexcept { return a < b ? b : a; }
+std::string_view toString(Action a) noexcept;
+bool parseAction(std::string_view text, Action& out) noexcept;
+
+struct SmtpReply {
+  int code = 451;                 // 451, 550
+  std::string enhanced = "4.7.1"; // RFC 3463
+  std::string text;               // one line; CR, LF and '%' are removed when built
+};
+
+struct HeaderEdit {
+  enum class Kind {
+    Insert,  // at position `index` among all fields (0 = top)
+    Add,     // at the end of the header
+    Remove,  // the `index`-th (1-based) field named `name`
+  };
+  Kind kind = Kind::Add;
+  std::string name;
+  int index = 0;
+  std::string value;  // without the leading space; folded with "\r\n\t" where long
+};
+
+struct Contribution {
+  std::string rule_id;
+  double score = 0.0;
+};
+
+// One Authentication-Results method result (RFC 8601 §2.7): "spf=pass smtp.mailfrom=x".
+struct AuthResult {
+  std::string method;  // "spf", "dkim", "dmarc"
+  std::string result;  // RFC 8601 result token
+  std::string reason;  // free text for a comment / reason=; may be empty
+  std::vector<std::pair<std::string, std::string>> properties;  // ("smtp.mailfrom", "x@y")
+};
+
+// Header options (config: headers.*).
+struct HeaderOptions {
+  bool verdict = true;       // X-Mailwarden-Verdict
+  bool score = true;         // X-Mailwarden-Score
+  bool rules = true;         // X-Mailwarden-Rules
+  bool spam_headers = false; // X-Spam-Flag / X-Spam-Status (SpamAssassin-compatible)
+  bool remove_forged_authres = true;
+};
+
+// What the operator configured for turning findings into an action.
+struct Policy {
+  std::string authserv_id = "localhost";
+  // The failure policy: what an internal error or DNS temperror becomes.
+  // TempFail (default: the sender retries, nothing is lost) or Accept (logged, and the
+  // verdict header says "error").
+  Action on_failure = Action::TempFail;
+  double tag_threshold = 5.0;
+  double quarantine_threshold = 10.0;
+  double reject_threshold = 15.0;
+  HeaderOptions headers;
+  SmtpReply tempfail_reply{451, "4.7.1", "Service temporarily unavailable, try again later"};
+  SmtpReply reject_reply{550, "5.7.1", "Message rejected by policy"};
+  std::string quarantine_reason = "held by mailwarden";
+};
+
+// Everything the stages learned about a message. Stages append; decide() reads.
+struct Findings {
+  std::vector<AuthResult> auth;             // in method order: spf, dkim..., dmarc
+  std::vector<Contribution> contributions;  // rule hits and their scores
+  // An action forced by a stage (a rule with `action`, DMARC enforce); Accept = none.
+  Action forced = Action::Accept;
+  std::optional<SmtpReply> forced_reply;    // the reply that goes with `forced`
+  // 1-based occurrences of Authentication-Results fields that claim our authserv-id.
+  std::vector<int> forged_authres;
+  message::Defects defects;
+  // Set when the message could not be fully evaluated (internal error, DNS temperror);
+  // the failure policy then decides.
+  std::optional<std::string> failure;
+};
+
+struct Verdict {
+  Action action = Action::Accept;
+  std::optional<SmtpReply> reply;           // set iff action is TempFail or Reject
+  double score = 0.0;
+  std::vector<Contribution> contributions;  // sorted by rule id: stable headers
+  std::vector<HeaderEdit> edits;            // removals (highest index first), then inserts
+  std::vector<AuthResult> auth;
+  std::string quarantine_reason;            // set iff action is Quarantine
+  bool failed = false;                      // the failure policy decided
+};
+
+Verdict decide(const Policy& policy, const Findings& findings);
+
+// The verdict for a message we could not evaluate at all (exception, no snapshot).
+Verdict failureVerdict(const Policy& policy, std::string_view reason);
+
+// "authserv-id; spf=pass smtp.mailfrom=a@b;\r\n\tdkim=..." or "authserv-id; none"
+// (RFC 8601 §2.2). Values that are not RFC 2045 tokens are quoted.
+std::string renderAuthenticationResults(std::string_view authserv_id,
+                                        const std::vector<AuthResult>& results);
+
+// The authserv-id an Authentication-Results value claims (RFC 8601 §2.2: leading CFWS,
+// a value, optional version, then ';'), or nullopt when it cannot be parsed.
+std::optional<std::string> authservIdOf(std::string_view value);
+
+// Score with two decimals, as in headers ("5.00", "-1.50").
+std::string formatScore(double score);
+
+}  // namespace mw::verdict

@@ -1,0 +1,24 @@
+# Fuzz targets. Each target NAME has tests/fuzz/NAME_fuzz.cpp (LLVMFuzzerTestOneInput)
+# and a seed corpus in tests/fuzz/corpus/NAME/. `make check` replays every corpus through
+# a plain main() (under the sanitizers in the ASan/UBSan build); `make fuzz` builds real
+# libFuzzer binaries with clang (tests/fuzz/fuzz-NAME).
+EXTRA_DIST += tests/fuzz/corpus
+include tests/fuzz/message.mk
+include tests/fuzz/config.mk
+
+MW_FUZZ_LIBCODE = $(libmw_config_a_SOURCES) $(libmw_verdict_a_SOURCES) \
+	$(libmw_message_a_SOURCES) $(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
+
+.PHONY: fuzz
+fuzz:
+	@if test "$(CLANGXX)" = no; then echo "make fuzz needs clang: apt-get install clang" >&2; exit 1; fi
+	@for t in $(MW_FUZZ_TARGETS); do \
+	  echo "  CLANG    tests/fuzz/fuzz-$$t"; \
+	  $(CLANGXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) $(FMT_CFLAGS) $(YAML_CFLAGS) \
+	    $(top_srcdir)/tests/fuzz/$${t}_fuzz.cpp \
+	    $(addprefix $(top_srcdir)/,$(MW_FUZZ_LIBCODE)) \
+	    $(YAML_LIBS) $(FMT_LIBS) -o tests/fuzz/fuzz-$$t || exit 1; \
+	done
+	@echo "run one with: tests/fuzz/fuzz-NAME -max_total_time=60 tests/fuzz/corpus/NAME"
+CLEANFILES += $(addprefix tests/fuzz/fuzz-,$(MW_FUZZ_TARGETS))
