@@ -1,1 +1,6 @@
-# scan
+noinst_LIBRARIES += libmw_scan.a
+libmw_scan_a_SOURCES = \
+	src/scan/builtin_stages.cpp \
+	src/scan/builtin_stages.h \
+	src/scan/scan.cpp \
+	src/scan/snapshot.cpp

@@ -1,1 +1,2 @@
-# verdict
+noinst_LIBRARIES += libmw_verdict.a
+libmw_verdict_a_SOURCES = src/verdict/verdict.cpp

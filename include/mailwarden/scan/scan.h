@@ -9,6 +9,8 @@
 // failure policy.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,8 @@ class Scan {
   verdict::Findings findings_;
   std::vector<StagePtr> stages_;
   std::vector<bool> done_;
+  std::map<std::string, int> occurrences_;  // lower-case field name -> fields seen
+  std::uint64_t body_bytes_ = 0;
   bool started_ = false;
   bool headers_ended_ = false;
   bool finished_ = false;

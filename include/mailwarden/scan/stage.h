@@ -30,8 +30,11 @@ class Stage {
   virtual Flow envelope(const message::Envelope&, verdict::Findings&) noexcept {
     return Flow::Continue;
   }
-  // `index` is the field's position in the message header (0-based).
-  virtual Flow header(const message::HeaderField&, std::size_t /*index*/,
+  // Every received field, including those message::Limits keeps out of the HeaderList
+  // (a forged Authentication-Results must not hide behind 1000 junk fields); stages
+  // bound their own work. `occurrence` is 1-based among fields of the same name,
+  // counted as the MTA counts them for header edits.
+  virtual Flow header(const message::HeaderField&, int /*occurrence*/,
                       verdict::Findings&) noexcept {
     return Flow::Continue;
   }

@@ -31,14 +31,25 @@ struct SmtpReply {
 
 struct HeaderEdit {
   enum class Kind {
-    Insert,  // at position `index` among all fields (0 = top)
-    Add,     // at the end of the header
-    Remove,  // the `index`-th (1-based) field named `name`
+    // Part of the block placed at the top of the header, in the order of the edit list
+    // (milter/ inserts them at index 0 in reverse: Postfix treats index 0 and 1 alike,
+    // Sendmail does not, and only "0 = topmost" means the same to both).
+    Prepend,
+    // The `index`-th (1-based) field named `name`, counted in the header as received.
+    // Removals come first in the edit list, highest index first, so each index still
+    // names the field it meant (OpenDKIM's CVE-2022-48521 came from the opposite order).
+    Remove,
   };
-  Kind kind = Kind::Add;
+  Kind kind = Kind::Prepend;
   std::string name;
   int index = 0;
   std::string value;  // without the leading space; folded with "\r\n\t" where long
+};
+
+// A received header field to be removed: `occurrence`-th (1-based) field named `name`.
+struct HeaderRef {
+  std::string name;
+  int occurrence = 0;
 };
 
 struct Contribution {
@@ -88,6 +99,9 @@ struct Findings {
   std::optional<SmtpReply> forced_reply;    // the reply that goes with `forced`
   // 1-based occurrences of Authentication-Results fields that claim our authserv-id.
   std::vector<int> forged_authres;
+  // Received fields that pretend to be ours (X-Mailwarden-*, X-Spam-* when we write
+  // those): removed so downstream filters only ever see our own verdict.
+  std::vector<HeaderRef> impostors;
   message::Defects defects;
   // Set when the message could not be fully evaluated (internal error, DNS temperror);
   // the failure policy then decides.

@@ -1,0 +1,346 @@
+#include "commands.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "mailwarden/config/config.h"
+#include "mailwarden/message/reader.h"
+#include "mailwarden/milter/milter.h"
+#include "mailwarden/scan/scan.h"
+#include "mailwarden/scan/snapshot.h"
+
+namespace mw::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  mailwarden run [-c FILE]                 the milter, in the foreground\n"
+    "  mailwarden check [-c FILE] [--dns-zone FILE]... [--client-ip IP] [--client-name NAME]\n"
+    "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
+    "                   [--json] MESSAGE.eml     one message through the same pipeline\n"
+    "  mailwarden configtest [-c FILE]          print every configuration error\n";
+
+bool fileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Loads -c FILE, or the default file when it exists, or the built-in defaults (check
+// only: a postmaster can try a message before writing any configuration).
+std::optional<config::Config> loadConfig(const std::optional<std::string>& path,
+                                         bool defaults_ok) {
+  std::string file = path.value_or(config::kDefaultPath);
+  if (!path && defaults_ok && !fileExists(file)) {
+    return config::defaults();
+  }
+  config::LoadResult loaded = config::loadFile(file);
+  if (!loaded.ok()) {
+    for (const Error& e : loaded.errors) {
+      std::fprintf(stderr, "%s\n", e.describe().c_str());
+    }
+    return std::nullopt;
+  }
+  return std::move(loaded.config);
+}
+
+// Feeds the reader's fields and body to a Scan.
+class ScanFeeder final : public message::ReaderSink {
+ public:
+  explicit ScanFeeder(scan::Scan& scan) : scan_(scan) {}
+  void header(std::string_view name, std::string_view value) override { scan_.header(name, value); }
+  void endOfHeaders() override { scan_.endOfHeaders(); }
+  void body(std::string_view chunk) override { scan_.body(chunk); }
+
+ private:
+  scan::Scan& scan_;
+};
+
+double roundScore(double s) { return std::round(s * 100.0) / 100.0; }
+
+// The JSON object of DESIGN.md's `check --json` contract.
+nlohmann::ordered_json toJson(const verdict::Verdict& v) {
+  nlohmann::ordered_json j;
+  j["action"] = std::string(verdict::toString(v.action));
+  j["score"] = roundScore(v.score);
+  if (v.reply) {
+    j["reply"] = {{"code", v.reply->code}, {"enhanced", v.reply->enhanced}, {"text", v.reply->text}};
+  } else {
+    j["reply"] = nullptr;
+  }
+  nlohmann::ordered_json spf = nullptr;
+  nlohmann::ordered_json dkim = nlohmann::ordered_json::array();
+  nlohmann::ordered_json dmarc = nullptr;
+  auto prop = [](const verdict::AuthResult& r, std::string_view name) -> nlohmann::ordered_json {
+    for (const auto& [k, value] : r.properties) {
+      if (k == name) {
+        return value;
+      }
+    }
+    return nullptr;
+  };
+  for (const verdict::AuthResult& r : v.auth) {
+    if (r.method == "spf") {
+      nlohmann::ordered_json domain = prop(r, "smtp.mailfrom");
+      if (domain.is_null()) {
+        domain = prop(r, "smtp.helo");
+      }
+      spf = {{"result", r.result}, {"domain", domain},
+             {"explanation", r.reason.empty() ? nlohmann::ordered_json(nullptr)
+                                              : nlohmann::ordered_json(r.reason)}};
+    } else if (r.method == "dkim") {
+      dkim.push_back({{"result", r.result}, {"domain", prop(r, "header.d")},
+                      {"selector", prop(r, "header.s")}, {"algorithm", prop(r, "header.a")}});
+    } else if (r.method == "dmarc") {
+      dmarc = {{"result", r.result}, {"policy", prop(r, "policy.dmarc")},
+               {"from_domain", prop(r, "header.from")}};
+    }
+  }
+  j["spf"] = spf;
+  j["dkim"] = dkim;
+  j["dmarc"] = dmarc;
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+  for (const verdict::Contribution& c : v.contributions) {
+    rules.push_back({{"id", c.rule_id}, {"score", roundScore(c.score)}});
+  }
+  j["rules"] = rules;
+  nlohmann::ordered_json headers = nlohmann::ordered_json::array();
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Remove) {
+      headers.push_back({{"op", "remove"}, {"name", e.name}, {"index", e.index}});
+    } else {
+      headers.push_back({{"op", "prepend"}, {"name", e.name}, {"value", e.value}});
+    }
+  }
+  j["headers"] = headers;
+  return j;
+}
+
+// Human output: the header block the milter would put on top, exactly as it would
+// appear in the delivered message; then a blank line and a short summary.
+void printHuman(const verdict::Verdict& v) {
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Prepend) {
+      std::cout << e.name << ": " << e.value << "\r\n";
+    }
+  }
+  std::cout << "\r\n";
+  std::cout << "action: " << verdict::toString(v.action) << "\n";
+  std::cout << "score: " << verdict::formatScore(v.score) << "\n";
+  if (v.reply) {
+    std::cout << "reply: " << v.reply->code << " " << v.reply->enhanced << " " << v.reply->text
+              << "\n";
+  }
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Remove) {
+      std::cout << "remove: " << e.name << " #" << e.index << "\n";
+    }
+  }
+}
+
+bool parseInt64(const std::string& text, std::int64_t& out) {
+  if (text.empty()) {
+    return false;
+  }
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || errno != 0) {
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+void printUsage(bool to_stderr) { std::fputs(kUsage, to_stderr ? stderr : stdout); }
+
+int runCheck(const std::vector<std::string>& args) {
+  std::optional<std::string> config_path;
+  std::vector<std::string> zones;
+  std::string client_ip;
+  std::string client_name = "unknown";
+  std::string helo;
+  std::optional<std::string> mail_from;
+  std::vector<std::string> rcpts;
+  std::optional<std::int64_t> now;
+  bool json = false;
+  std::optional<std::string> message_path;
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* opt) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "mailwarden check: %s needs a value\n", opt);
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    std::optional<std::string> v;
+    if (a == "--json") {
+      json = true;
+      continue;
+    }
+    if (a == "-c" || a == "--config") {
+      if (!(v = value("-c"))) return 1;
+      config_path = *v;
+    } else if (a == "--dns-zone") {
+      if (!(v = value("--dns-zone"))) return 1;
+      if (!fileExists(*v)) {
+        std::fprintf(stderr, "mailwarden check: --dns-zone %s: %s\n", v->c_str(), std::strerror(ENOENT));
+        return 1;
+      }
+      zones.push_back(*v);
+    } else if (a == "--client-ip") {
+      if (!(v = value("--client-ip"))) return 1;
+      client_ip = *v;
+    } else if (a == "--client-name") {
+      if (!(v = value("--client-name"))) return 1;
+      client_name = *v;
+    } else if (a == "--helo") {
+      if (!(v = value("--helo"))) return 1;
+      helo = *v;
+    } else if (a == "--mail-from") {
+      if (!(v = value("--mail-from"))) return 1;
+      mail_from = *v;
+    } else if (a == "--rcpt") {
+      if (!(v = value("--rcpt"))) return 1;
+      rcpts.push_back(*v);
+    } else if (a == "--now") {
+      if (!(v = value("--now"))) return 1;
+      std::int64_t t = 0;
+      if (!parseInt64(*v, t)) {
+        std::fprintf(stderr, "mailwarden check: --now %s: not a Unix time\n", v->c_str());
+        return 1;
+      }
+      now = t;
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      std::fprintf(stderr, "mailwarden check: unknown option %s\n", a.c_str());
+      printUsage(true);
+      return 1;
+    } else if (message_path) {
+      std::fprintf(stderr, "mailwarden check: one message at a time\n");
+      return 1;
+    } else {
+      message_path = a;
+    }
+  }
+  if (!message_path) {
+    std::fprintf(stderr, "mailwarden check: no message given\n");
+    printUsage(true);
+    return 1;
+  }
+
+  std::optional<config::Config> cfg = loadConfig(config_path, true);
+  if (!cfg) {
+    return 2;
+  }
+  cfg->log.sink = obs::Sink::Stderr;  // check talks to the terminal, never to syslog
+  obs::configure(cfg->log.sink, std::max(cfg->log.level, obs::Level::Warn));
+  for (const std::string& z : zones) {
+    cfg->dns.zone_files.push_back(z);
+  }
+  ClockConstSharedPtr clock = now ? ClockConstSharedPtr(std::make_shared<FixedClock>(*now))
+                                  : ClockConstSharedPtr(std::make_shared<SystemClock>());
+  Result<scan::SnapshotConstSharedPtr> snap = scan::Snapshot::build(std::move(*cfg), clock);
+  if (!snap) {
+    std::fprintf(stderr, "mailwarden check: %s\n", snap.error().describe().c_str());
+    return 2;
+  }
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (*message_path != "-") {
+    file.open(*message_path, std::ios::binary);
+    if (!file) {
+      std::fprintf(stderr, "mailwarden check: %s: %s\n", message_path->c_str(), std::strerror(errno));
+      return 1;
+    }
+    in = &file;
+  }
+
+  scan::Scan scan(*snap);
+  scan.connect(client_ip, client_name);
+  scan.helo(helo);
+  scan.queueId("CHECK");
+  scan.mailFrom(mail_from.value_or(""));
+  for (const std::string& r : rcpts) {
+    scan.rcpt(r);
+  }
+  ScanFeeder feeder(scan);
+  message::MessageReader reader((*snap)->limits(), feeder);
+  // Fixed-size reads: memory stays bounded whatever the message size.
+  std::vector<char> buf(64 * 1024);
+  while (*in) {
+    in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in->gcount();
+    if (n > 0) {
+      reader.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+  }
+  if (in->bad()) {
+    std::fprintf(stderr, "mailwarden check: read error on %s\n", message_path->c_str());
+    return 1;
+  }
+  reader.finish();
+  const verdict::Verdict v = scan.finish();
+  if (json) {
+    std::cout << toJson(v).dump(2) << "\n";
+  } else {
+    printHuman(v);
+  }
+  return 0;
+}
+
+int runConfigtest(const std::vector<std::string>& args) {
+  std::string path = config::kDefaultPath;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+      path = args[++i];
+    } else {
+      std::fprintf(stderr, "mailwarden configtest: unexpected argument %s\n", args[i].c_str());
+      return 1;
+    }
+  }
+  config::LoadResult loaded = config::loadFile(path);
+  for (const Error& e : loaded.errors) {
+    std::fprintf(stderr, "%s\n", e.describe().c_str());
+  }
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", path.c_str(), loaded.errors.size());
+    return 1;
+  }
+  Result<scan::SnapshotConstSharedPtr> snap =
+      scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>());
+  if (!snap) {
+    std::fprintf(stderr, "%s\n", snap.error().describe().c_str());
+    return 1;
+  }
+  std::printf("%s: configuration OK\n", path.c_str());
+  return 0;
+}
+
+int runMilter(const std::vector<std::string>& args) {
+  std::string path = config::kDefaultPath;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+      path = args[++i];
+    } else {
+      std::fprintf(stderr, "mailwarden run: unexpected argument %s\n", args[i].c_str());
+      return 1;
+    }
+  }
+  return milter::run(path);
+}
+
+}  // namespace mw::cli

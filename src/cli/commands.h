@@ -1,0 +1,18 @@
+// cli/commands.h — the subcommands of DESIGN.md's command-line contract. Each takes
+// its arguments (after the subcommand word) and returns the process exit status:
+// 0 when the job was done (for check: a verdict was reached, whatever it is),
+// 1 for bad input to the command itself, 2 for a bad configuration.
+// Private to cli/. Output goes to stdout, diagnostics to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mw::cli {
+
+int runCheck(const std::vector<std::string>& args);
+int runConfigtest(const std::vector<std::string>& args);
+int runMilter(const std::vector<std::string>& args);
+void printUsage(bool to_stderr);
+
+}  // namespace mw::cli

@@ -1,0 +1,500 @@
+// milter/milter.cpp — libmilter callbacks <-> scan::Scan. Each callback is a few lines
+// that forward to the Connection; the Verdict is applied in one place (applyVerdict),
+// at end of message, because header edits are only allowed there (mfapi.h).
+#include "mailwarden/milter/milter.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "mailwarden/config/config.h"
+#include "mailwarden/obs/counters.h"
+#include "mailwarden/obs/log.h"
+#include "mailwarden/scan/scan.h"
+#include "mailwarden/scan/snapshot.h"
+#include "privileges.h"
+#include "signals.h"
+#include "socket.h"
+
+namespace mw::milter {
+namespace {
+
+// Process-wide state of the running milter. Set once in run() before smfi_main, then
+// read by libmilter's threads; the holder itself is thread-safe.
+struct Runtime {
+  std::unique_ptr<scan::SnapshotHolder> snapshots;
+  std::string config_path;
+  std::atomic<int> open_messages{0};  // between MAIL FROM and end of message or abort
+};
+
+Runtime& runtime() noexcept {
+  static Runtime r;
+  return r;
+}
+
+// Events whose answer never changes the outcome: the MTA need not wait for a reply
+// (SMFIP_NR_*). All decisions are made at end of message.
+constexpr unsigned long kNoReplyWanted =
+    SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
+    SMFIP_NR_BODY;
+// Events we do not use at all.
+constexpr unsigned long kNotWanted = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+std::string clientAddress(const _SOCK_ADDR* addr) {
+  if (addr == nullptr) {
+    return "";
+  }
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (addr->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf) != nullptr) {
+      return buf;
+    }
+  } else if (addr->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf) != nullptr) {
+      return buf;
+    }
+  }
+  return "";
+}
+
+// mfapi.h takes char* everywhere; this is the one place that casts const away.
+char* cstr(const std::string& s) { return const_cast<char*>(s.c_str()); }
+
+// One SMTP connection. Lives from xxfi_connect to xxfi_close in libmilter's private
+// slot; callbacks of one connection run one after another.
+class Connection {
+ public:
+  Connection(std::string ip, std::string name) : ip_(std::move(ip)), name_(std::move(name)) {}
+
+  unsigned long no_reply = 0;  // the SMFIP_NR_* bits the MTA agreed to
+
+  ~Connection() { endMessage(); }
+
+  void helo(std::string_view host) { helo_ = std::string(host); }
+
+  // MAIL FROM starts a message on the snapshot current at that moment.
+  void startMessage(SMFICTX* ctx, std::string_view from) {
+    endMessage();
+    runtime().open_messages.fetch_add(1);
+    in_message_ = true;
+    scan_ = std::make_unique<scan::Scan>(runtime().snapshots->get());
+    scan_->connect(ip_, name_);
+    scan_->helo(helo_);
+    refreshQueueId(ctx);
+    scan_->mailFrom(from);
+  }
+
+  scan::Scan* scan() noexcept { return failure_ ? nullptr : scan_.get(); }
+
+  void refreshQueueId(SMFICTX* ctx) {
+    if (scan_ && scan_->envelope().queue_id.empty()) {
+      if (const char* id = smfi_getsymval(ctx, cstr("i")); id != nullptr) {
+        scan_->queueId(id);
+      }
+    }
+  }
+
+  std::string queueId() const {
+    return scan_ && !scan_->envelope().queue_id.empty() ? scan_->envelope().queue_id : "NOQUEUE";
+  }
+
+  // An event failed: the message is finished by the failure policy at end of message.
+  void markFailed(std::string why) {
+    if (!failure_) {
+      failure_ = std::move(why);
+    }
+  }
+
+  verdict::Verdict finishMessage() {
+    if (failure_ || !scan_) {
+      const scan::SnapshotConstSharedPtr snap = scan_ ? nullptr : runtime().snapshots->get();
+      const verdict::Policy& policy = scan_ ? scan_->snapshot().policy() : snap->policy();
+      return verdict::failureVerdict(policy, failure_ ? *failure_ : "no MAIL FROM seen");
+    }
+    return scan_->finish();
+  }
+
+  void endMessage() noexcept {
+    scan_.reset();
+    failure_.reset();
+    if (in_message_) {
+      in_message_ = false;
+      runtime().open_messages.fetch_sub(1);
+    }
+  }
+
+ private:
+  std::string ip_;
+  std::string name_;
+  std::string helo_;
+  std::unique_ptr<scan::Scan> scan_;
+  std::optional<std::string> failure_;
+  bool in_message_ = false;
+};
+
+Connection* connection(SMFICTX* ctx) noexcept { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+// The answer for an event the MTA agreed not to wait for.
+sfsistat noReply(const Connection* conn, unsigned long bit) noexcept {
+  return (conn != nullptr && (conn->no_reply & bit) != 0) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+// libmilter is C: an exception unwinding into it is undefined behaviour. Every event
+// body runs here; an escape marks the message failed, and end of message answers with
+// the failure policy.
+template <typename Body>
+sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long nr_bit, Body&& body) noexcept {
+  Connection* conn = connection(ctx);
+  try {
+    if (conn != nullptr) {
+      body(*conn);
+    }
+    return noReply(conn, nr_bit);
+  } catch (const std::exception& e) {
+    obs::log(obs::Level::Error, conn ? conn->queueId() : "NOQUEUE", "milter", "{}: {}", where,
+             e.what());
+  } catch (...) {
+    obs::log(obs::Level::Error, conn ? conn->queueId() : "NOQUEUE", "milter",
+             "{}: unknown exception", where);
+  }
+  obs::counters().internal_errors.add();
+  if (conn != nullptr) {
+    try {
+      conn->markFailed(std::string(where) + " failed");
+    } catch (...) {
+      return SMFIS_TEMPFAIL;  // cannot even record it: refuse now
+    }
+  }
+  return noReply(conn, nr_bit);
+}
+
+sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                     unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                     unsigned long* pf3) {
+  *pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE) & f0;
+  *pf1 = (kNoReplyWanted | kNotWanted | SMFIP_HDR_LEADSPC) & f1;
+  *pf2 = 0;
+  *pf3 = 0;
+  if ((f1 & SMFIP_HDR_LEADSPC) == 0) {
+    obs::log(obs::Level::Warn, "", "milter",
+             "the MTA does not offer SMFIP_HDR_LEADSPC: header values lose their leading space");
+  }
+  // Remember what was agreed on a placeholder; onConnect takes it over.
+  auto conn = std::make_unique<Connection>("", "");
+  conn->no_reply = *pf1 & kNoReplyWanted;
+  smfi_setpriv(ctx, conn.release());
+  return SMFIS_CONTINUE;
+}
+
+sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
+  try {
+    std::unique_ptr<Connection> placeholder(connection(ctx));
+    auto conn = std::make_unique<Connection>(clientAddress(hostaddr), hostname ? hostname : "unknown");
+    conn->no_reply = placeholder ? placeholder->no_reply : 0;
+    smfi_setpriv(ctx, conn.release());
+    obs::counters().connections.add();
+    return noReply(connection(ctx), SMFIP_NR_CONN);
+  } catch (...) {
+    obs::counters().internal_errors.add();
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+sfsistat onHelo(SMFICTX* ctx, char* helohost) noexcept {
+  return guarded(ctx, "helo", SMFIP_NR_HELO,
+                 [&](Connection& c) { c.helo(helohost ? helohost : ""); });
+}
+
+sfsistat onEnvFrom(SMFICTX* ctx, char** argv) noexcept {
+  return guarded(ctx, "mail", SMFIP_NR_MAIL,
+                 [&](Connection& c) { c.startMessage(ctx, argv && argv[0] ? argv[0] : ""); });
+}
+
+sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) noexcept {
+  return guarded(ctx, "rcpt", SMFIP_NR_RCPT, [&](Connection& c) {
+    if (scan::Scan* s = c.scan(); s != nullptr && argv && argv[0]) {
+      s->rcpt(argv[0]);
+    }
+  });
+}
+
+sfsistat onHeader(SMFICTX* ctx, char* name, char* value) noexcept {
+  return guarded(ctx, "header", SMFIP_NR_HDR, [&](Connection& c) {
+    if (scan::Scan* s = c.scan(); s != nullptr) {
+      s->header(name ? name : "", value ? value : "");
+    }
+  });
+}
+
+sfsistat onEoh(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "eoh", SMFIP_NR_EOH, [&](Connection& c) {
+    c.refreshQueueId(ctx);
+    if (scan::Scan* s = c.scan(); s != nullptr) {
+      s->endOfHeaders();
+    }
+  });
+}
+
+sfsistat onBody(SMFICTX* ctx, unsigned char* data, size_t len) noexcept {
+  return guarded(ctx, "body", SMFIP_NR_BODY, [&](Connection& c) {
+    if (scan::Scan* s = c.scan(); s != nullptr) {
+      s->body(std::string_view(reinterpret_cast<const char*>(data), len));
+    }
+  });
+}
+
+// Header values go to the MTA with LF line breaks (libmilter/Postfix add CR on the wire)
+// and, because we negotiated SMFIP_HDR_LEADSPC, with their leading space.
+std::string milterValue(const std::string& value) {
+  std::string out = " ";
+  for (const char c : value) {
+    if (c != '\r') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The one place that turns a Verdict into smfi_* calls.
+sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string& qid) {
+  bool edits_ok = true;
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Remove &&
+        smfi_chgheader(ctx, cstr(e.name), e.index, nullptr) != MI_SUCCESS) {
+      edits_ok = false;
+    }
+  }
+  // Prepends go in reverse at index 0, so the block reads in list order at the top.
+  for (auto it = v.edits.rbegin(); it != v.edits.rend(); ++it) {
+    if (it->kind == verdict::HeaderEdit::Kind::Prepend) {
+      const std::string value = milterValue(it->value);
+      if (smfi_insheader(ctx, 0, cstr(it->name), cstr(value)) != MI_SUCCESS) {
+        edits_ok = false;
+      }
+    }
+  }
+  if (v.action == verdict::Action::Quarantine &&
+      smfi_quarantine(ctx, cstr(v.quarantine_reason)) != MI_SUCCESS) {
+    edits_ok = false;
+  }
+  if (!edits_ok) {
+    obs::log(obs::Level::Error, qid, "milter", "the MTA refused a header edit or quarantine");
+    obs::counters().internal_errors.add();
+    return SMFIS_TEMPFAIL;
+  }
+  if (v.reply) {
+    const std::string code = std::to_string(v.reply->code);
+    smfi_setreply(ctx, cstr(code), cstr(v.reply->enhanced), cstr(v.reply->text));
+  }
+  switch (v.action) {
+    case verdict::Action::Accept:
+    case verdict::Action::Tag:
+    case verdict::Action::Quarantine:
+      return SMFIS_CONTINUE;
+    case verdict::Action::TempFail: return SMFIS_TEMPFAIL;
+    case verdict::Action::Reject: return SMFIS_REJECT;
+  }
+  return SMFIS_TEMPFAIL;
+}
+
+sfsistat onEom(SMFICTX* ctx) noexcept {
+  Connection* conn = connection(ctx);
+  if (conn == nullptr) {
+    return SMFIS_TEMPFAIL;
+  }
+  try {
+    conn->refreshQueueId(ctx);
+    const std::string qid = conn->queueId();
+    const verdict::Verdict v = conn->finishMessage();
+    const sfsistat status = applyVerdict(ctx, v, qid);
+    conn->endMessage();
+    return status;
+  } catch (const std::exception& e) {
+    obs::log(obs::Level::Error, conn->queueId(), "milter", "eom: {}", e.what());
+  } catch (...) {
+    obs::log(obs::Level::Error, conn->queueId(), "milter", "eom: unknown exception");
+  }
+  obs::counters().internal_errors.add();
+  conn->endMessage();
+  return SMFIS_TEMPFAIL;
+}
+
+sfsistat onAbort(SMFICTX* ctx) noexcept {
+  if (Connection* conn = connection(ctx); conn != nullptr) {
+    conn->endMessage();  // the MTA ended the transaction: free the message now
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat onClose(SMFICTX* ctx) noexcept {
+  // xxfi_close can come without xxfi_connect: the slot may hold only the placeholder
+  // from negotiation, or nothing.
+  std::unique_ptr<Connection> conn(connection(ctx));
+  smfi_setpriv(ctx, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+// Builds a snapshot from the configuration file, or explains why not.
+Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path) {
+  config::LoadResult loaded = config::loadFile(path);
+  if (!loaded.ok()) {
+    std::string all;
+    for (const Error& e : loaded.errors) {
+      all += (all.empty() ? "" : "; ") + e.describe();
+    }
+    return fail(Errc::Invalid, all);
+  }
+  return scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>());
+}
+
+// SIGHUP: a new snapshot off to the side; mail keeps flowing on the old one meanwhile,
+// and keeps flowing on it if the new configuration is bad.
+void reload() noexcept {
+  try {
+    Result<scan::SnapshotConstSharedPtr> next = loadSnapshot(runtime().config_path);
+    if (!next) {
+      obs::counters().reloads_rejected.add();
+      obs::log(obs::Level::Error, "", "milter", "reload rejected, keeping the running configuration: {}",
+               next.error().describe());
+      return;
+    }
+    const config::LogOptions& log = (*next)->config().log;
+    obs::configure(log.sink, log.level, log.facility);
+    runtime().snapshots->set(*next);
+    obs::counters().reloads.add();
+    obs::log(obs::Level::Info, "", "milter", "configuration reloaded from {} (generation {})",
+             runtime().config_path, (*next)->generation());
+  } catch (const std::exception& e) {
+    obs::counters().reloads_rejected.add();
+    obs::log(obs::Level::Error, "", "milter", "reload failed: {}", e.what());
+  }
+}
+
+smfiDesc makeDescription() {
+  smfiDesc d{};
+  d.xxfi_name = cstr(std::string("mailwarden"));
+  d.xxfi_version = SMFI_VERSION;
+  d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+  d.xxfi_connect = onConnect;
+  d.xxfi_helo = onHelo;
+  d.xxfi_envfrom = onEnvFrom;
+  d.xxfi_envrcpt = onEnvRcpt;
+  d.xxfi_header = onHeader;
+  d.xxfi_eoh = onEoh;
+  d.xxfi_body = onBody;
+  d.xxfi_eom = onEom;
+  d.xxfi_abort = onAbort;
+  d.xxfi_close = onClose;
+  d.xxfi_unknown = nullptr;
+  d.xxfi_data = nullptr;
+  d.xxfi_negotiate = onNegotiate;
+  return d;
+}
+
+// After libmilter stopped accepting connections, lets messages in flight reach their
+// end (the MTA gets its verdict); a message not yet started meets a closed socket and
+// the MTA's milter_default_action (tempfail), so nothing is lost either way.
+void drain(int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (runtime().open_messages.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int left = runtime().open_messages.load();
+  if (left > 0) {
+    obs::log(obs::Level::Warn, "", "milter", "{} message(s) still open after {} s; exiting",
+             left, seconds);
+  }
+}
+
+}  // namespace
+
+int run(const std::string& config_path) {
+  config::LoadResult loaded = config::loadFile(config_path);
+  if (!loaded.ok()) {
+    for (const Error& e : loaded.errors) {
+      std::fprintf(stderr, "mailwarden: %s\n", e.describe().c_str());
+    }
+    return 2;
+  }
+  const config::Config cfg = loaded.config;
+  obs::configure(cfg.log.sink, cfg.log.level, cfg.log.facility);
+
+  Result<scan::SnapshotConstSharedPtr> snap =
+      scan::Snapshot::build(loaded.config, std::make_shared<SystemClock>());
+  if (!snap) {
+    std::fprintf(stderr, "mailwarden: %s\n", snap.error().describe().c_str());
+    return 2;
+  }
+  Result<SocketSpec> spec = parseSocketSpec(cfg.milter.socket);
+  if (!spec) {
+    std::fprintf(stderr, "mailwarden: %s\n", spec.error().describe().c_str());
+    return 2;
+  }
+  Result<Identity> who = lookupIdentity(cfg.milter.user, cfg.milter.group);
+  if (!who) {
+    std::fprintf(stderr, "mailwarden: %s\n", who.error().describe().c_str());
+    return 2;
+  }
+
+  Runtime& rt = runtime();
+  rt.config_path = config_path;
+  rt.snapshots = std::make_unique<scan::SnapshotHolder>(*snap);
+
+  static smfiDesc desc = makeDescription();  // libmilter keeps the pointer
+  if (smfi_register(desc) != MI_SUCCESS) {
+    std::fprintf(stderr, "mailwarden: smfi_register failed\n");
+    return 1;
+  }
+  if (smfi_setconn(cstr(cfg.milter.socket)) != MI_SUCCESS ||
+      smfi_settimeout(cfg.milter.timeout_seconds) != MI_SUCCESS ||
+      smfi_setbacklog(cfg.milter.backlog) != MI_SUCCESS) {
+    std::fprintf(stderr, "mailwarden: cannot configure libmilter for %s\n", cfg.milter.socket.c_str());
+    return 1;
+  }
+  // As root: open (and for unix sockets, replace a stale) socket, then hand it over.
+  if (smfi_opensocket(true) != MI_SUCCESS) {
+    std::fprintf(stderr, "mailwarden: cannot open socket %s\n", cfg.milter.socket.c_str());
+    return 1;
+  }
+  if (spec->family == SocketSpec::Family::Unix) {
+    if (Result<void> r = handOverSocket(spec->path, *who, cfg.milter.socket_mode); !r) {
+      std::fprintf(stderr, "mailwarden: %s\n", r.error().describe().c_str());
+      return 1;
+    }
+  } else if (setNoDelayOnListeners() == 0) {
+    obs::log(obs::Level::Warn, "", "milter", "could not set TCP_NODELAY on {}", cfg.milter.socket);
+  }
+  if (Result<void> r = dropTo(*who); !r) {
+    std::fprintf(stderr, "mailwarden: %s\n", r.error().describe().c_str());
+    return 1;
+  }
+
+  setReloadHook([] { reload(); });
+  setStopHook([](int sig) {
+    obs::log(obs::Level::Info, "", "milter", "signal {}: no new connections; finishing open ones",
+             sig);
+  });
+  obs::log(obs::Level::Info, "", "milter", "listening on {} as uid {} (config {}, generation {})",
+           cfg.milter.socket, static_cast<unsigned>(getuid()), config_path, (*snap)->generation());
+  const int status = smfi_main();
+  drain(cfg.milter.drain_seconds);
+  setReloadHook(nullptr);
+  setStopHook(nullptr);
+  obs::log(obs::Level::Info, "", "milter", "stopped");
+  return status == MI_SUCCESS ? 0 : 1;
+}
+
+}  // namespace mw::milter
+

@@ -1,0 +1,80 @@
+#include "builtin_stages.h"
+
+#include <string>
+
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/message/mime.h"
+#include "mailwarden/obs/counters.h"
+
+namespace mw::scan {
+namespace {
+
+class MimeStage final : public Stage {
+ public:
+  explicit MimeStage(const message::Limits& limits) : parser_(limits, nullptr) {}
+
+  std::string_view name() const noexcept override { return "mime"; }
+
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+    parser_.header(field);
+    return Flow::Continue;
+  }
+  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) noexcept override {
+    parser_.endOfHeaders();
+    return Flow::Continue;
+  }
+  Flow body(std::string_view chunk, verdict::Findings&) noexcept override {
+    parser_.body(chunk);
+    return Flow::Continue;
+  }
+  void endOfMessage(verdict::Findings& findings) noexcept override {
+    parser_.finish();
+    findings.defects.merge(parser_.defects());
+  }
+
+ private:
+  message::MimeParser parser_;
+};
+
+class HeaderGuard final : public Stage {
+ public:
+  explicit HeaderGuard(const verdict::Policy& policy)
+      : authserv_id_(policy.authserv_id), spam_headers_(policy.headers.spam_headers) {}
+
+  std::string_view name() const noexcept override { return "header-guard"; }
+
+  Flow header(const message::HeaderField& field, int occurrence,
+              verdict::Findings& findings) noexcept override {
+    const std::string key = ascii::lower(field.name);
+    if (key == "authentication-results") {
+      const std::optional<std::string> id = verdict::authservIdOf(message::unfold(field.value));
+      // RFC 8601 §5: a field we cannot parse cannot be told apart from ours, but it also
+      // cannot be read as ours by a consumer that parses properly; keep it.
+      if (id && ascii::iequals(*id, authserv_id_)) {
+        findings.forged_authres.push_back(occurrence);
+        obs::counters().forged_authres.add();
+      }
+      return Flow::Continue;
+    }
+    if (key.starts_with("x-mailwarden-") ||
+        (spam_headers_ && (key == "x-spam-flag" || key == "x-spam-status"))) {
+      findings.impostors.push_back(verdict::HeaderRef{field.name, occurrence});
+    }
+    return Flow::Continue;
+  }
+  void endOfMessage(verdict::Findings&) noexcept override {}
+
+ private:
+  std::string authserv_id_;
+  bool spam_headers_;
+};
+
+}  // namespace
+
+StagePtr makeMimeStage(const message::Limits& limits) { return std::make_unique<MimeStage>(limits); }
+
+StagePtr makeHeaderGuard(const verdict::Policy& policy) {
+  return std::make_unique<HeaderGuard>(policy);
+}
+
+}  // namespace mw::scan

@@ -1,0 +1,20 @@
+// scan/builtin_stages.h — the stages every message goes through regardless of which
+// checks are configured. Private to scan/.
+//   MimeStage     — runs the streaming MIME parser over the body so structural defects
+//                   (and, later, decoded content for the rules) are known; memory is
+//                   bounded by message::Limits.
+//   HeaderGuard   — finds received Authentication-Results fields that claim our
+//                   authserv-id (RFC 8601 §5: they must be removed, or a sender could
+//                   forge our results) and received X-Mailwarden-* / X-Spam-* fields.
+#pragma once
+
+#include "mailwarden/message/limits.h"
+#include "mailwarden/scan/stage.h"
+#include "mailwarden/verdict/verdict.h"
+
+namespace mw::scan {
+
+StagePtr makeMimeStage(const message::Limits& limits);
+StagePtr makeHeaderGuard(const verdict::Policy& policy);
+
+}  // namespace mw::scan

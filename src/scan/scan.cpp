@@ -1,0 +1,121 @@
+#include "mailwarden/scan/scan.h"
+
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/obs/counters.h"
+#include "mailwarden/obs/log.h"
+
+namespace mw::scan {
+
+Scan::Scan(SnapshotConstSharedPtr snapshot)
+    : snapshot_(std::move(snapshot)), headers_(snapshot_->limits()) {}
+
+void Scan::connect(std::string_view client_ip, std::string_view client_name) {
+  envelope_.client_ip = std::string(client_ip);
+  envelope_.client_name = std::string(client_name);
+}
+
+void Scan::helo(std::string_view name) { envelope_.helo = std::string(ascii::trim(name)); }
+
+void Scan::queueId(std::string_view id) { envelope_.queue_id = std::string(id); }
+
+void Scan::startStages() {
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  stages_ = snapshot_->makeStages();
+  done_.assign(stages_.size(), false);
+}
+
+void Scan::mailFrom(std::string_view addr) {
+  envelope_.mail_from = message::stripAngleBrackets(addr);
+  startStages();
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!done_[i]) {
+      done_[i] = stages_[i]->envelope(envelope_, findings_) == Flow::Done;
+    }
+  }
+}
+
+void Scan::rcpt(std::string_view addr) { envelope_.rcpts.push_back(message::stripAngleBrackets(addr)); }
+
+void Scan::header(std::string_view name, std::string_view value) {
+  startStages();
+  const int occurrence = ++occurrences_[ascii::lower(name)];
+  const message::HeaderField* kept = headers_.add(name, value);
+  // Over a limit the field is not kept, but the stages still see it once (stage.h).
+  message::HeaderField transient;
+  if (kept == nullptr) {
+    transient = message::HeaderField{std::string(name), std::string(value)};
+  }
+  const message::HeaderField& field = kept != nullptr ? *kept : transient;
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!done_[i]) {
+      done_[i] = stages_[i]->header(field, occurrence, findings_) == Flow::Done;
+    }
+  }
+}
+
+void Scan::endOfHeaders() {
+  startStages();
+  if (headers_ended_) {
+    return;
+  }
+  headers_ended_ = true;
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!done_[i]) {
+      done_[i] = stages_[i]->endOfHeaders(envelope_, findings_) == Flow::Done;
+    }
+  }
+}
+
+void Scan::body(std::string_view chunk) {
+  if (!headers_ended_) {
+    endOfHeaders();
+  }
+  body_bytes_ += chunk.size();
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!done_[i]) {
+      done_[i] = stages_[i]->body(chunk, findings_) == Flow::Done;
+    }
+  }
+}
+
+verdict::Verdict Scan::finish() {
+  if (!headers_ended_) {
+    endOfHeaders();
+  }
+  if (finished_) {
+    return verdict::failureVerdict(snapshot_->policy(), "message finished twice");
+  }
+  finished_ = true;
+  for (const StagePtr& stage : stages_) {
+    stage->endOfMessage(findings_);
+  }
+  findings_.defects.merge(headers_.defects());
+  verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
+
+  obs::Counters& c = obs::counters();
+  c.messages.add();
+  if (findings_.defects.any()) {
+    c.mime_defects.add();
+  }
+  switch (v.action) {
+    case verdict::Action::Accept: c.accepted.add(); break;
+    case verdict::Action::Tag: c.tagged.add(); break;
+    case verdict::Action::Quarantine: c.quarantined.add(); break;
+    case verdict::Action::TempFail: c.tempfailed.add(); break;
+    case verdict::Action::Reject: c.rejected.add(); break;
+  }
+  // The one info line per message (STYLE 4.7).
+  obs::log(obs::Level::Info, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id, "scan",
+           "action={} score={} client={} helo={} from=<{}> rcpts={} headers={} body={}{}{}{}",
+           verdict::toString(v.action), verdict::formatScore(v.score),
+           envelope_.client_ip.empty() ? "unknown" : envelope_.client_ip, envelope_.helo,
+           envelope_.mail_from, envelope_.rcpts.size(), headers_.fields().size(), body_bytes_,
+           findings_.defects.any() ? " defects=" : "", findings_.defects.describe(),
+           findings_.failure ? " failure=" + *findings_.failure : std::string());
+  return v;
+}
+
+}  // namespace mw::scan

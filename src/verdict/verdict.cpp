@@ -1,0 +1,362 @@
+#include "mailwarden/verdict/verdict.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/base/result.h"
+
+namespace mw::verdict {
+namespace {
+
+// A header line is folded once it would pass RFC 5322 §2.1.1's recommended 78 characters.
+constexpr std::size_t kFoldAt = 78;
+
+// One line, no CR/LF (a reply is a single SMTP line) and no '%' (libmilter's
+// smfi_setreply treats the text as a format).
+std::string sanitizeReplyText(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\r' || c == '\n') {
+      out += ' ';
+    } else if (c != '%') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Joins items with `sep`, folding with CRLF TAB before an item that would push the
+// current line past kFoldAt. `first_line_used` counts the field name and ": ".
+std::string foldJoin(const std::vector<std::string>& items, std::string_view sep,
+                     std::size_t first_line_used) {
+  std::string out;
+  std::size_t line = first_line_used;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    if (i > 0) {
+      out += sep;
+      line += sep.size();
+      if (line + item.size() + 1 > kFoldAt) {
+        while (!out.empty() && out.back() == ' ') {
+          out.pop_back();
+        }
+        out += "\r\n\t";
+        line = 8;
+      } else if (sep.back() != ' ') {
+        out += ' ';
+        ++line;
+      }
+    }
+    out += item;
+    line += item.size();
+  }
+  return out;
+}
+
+// RFC 2045 token: the value of an A-R property needs quoting otherwise.
+bool isToken(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) {
+      return false;
+    }
+    if (std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 8601 §2.2: pvalue may also be an addr-spec or a domain (local@domain without quoting).
+bool isPValue(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  const std::size_t at = s.rfind('@');
+  if (at == std::string_view::npos) {
+    return isToken(s);
+  }
+  const std::string_view local = s.substr(0, at);
+  const std::string_view domain = s.substr(at + 1);
+  return (local.empty() || isToken(local)) && isToken(domain);
+}
+
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    if (c != '\r' && c != '\n') {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Comment text for a reason: parentheses and backslashes escaped (RFC 5322 §3.2.2 ctext).
+std::string commentText(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '(' || c == ')' || c == '\\') {
+      out += '\\';
+    }
+    if (c != '\r' && c != '\n') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string renderResinfo(const AuthResult& r) {
+  std::string out = r.method + "=" + r.result;
+  if (!r.reason.empty()) {
+    out += " (" + commentText(r.reason) + ")";
+  }
+  for (const auto& [name, value] : r.properties) {
+    out += " " + name + "=" + (isPValue(value) ? value : quoted(value));
+  }
+  return out;
+}
+
+// Skips RFC 5322 CFWS: whitespace, folding, and (nested) comments.
+std::size_t skipCfws(std::string_view s, std::size_t i) {
+  while (i < s.size()) {
+    const char c = s[i];
+    if (ascii::isWsp(c)) {
+      ++i;
+      continue;
+    }
+    if (c != '(') {
+      break;
+    }
+    int depth = 0;
+    for (; i < s.size(); ++i) {
+      if (s[i] == '\\') {
+        ++i;
+        continue;
+      }
+      if (s[i] == '(') {
+        ++depth;
+      } else if (s[i] == ')' && --depth == 0) {
+        ++i;
+        break;
+      }
+    }
+    if (depth != 0) {
+      return s.size();  // unterminated comment: nothing follows
+    }
+  }
+  return i;
+}
+
+std::string spamStatus(const Policy& policy, const Verdict& v) {
+  std::vector<std::string> tests;
+  for (const Contribution& c : v.contributions) {
+    tests.push_back(c.rule_id);
+  }
+  const bool spam = v.score >= policy.tag_threshold;
+  std::string head = std::string(spam ? "Yes" : "No") + ", score=" + formatScore(v.score) +
+                     " required=" + formatScore(policy.tag_threshold) + " tests=";
+  if (tests.empty()) {
+    return head + "none";
+  }
+  return head + foldJoin(tests, ",", 15 + head.size());
+}
+
+}  // namespace
+
+std::string_view toString(Action a) noexcept {
+  switch (a) {
+    case Action::Accept: return "accept";
+    case Action::Tag: return "tag";
+    case Action::Quarantine: return "quarantine";
+    case Action::TempFail: return "tempfail";
+    case Action::Reject: return "reject";
+  }
+  MW_UNREACHABLE("Action out of range");
+}
+
+bool parseAction(std::string_view text, Action& out) noexcept {
+  for (const Action a : {Action::Accept, Action::Tag, Action::Quarantine, Action::TempFail,
+                         Action::Reject}) {
+    if (ascii::iequals(text, toString(a))) {
+      out = a;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string formatScore(double score) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", score);
+  if (std::string_view(buf) == "-0.00") {
+    return "0.00";
+  }
+  return buf;
+}
+
+std::string renderAuthenticationResults(std::string_view authserv_id,
+                                        const std::vector<AuthResult>& results) {
+  std::string out(authserv_id);
+  if (results.empty()) {
+    return out + "; none";  // RFC 8601 §2.2 no-result
+  }
+  for (const AuthResult& r : results) {
+    out += ";\r\n\t" + renderResinfo(r);
+  }
+  return out;
+}
+
+std::optional<std::string> authservIdOf(std::string_view value) {
+  std::size_t i = skipCfws(value, 0);
+  if (i >= value.size()) {
+    return std::nullopt;
+  }
+  std::string id;
+  if (value[i] == '"') {
+    for (++i; i < value.size() && value[i] != '"'; ++i) {
+      if (value[i] == '\\' && i + 1 < value.size()) {
+        ++i;
+      }
+      id += value[i];
+    }
+    if (i >= value.size()) {
+      return std::nullopt;  // unterminated quoted-string
+    }
+    ++i;
+  } else {
+    const std::size_t start = i;
+    while (i < value.size() && !ascii::isWsp(value[i]) && value[i] != ';' && value[i] != '(') {
+      ++i;
+    }
+    id.assign(value.substr(start, i - start));
+    if (!isToken(id)) {
+      return std::nullopt;
+    }
+  }
+  // Optional version (RFC 8601 §2.2: authserv-id [ CFWS authres-version ]), then ';'.
+  i = skipCfws(value, i);
+  while (i < value.size() && ascii::isDigit(value[i])) {
+    ++i;
+  }
+  i = skipCfws(value, i);
+  if (i >= value.size() || value[i] != ';') {
+    return std::nullopt;
+  }
+  if (id.empty()) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+Verdict decide(const Policy& policy, const Findings& findings) {
+  Verdict v;
+  v.auth = findings.auth;
+
+  // Contributions sorted by rule id, so headers are stable byte for byte.
+  std::map<std::string, double> by_rule;
+  for (const Contribution& c : findings.contributions) {
+    by_rule[c.rule_id] += c.score;
+  }
+  for (const auto& [id, score] : by_rule) {
+    v.contributions.push_back(Contribution{id, score});
+    v.score += score;
+  }
+
+  Action action = Action::Accept;
+  if (v.score >= policy.reject_threshold) {
+    action = Action::Reject;
+  } else if (v.score >= policy.quarantine_threshold) {
+    action = Action::Quarantine;
+  } else if (v.score >= policy.tag_threshold) {
+    action = Action::Tag;
+  }
+  action = mostSevere(action, findings.forced);
+  if (findings.failure) {
+    v.failed = true;
+    action = mostSevere(action, policy.on_failure);
+  }
+  v.action = action;
+
+  if (action == Action::TempFail || action == Action::Reject) {
+    const SmtpReply& fallback =
+        action == Action::TempFail ? policy.tempfail_reply : policy.reject_reply;
+    SmtpReply reply = (findings.forced == action && findings.forced_reply) ? *findings.forced_reply
+                                                                           : fallback;
+    reply.text = sanitizeReplyText(reply.text);
+    v.reply = std::move(reply);
+    return v;  // nothing is delivered, so no header edits
+  }
+  if (action == Action::Quarantine) {
+    v.quarantine_reason = sanitizeReplyText(policy.quarantine_reason);
+  }
+
+  // Removals first, highest occurrence first within each name.
+  std::vector<HeaderRef> removals = findings.impostors;
+  if (policy.headers.remove_forged_authres) {
+    for (const int occurrence : findings.forged_authres) {
+      removals.push_back(HeaderRef{"Authentication-Results", occurrence});
+    }
+  }
+  std::sort(removals.begin(), removals.end(), [](const HeaderRef& a, const HeaderRef& b) {
+    const std::string la = ascii::lower(a.name);
+    const std::string lb = ascii::lower(b.name);
+    if (la != lb) {
+      return la < lb;
+    }
+    return a.occurrence > b.occurrence;
+  });
+  removals.erase(std::unique(removals.begin(), removals.end(),
+                             [](const HeaderRef& a, const HeaderRef& b) {
+                               return ascii::iequals(a.name, b.name) &&
+                                      a.occurrence == b.occurrence;
+                             }),
+                 removals.end());
+  for (const HeaderRef& r : removals) {
+    v.edits.push_back(HeaderEdit{HeaderEdit::Kind::Remove, r.name, r.occurrence, ""});
+  }
+
+  auto prepend = [&v](std::string name, std::string value) {
+    v.edits.push_back(HeaderEdit{HeaderEdit::Kind::Prepend, std::move(name), 0, std::move(value)});
+  };
+  prepend("Authentication-Results", renderAuthenticationResults(policy.authserv_id, v.auth));
+  if (policy.headers.verdict) {
+    std::string value(toString(action));
+    if (v.failed) {
+      value += " (not fully evaluated: " + commentText(*findings.failure) + ")";
+    }
+    prepend("X-Mailwarden-Verdict", std::move(value));
+  }
+  if (policy.headers.score) {
+    prepend("X-Mailwarden-Score", formatScore(v.score));
+  }
+  if (policy.headers.rules) {
+    std::vector<std::string> items;
+    for (const Contribution& c : v.contributions) {
+      items.push_back(c.rule_id + "=" + formatScore(c.score));
+    }
+    prepend("X-Mailwarden-Rules",
+            items.empty() ? std::string("none") : foldJoin(items, ",", 20));
+  }
+  if (policy.headers.spam_headers) {
+    prepend("X-Spam-Flag", v.score >= policy.tag_threshold ? "YES" : "NO");
+    prepend("X-Spam-Status", spamStatus(policy, v));
+  }
+  return v;
+}
+
+Verdict failureVerdict(const Policy& policy, std::string_view reason) {
+  Findings findings;
+  findings.failure = std::string(reason);
+  return decide(policy, findings);
+}
+
+}  // namespace mw::verdict

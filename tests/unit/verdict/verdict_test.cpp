@@ -1,0 +1,262 @@
+// verdict/ — Authentication-Results rendering, authserv-id parsing, decide().
+#include "mailwarden/verdict/verdict.h"
+
+#include <gtest/gtest.h>
+
+namespace mw::verdict {
+namespace {
+
+TEST(AuthservIdOf, Table) {
+  struct Case {
+    const char* name;
+    const char* value;
+    std::optional<std::string> want;
+  };
+  const Case cases[] = {
+      {"plain", "mx.example.org; spf=pass smtp.mailfrom=a@b", "mx.example.org"},
+      {"leading space", " mx.example.org; none", "mx.example.org"},
+      {"version", "mx.example.org 1; dkim=pass", "mx.example.org"},
+      {"comment before", "(forged) mx.example.org; none", "mx.example.org"},
+      {"nested comment", "((a)b) mx.example.org (c) ; none", "mx.example.org"},
+      {"folded", "\r\n\tmx.example.org;\r\n\tspf=pass", "mx.example.org"},
+      {"quoted", "\"mx.example.org\"; none", "mx.example.org"},
+      {"quoted with escape", "\"mx\\.example.org\"; none", "mx.example.org"},
+      {"no semicolon", "mx.example.org spf=pass", std::nullopt},
+      {"empty", "", std::nullopt},
+      {"only comment", "(x)", std::nullopt},
+      {"unterminated comment", "(x mx.example.org; none", std::nullopt},
+      {"unterminated quote", "\"mx.example.org; none", std::nullopt},
+      {"empty quoted", "\"\"; none", std::nullopt},
+      {"tspecial in token", "mx@example.org; none", std::nullopt},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::optional<std::string> got = authservIdOf(c.value);
+    EXPECT_EQ(got, c.want) << "got " << got.value_or("(none)") << " want "
+                           << c.want.value_or("(none)");
+  }
+}
+
+TEST(RenderAuthenticationResults, NoResultIsNone) {
+  EXPECT_EQ(renderAuthenticationResults("mx.example.org", {}), "mx.example.org; none");
+}
+
+TEST(RenderAuthenticationResults, MethodsFoldedOnePerLine) {
+  std::vector<AuthResult> results = {
+      {"spf", "pass", "", {{"smtp.mailfrom", "alice@example.com"}}},
+      {"dkim", "fail", "signature did not verify",
+       {{"header.d", "example.com"}, {"header.s", "sel1"}, {"header.a", "rsa-sha256"}}},
+      {"dmarc", "pass", "", {{"header.from", "example.com"}, {"policy.dmarc", "reject"}}},
+  };
+  EXPECT_EQ(renderAuthenticationResults("mx.example.org", results),
+            "mx.example.org;\r\n"
+            "\tspf=pass smtp.mailfrom=alice@example.com;\r\n"
+            "\tdkim=fail (signature did not verify) header.d=example.com header.s=sel1 "
+            "header.a=rsa-sha256;\r\n"
+            "\tdmarc=pass header.from=example.com policy.dmarc=reject");
+}
+
+TEST(RenderAuthenticationResults, QuotesAndEscapes) {
+  std::vector<AuthResult> results = {
+      {"spf", "none", "a (nested) comment\r\n", {{"smtp.mailfrom", "has space@x"}}},
+  };
+  EXPECT_EQ(renderAuthenticationResults("mx", results),
+            "mx;\r\n\tspf=none (a \\(nested\\) comment) smtp.mailfrom=\"has space@x\"");
+}
+
+Policy testPolicy() {
+  Policy p;
+  p.authserv_id = "mx.example.org";
+  return p;
+}
+
+TEST(Decide, CleanMessageGetsHeadersInOrder) {
+  const Verdict v = decide(testPolicy(), Findings{});
+  EXPECT_EQ(v.action, Action::Accept);
+  EXPECT_FALSE(v.reply);
+  ASSERT_EQ(v.edits.size(), 4u);
+  EXPECT_EQ(v.edits[0].name, "Authentication-Results");
+  EXPECT_EQ(v.edits[0].value, "mx.example.org; none");
+  EXPECT_EQ(v.edits[1].name, "X-Mailwarden-Verdict");
+  EXPECT_EQ(v.edits[1].value, "accept");
+  EXPECT_EQ(v.edits[2].name, "X-Mailwarden-Score");
+  EXPECT_EQ(v.edits[2].value, "0.00");
+  EXPECT_EQ(v.edits[3].name, "X-Mailwarden-Rules");
+  EXPECT_EQ(v.edits[3].value, "none");
+  for (const HeaderEdit& e : v.edits) {
+    EXPECT_EQ(e.kind, HeaderEdit::Kind::Prepend);
+  }
+}
+
+TEST(Decide, ForgedAuthResRemovedHighestIndexFirstBeforePrepends) {
+  Findings f;
+  f.forged_authres = {1, 3, 2};
+  f.impostors = {{"X-Mailwarden-Verdict", 1}, {"X-Mailwarden-Verdict", 2}};
+  const Verdict v = decide(testPolicy(), f);
+  ASSERT_GE(v.edits.size(), 5u);
+  const std::pair<std::string, int> want[] = {{"Authentication-Results", 3},
+                                              {"Authentication-Results", 2},
+                                              {"Authentication-Results", 1},
+                                              {"X-Mailwarden-Verdict", 2},
+                                              {"X-Mailwarden-Verdict", 1}};
+  for (std::size_t i = 0; i < 5; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(v.edits[i].kind, HeaderEdit::Kind::Remove);
+    EXPECT_EQ(v.edits[i].name, want[i].first);
+    EXPECT_EQ(v.edits[i].index, want[i].second) << "got " << v.edits[i].index << " want "
+                                                << want[i].second;
+  }
+  EXPECT_EQ(v.edits[5].kind, HeaderEdit::Kind::Prepend);
+}
+
+TEST(Decide, ForgedAuthResKeptWhenRemovalDisabled) {
+  Policy p = testPolicy();
+  p.headers.remove_forged_authres = false;
+  Findings f;
+  f.forged_authres = {1};
+  const Verdict v = decide(p, f);
+  for (const HeaderEdit& e : v.edits) {
+    EXPECT_NE(e.kind, HeaderEdit::Kind::Remove);
+  }
+}
+
+TEST(Decide, Thresholds) {
+  struct Case {
+    const char* name;
+    std::vector<Contribution> hits;
+    Action want;
+  };
+  const Case cases[] = {
+      {"below tag", {{"A", 4.99}}, Action::Accept},
+      {"at tag", {{"A", 5.0}}, Action::Tag},
+      {"summed to quarantine", {{"A", 6.0}, {"B", 4.0}}, Action::Quarantine},
+      {"reject", {{"A", 15.0}}, Action::Reject},
+      {"negative pulls back", {{"A", 16.0}, {"B", -12.0}}, Action::Accept},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Findings f;
+    f.contributions = c.hits;
+    const Verdict v = decide(testPolicy(), f);
+    EXPECT_EQ(v.action, c.want) << "got " << toString(v.action) << " want " << toString(c.want);
+  }
+}
+
+TEST(Decide, RulesHeaderSortedAndSummed) {
+  Findings f;
+  f.contributions = {{"ZETA", 1.0}, {"ALPHA", 2.5}, {"ZETA", 0.5}};
+  const Verdict v = decide(testPolicy(), f);
+  ASSERT_EQ(v.contributions.size(), 2u);
+  EXPECT_EQ(v.contributions[0].rule_id, "ALPHA");
+  EXPECT_DOUBLE_EQ(v.contributions[1].score, 1.5);
+  EXPECT_EQ(v.edits[3].value, "ALPHA=2.50, ZETA=1.50");
+  EXPECT_EQ(v.edits[2].value, "4.00");
+}
+
+TEST(Decide, LongRulesHeaderIsFolded) {
+  Findings f;
+  for (int i = 0; i < 12; ++i) {
+    f.contributions.push_back({"SOME_LONG_RULE_NAME_" + std::to_string(10 + i), 0.1});
+  }
+  const Verdict v = decide(testPolicy(), f);
+  const std::string& value = v.edits[3].value;
+  std::size_t start = 0;
+  std::size_t line_no = 0;
+  while (start <= value.size()) {
+    const std::size_t end = value.find("\r\n", start);
+    const std::string line = value.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::size_t prefix = line_no == 0 ? std::string("X-Mailwarden-Rules: ").size() : 0;
+    EXPECT_LE(line.size() + prefix, 78u) << line;
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 2;
+    ++line_no;
+  }
+  EXPECT_GT(line_no, 0u);
+}
+
+TEST(Decide, FailureFollowsPolicy) {
+  Findings f;
+  f.failure = "dns timeout";
+  const Verdict tf = decide(testPolicy(), f);
+  EXPECT_EQ(tf.action, Action::TempFail);
+  ASSERT_TRUE(tf.reply);
+  EXPECT_EQ(tf.reply->code, 451);
+  EXPECT_EQ(tf.reply->enhanced, "4.7.1");
+  EXPECT_TRUE(tf.edits.empty());
+
+  Policy accept = testPolicy();
+  accept.on_failure = Action::Accept;
+  const Verdict ac = decide(accept, f);
+  EXPECT_EQ(ac.action, Action::Accept);
+  EXPECT_TRUE(ac.failed);
+  EXPECT_EQ(ac.edits[1].value, "accept (not fully evaluated: dns timeout)");
+}
+
+TEST(Decide, ForcedRejectUsesItsReplySanitised) {
+  Findings f;
+  f.forced = Action::Reject;
+  f.forced_reply = SmtpReply{550, "5.7.1", "Rejected: 100% spam\r\nInjected: line"};
+  const Verdict v = decide(testPolicy(), f);
+  EXPECT_EQ(v.action, Action::Reject);
+  ASSERT_TRUE(v.reply);
+  EXPECT_EQ(v.reply->text, "Rejected: 100 spam  Injected: line");
+}
+
+TEST(Decide, QuarantineCarriesReason) {
+  Findings f;
+  f.forced = Action::Quarantine;
+  const Verdict v = decide(testPolicy(), f);
+  EXPECT_EQ(v.action, Action::Quarantine);
+  EXPECT_EQ(v.quarantine_reason, "held by mailwarden");
+  EXPECT_FALSE(v.reply);
+}
+
+TEST(Decide, SpamHeaders) {
+  Policy p = testPolicy();
+  p.headers.spam_headers = true;
+  Findings f;
+  f.contributions = {{"A", 6.0}};
+  const Verdict v = decide(p, f);
+  ASSERT_EQ(v.edits.size(), 6u);
+  EXPECT_EQ(v.edits[4].name, "X-Spam-Flag");
+  EXPECT_EQ(v.edits[4].value, "YES");
+  EXPECT_EQ(v.edits[5].value, "Yes, score=6.00 required=5.00 tests=A");
+}
+
+TEST(Decide, SameInputSameBytes) {
+  Findings f;
+  f.contributions = {{"B", 1.0}, {"A", 2.0}};
+  f.forged_authres = {2, 1};
+  f.auth = {{"spf", "pass", "", {{"smtp.mailfrom", "x@y"}}}};
+  const Verdict a = decide(testPolicy(), f);
+  const Verdict b = decide(testPolicy(), f);
+  ASSERT_EQ(a.edits.size(), b.edits.size());
+  for (std::size_t i = 0; i < a.edits.size(); ++i) {
+    EXPECT_EQ(a.edits[i].name, b.edits[i].name);
+    EXPECT_EQ(a.edits[i].value, b.edits[i].value);
+    EXPECT_EQ(a.edits[i].index, b.edits[i].index);
+  }
+}
+
+TEST(FormatScore, Table) {
+  EXPECT_EQ(formatScore(0), "0.00");
+  EXPECT_EQ(formatScore(-0.001), "0.00");
+  EXPECT_EQ(formatScore(5.125), "5.12");
+  EXPECT_EQ(formatScore(-1.5), "-1.50");
+}
+
+TEST(ParseAction, RoundTrip) {
+  for (const Action a : {Action::Accept, Action::Tag, Action::Quarantine, Action::TempFail,
+                         Action::Reject}) {
+    Action got = Action::Accept;
+    ASSERT_TRUE(parseAction(toString(a), got));
+    EXPECT_EQ(got, a);
+  }
+  Action ignored = Action::Accept;
+  EXPECT_FALSE(parseAction("discard", ignored));
+}
+
+}  // namespace
+}  // namespace mw::verdict
