@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything mailwarden needs to build, test and run its demo on Debian 12.
+# Idempotent; run as root. Never configures or starts the system Postfix: its debconf
+# answer is "No configuration", and the tests and demo run private instances.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: run as root (apt-get)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+
+case "$(dpkg --print-architecture)" in
+  amd64) hs=libhyperscan-dev ;;
+  *) hs=libvectorscan-dev ;;
+esac
+
+packages=(
+  # build
+  build-essential autoconf automake libtool pkg-config g++ clang
+  # libraries (DESIGN.md, Dependencies)
+  libmilter-dev libopendkim-dev libspf2-dev "$hs" libyaml-cpp-dev libunbound-dev libevent-dev
+  libldns-dev libexpected-dev libfmt-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  # tests and demo: real MTAs, SMTP client, milter driver, DNS server
+  postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
