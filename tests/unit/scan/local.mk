@@ -1,1 +1,5 @@
-# unit tests of scan/
+check_PROGRAMS += tests/unit/scan/scan_tests
+TESTS += tests/unit/scan/scan_tests
+tests_unit_scan_scan_tests_SOURCES = tests/unit/scan/scan_test.cpp
+tests_unit_scan_scan_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
+tests_unit_scan_scan_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)

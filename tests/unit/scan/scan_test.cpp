@@ -1,0 +1,170 @@
+// scan/ — the pipeline end to end without an MTA: events in, Verdict out.
+#include "mailwarden/scan/scan.h"
+
+#include <gtest/gtest.h>
+
+#include "mailwarden/config/config.h"
+#include "mailwarden/message/reader.h"
+
+namespace mw::scan {
+namespace {
+
+SnapshotConstSharedPtr snapshot(config::Config cfg = config::defaults()) {
+  cfg.policy.authserv_id = "mx.test.example";
+  Result<SnapshotConstSharedPtr> s =
+      Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(1700000000));
+  EXPECT_TRUE(s) << s.error().describe();
+  return *s;
+}
+
+const verdict::HeaderEdit* prepended(const verdict::Verdict& v, std::string_view name) {
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Prepend && e.name == name) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, int>> removals(const verdict::Verdict& v) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const verdict::HeaderEdit& e : v.edits) {
+    if (e.kind == verdict::HeaderEdit::Kind::Remove) {
+      out.emplace_back(e.name, e.index);
+    }
+  }
+  return out;
+}
+
+TEST(Scan, CleanMessageIsAcceptedWithHeaders) {
+  Scan s(snapshot());
+  s.connect("192.0.2.1", "client.example");
+  s.helo("client.example");
+  s.mailFrom("<alice@example.com>");
+  s.rcpt("<bob@example.org>");
+  s.header("From", " alice@example.com");
+  s.header("Subject", " hello");
+  s.endOfHeaders();
+  s.body("hi\r\n");
+  const verdict::Verdict v = s.finish();
+  EXPECT_EQ(v.action, verdict::Action::Accept);
+  ASSERT_NE(prepended(v, "Authentication-Results"), nullptr);
+  EXPECT_EQ(prepended(v, "Authentication-Results")->value, "mx.test.example; none");
+  EXPECT_EQ(s.envelope().mail_from, "alice@example.com");
+  EXPECT_EQ(s.envelope().rcpts.size(), 1u);
+}
+
+TEST(Scan, ForgedAuthResRemovedForeignKept) {
+  Scan s(snapshot());
+  s.mailFrom("<a@example.com>");
+  s.header("Authentication-Results", " other.example; spf=pass");         // A-R #1: foreign
+  s.header("Authentication-Results", " mx.test.example; spf=pass");       // #2: forged
+  s.header("Received", " from x");
+  s.header("authentication-results", " (c) MX.TEST.EXAMPLE 1; dkim=pass");  // #3: forged
+  s.header("Authentication-Results", " mx.test.example.evil; none");      // #4: foreign
+  s.header("X-Mailwarden-Verdict", " accept");                            // impostor
+  s.endOfHeaders();
+  const verdict::Verdict v = s.finish();
+  const std::vector<std::pair<std::string, int>> want = {
+      {"Authentication-Results", 3}, {"Authentication-Results", 2}, {"X-Mailwarden-Verdict", 1}};
+  EXPECT_EQ(removals(v), want);
+}
+
+TEST(Scan, GuardSeesFieldsBeyondTheHeaderLimit) {
+  config::Config cfg = config::defaults();
+  cfg.limits.max_headers = 5;
+  Scan s(snapshot(cfg));
+  s.mailFrom("<a@example.com>");
+  for (int i = 0; i < 10; ++i) {
+    s.header("X-Junk", " junk");
+  }
+  s.header("Authentication-Results", " mx.test.example; dkim=pass");
+  s.endOfHeaders();
+  const verdict::Verdict v = s.finish();
+  const std::vector<std::pair<std::string, int>> want = {{"Authentication-Results", 1}};
+  EXPECT_EQ(removals(v), want);
+  EXPECT_TRUE(s.findings().defects.has(message::Defect::HeaderCountLimit));
+  EXPECT_EQ(s.headers().fields().size(), 5u);
+}
+
+TEST(Scan, MimeDefectsReachFindings) {
+  Scan s(snapshot());
+  s.mailFrom("<a@example.com>");
+  s.header("MIME-Version", " 1.0");
+  s.header("Content-Type", " multipart/mixed; boundary=\"b1\"");
+  s.endOfHeaders();
+  s.body("--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n");  // no closing --b1--
+  const verdict::Verdict v = s.finish();
+  EXPECT_TRUE(s.findings().defects.has(message::Defect::MissingFinalBoundary));
+  EXPECT_EQ(v.action, verdict::Action::Accept);
+}
+
+TEST(Scan, EventsOutOfOrderDoNotCrash) {
+  Scan s(snapshot());
+  s.body("body before headers\r\n");
+  s.header("Late", " header");
+  s.rcpt("x@y");
+  const verdict::Verdict v = s.finish();
+  EXPECT_EQ(v.action, verdict::Action::Accept);
+  const verdict::Verdict again = s.finish();
+  EXPECT_EQ(again.action, verdict::Action::TempFail);
+}
+
+// Feeding an .eml through MessageReader gives the same verdict as feeding the events.
+class Feeder final : public message::ReaderSink {
+ public:
+  explicit Feeder(Scan& s) : s_(s) {}
+  void header(std::string_view n, std::string_view v) override { s_.header(n, v); }
+  void endOfHeaders() override { s_.endOfHeaders(); }
+  void body(std::string_view c) override { s_.body(c); }
+
+ private:
+  Scan& s_;
+};
+
+TEST(Scan, ReaderAndEventsAgree) {
+  const std::string eml =
+      "Authentication-Results: mx.test.example; spf=pass\n"
+      "From: a@example.com\n"
+      "Subject: folded\n"
+      " subject\n"
+      "\n"
+      "body\n";
+  Scan a(snapshot());
+  a.mailFrom("a@example.com");
+  Feeder feeder(a);
+  message::MessageReader reader(a.snapshot().limits(), feeder);
+  reader.feed(eml);
+  reader.finish();
+  const verdict::Verdict va = a.finish();
+
+  Scan b(snapshot());
+  b.mailFrom("a@example.com");
+  b.header("Authentication-Results", " mx.test.example; spf=pass");
+  b.header("From", " a@example.com");
+  b.header("Subject", " folded\r\n subject");
+  b.endOfHeaders();
+  b.body("body\r\n");
+  const verdict::Verdict vb = b.finish();
+  ASSERT_EQ(va.edits.size(), vb.edits.size());
+  for (std::size_t i = 0; i < va.edits.size(); ++i) {
+    EXPECT_EQ(va.edits[i].name, vb.edits[i].name);
+    EXPECT_EQ(va.edits[i].value, vb.edits[i].value);
+    EXPECT_EQ(va.edits[i].index, vb.edits[i].index);
+  }
+  EXPECT_EQ(a.headers().fields().at(2).value, " folded\r\n subject");
+}
+
+TEST(SnapshotHolder, SwapKeepsOldForPinnedMessages) {
+  SnapshotHolder holder(snapshot());
+  SnapshotConstSharedPtr pinned = holder.get();
+  config::Config next = config::defaults();
+  next.policy.authserv_id = "new.example";
+  holder.set(*Snapshot::build(next, nullptr));
+  EXPECT_EQ(pinned->policy().authserv_id, "mx.test.example");
+  EXPECT_EQ(holder.get()->policy().authserv_id, "new.example");
+  EXPECT_GT(holder.get()->generation(), pinned->generation());
+}
+
+}  // namespace
+}  // namespace mw::scan
