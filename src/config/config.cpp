@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/checks.h"
 
@@ -688,6 +690,81 @@ void Loader::crossChecks() {
   }
 }
 
+// DocumentProbe - records whether one YAML document has content, and where it starts.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  bool onlyNull() const noexcept { return only_null_; }
+  const YAML::Mark& first() const noexcept { return first_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    note(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& mark, bool is_null) {
+    if (!seen_) {
+      first_ = mark;
+      seen_ = true;
+    }
+    only_null_ = only_null_ && is_null;
+  }
+  bool seen_ = false;
+  bool only_null_ = true;
+  YAML::Mark first_ = YAML::Mark::null_mark();
+};
+
+// Parses every document of `text` once, without building nodes, and returns the line of
+// a second document that has content (0: none). Throws YAML::ParserException on a syntax
+// error anywhere in the stream.
+//
+// This replaces YAML::LoadAll, which loops forever in yaml-cpp 0.7 on a token no node can
+// start with (a ',' outside [ ] or { }): the parser then reports an empty document
+// without consuming the token, again and again, and LoadAll keeps collecting them until
+// memory runs out (jbeder/yaml-cpp#1040, fixed upstream after 0.7 by PR #1319). Here two
+// empty documents in a row at the same position mean the parser is stuck: a syntax error.
+int probeDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  std::optional<int> last_empty_pos;
+  for (int documents = 1;; ++documents) {
+    DocumentProbe probe;
+    if (!parser.HandleNextDocument(probe)) {
+      return 0;
+    }
+    const YAML::Mark& at = probe.first();
+    if (probe.onlyNull()) {
+      if (last_empty_pos && *last_empty_pos == at.pos) {
+        const auto pos = static_cast<std::size_t>(at.pos);
+        const std::string what = pos < text.size() && text[pos] >= 0x21 && text[pos] <= 0x7e
+                                     ? "unexpected '" + std::string(1, text[pos]) + "'"
+                                     : std::string("unexpected token");
+        throw YAML::ParserException(at, what);
+      }
+      last_empty_pos = at.pos;
+      continue;  // an empty document ("---" alone) is harmless
+    }
+    last_empty_pos.reset();
+    if (documents > 1) {
+      return at.line >= 0 ? at.line + 1 : 0;
+    }
+  }
+}
+
 std::string hostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) {
@@ -727,9 +804,12 @@ LoadResult loadString(std::string_view yaml, const std::string& file) {
                                           " bytes)"));
     return result;
   }
-  std::vector<YAML::Node> documents;
+  const std::string text(yaml);
+  YAML::Node root;
+  int extra_document_line = 0;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    extra_document_line = probeDocuments(text);
+    root = YAML::Load(text);  // the first document only
   } catch (const YAML::Exception& e) {
     // yaml-cpp 0.7 stops nesting at 500 levels with DeepRecursion, whose message is the
     // unhelpful "bad file": say what happened instead.
@@ -742,15 +822,10 @@ LoadResult loadString(std::string_view yaml, const std::string& file) {
   }
   Loader loader(result.config, file, baseDirOf(file));
   try {
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) {
-        loader.error(lineOf(documents[i]), "only one YAML document is allowed (found another)");
-        break;
-      }
+    if (extra_document_line != 0) {
+      loader.error(extra_document_line, "only one YAML document is allowed (found another)");
     }
-    if (!documents.empty()) {
-      loader.document(documents.front());
-    }
+    loader.document(root);
   } catch (const YAML::Exception& e) {
     // Not expected: every accessor used above is valid for the node types checked.
     const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;

@@ -472,6 +472,13 @@ const std::vector<InlineCase> kInlineCases = {
      {"inline.yaml:1: expected a mapping of settings (key: value) at the top level"}},
     {"tab indentation", "milter:\n\ttimeout: 5\n",
      {"inline.yaml:2: YAML syntax error: illegal map value"}},
+    // yaml-cpp 0.7's LoadAll loops forever (and eats memory) on these: found by fuzzing.
+    {"stray comma", ",", {"inline.yaml:1: YAML syntax error: unexpected ','"}},
+    {"stray comma after a document", "a: 1\n---\n  ,\n",
+     {"inline.yaml:3: YAML syntax error: unexpected ','"}},
+    {"content only in the second document", "---\n---\nlog: {level: info}\n",
+     {"inline.yaml:3: only one YAML document is allowed (found another)"}},
+    {"explicit document markers", "---\nlog: {level: info}\n...\n---\n", {}},
     {"errors sorted across sections",
      "dns:\n  budget_ms: 100\nmilter:\n  timeout: x\ndns:\n  timeout_ms: 200\n",
      // The budget check runs last, on the first dns block (the duplicate is ignored), and
