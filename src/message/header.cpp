@@ -1,9 +1,45 @@
 #include "mailwarden/message/header.h"
 
+#include <algorithm>
+
 #include "mailwarden/base/ascii.h"
+#include "message/utf8.h"
 
 namespace mw::message {
 namespace {
+
+// isFieldName - RFC 5322 §3.6.8 ftext: printable US-ASCII except ':'. A name with
+// spaces or controls is kept (a filter must still see it) but flagged.
+bool isFieldName(std::string_view name) noexcept {
+  if (name.empty()) {
+    return false;
+  }
+  for (const char c : name) {
+    if (c <= 0x20 || c >= 0x7F || c == ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// longestLine - the longest CRLF- or LF-separated line of a (folded) value.
+std::size_t longestLine(std::string_view value) noexcept {
+  std::size_t longest = 0;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t nl = value.find('\n', start);
+    if (nl == std::string_view::npos) {
+      nl = value.size();
+    }
+    std::size_t len = nl - start;
+    if (len > 0 && value[nl - 1] == '\r') {
+      --len;
+    }
+    longest = std::max(longest, len);
+    start = nl + 1;
+  }
+  return longest;
+}
 
 // Bare LF in a folded value becomes CRLF, so every consumer sees wire form.
 std::string toWireLineEnds(std::string_view value) {
@@ -27,6 +63,8 @@ std::string unfold(std::string_view raw_value) {
   for (std::size_t i = 0; i < raw_value.size(); ++i) {
     const char c = raw_value[i];
     // RFC 5322 §2.2.3: unfolding removes a CRLF that is immediately followed by WSP.
+    // Inside one field's value every line break is such a fold (a break not followed
+    // by WSP would have started a new field), so every CRLF / bare LF goes.
     if (c == '\r' && i + 1 < raw_value.size() && raw_value[i + 1] == '\n') {
       continue;
     }
@@ -49,15 +87,19 @@ const HeaderField* HeaderList::add(std::string_view name, std::string_view value
     defects_.set(Defect::HeaderBytesLimit);
     return nullptr;
   }
-  if (name.empty()) {
+  if (!isFieldName(name)) {
     defects_.set(Defect::MalformedHeader);
   }
-  for (const char c : value) {
-    if (c == '\0') {
-      defects_.set(Defect::NulByte);
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      defects_.set(Defect::EightBitInHeader);
-    }
+  if (value.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+    defects_.set(Defect::NulByte);
+  }
+  // RFC 6532 §3.2 allows UTF-8 in header values; other 8-bit bytes are a defect.
+  if (!utf8::isValid(value)) {
+    defects_.set(Defect::EightBitInHeader);
+  }
+  // RFC 5322 §2.1.1: a line is at most 998 characters; we flag only past our own bound.
+  if (name.size() + 1 + longestLine(value) > limits_.max_line_length) {
+    defects_.set(Defect::LineTooLong);
   }
   bytes_ += size;
   fields_.push_back(HeaderField{std::string(name), toWireLineEnds(value)});

@@ -1,5 +1,12 @@
 noinst_LIBRARIES += libmw_message.a
+# Only .cpp files here: `make fuzz` hands this list to clang as is. Private headers
+# go to EXTRA_DIST.
 libmw_message_a_SOURCES = \
 	src/message/defects.cpp \
 	src/message/envelope.cpp \
-	src/message/header.cpp
+	src/message/header.cpp \
+	src/message/utf8.cpp \
+	src/message/decode.cpp \
+	src/message/reader.cpp \
+	src/message/mime.cpp
+EXTRA_DIST += src/message/utf8.h

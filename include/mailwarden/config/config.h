@@ -1,0 +1,98 @@
+// config/config.h — the one YAML configuration file (/etc/mailwarden/mailwarden.yaml)
+// turned into each module's Options.
+//
+// The file is operator input: every problem is an Error with file:line ("unknown key",
+// "expected a boolean", "must be between 1 and 64"), and loading goes on after an error
+// so `mailwarden configtest` can print all of them at once. yaml-cpp is used here and
+// nowhere else outside rules/. Thread-safety: load functions are reentrant; Config is
+// a plain value.
+//
+// How values are read (contrib/mailwarden.yaml documents every key):
+// * Every key is optional; an empty file, or an empty section ("milter:" with nothing
+//   under it), means the defaults below. A list key with nothing under it
+//   ("directories:" with every entry commented out) is an empty list.
+// * Unknown keys, repeated keys, wrong types and out-of-range values are errors at the
+//   line of the offending node ("unknown key 'timout' (did you mean 'timeout'?)").
+// * Integers and numbers are plain decimal scalars: 5.5 is not an integer, and a quoted
+//   "12" is a string. Booleans are true/false only: YAML 1.1's yes/no/on/off are errors,
+//   not guesses. socket_mode is octal however written (0660, 660, "0660").
+// * Relative paths (dns.zone_files, dns.trust_anchor, rules.directories) are taken
+//   against the configuration file's folder and stored absolute. Zone files must be
+//   readable now; the trust anchor only when dns.dnssec is true; rule folders are
+//   checked by the rule loader.
+// * Errors are in file order (by line). A YAML syntax error is a single error.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailwarden/base/result.h"
+#include "mailwarden/message/limits.h"
+#include "mailwarden/obs/log.h"
+#include "mailwarden/verdict/verdict.h"
+
+namespace mw::config {
+
+inline constexpr const char* kDefaultPath = "/etc/mailwarden/mailwarden.yaml";
+// Larger input is refused before yaml-cpp sees it (one error): a configuration is a few
+// kilobytes, and yaml-cpp's memory and time grow with hostile input.
+inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+
+struct MilterOptions {
+  // "unix:/path", "local:/path", "inet:PORT@HOST", "inet6:PORT@HOST" (libmilter syntax).
+  std::string socket = "unix:/run/mailwarden/milter.sock";
+  std::string user = "mailwarden";  // empty: do not change user (when not started as root)
+  std::string group;                // empty: the user's primary group
+  unsigned socket_mode = 0660;      // unix socket permissions
+  int timeout_seconds = 7210;       // libmilter's I/O timeout towards the MTA
+  int backlog = 128;
+  int drain_seconds = 300;          // SIGTERM: how long open messages may take to finish
+};
+
+struct LogOptions {
+  obs::Sink sink = obs::Sink::Syslog;
+  obs::Level level = obs::Level::Info;
+  std::string facility = "mail";
+};
+
+struct DnsOptions {
+  std::vector<std::string> resolvers;   // forwarders; empty: /etc/resolv.conf
+  std::vector<std::string> zone_files;  // RFC 1035 master files answered offline
+  int timeout_ms = 5000;                // one query
+  int retries = 2;
+  int budget_ms = 20000;                // all lookups of one message together
+  bool dnssec = false;
+  std::string trust_anchor = "/usr/share/dns/root.key";
+};
+
+struct Config {
+  std::string path;  // the file it came from ("" when built from defaults)
+  MilterOptions milter;
+  verdict::Policy policy;
+  message::Limits limits;
+  LogOptions log;
+  DnsOptions dns;
+  std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
+};
+
+struct LoadResult {
+  Config config;
+  std::vector<Error> errors;  // in file order; empty when the file is valid
+  bool ok() const noexcept { return errors.empty(); }
+};
+
+// Reads and validates a configuration file. A missing or unreadable file is one error
+// "FILE: cannot read: <strerror>". Config::path is `path` as given. The returned config
+// holds every valid setting even when there are errors (invalid ones keep the default);
+// use it only when ok(). Never throws except std::bad_alloc.
+LoadResult loadFile(const std::string& path);
+// The same from text; `file` is the name used in error locations, Config::path, and the
+// folder relative paths are taken against (its parent; the current folder if none).
+LoadResult loadString(std::string_view yaml, const std::string& file);
+
+// The defaults with authserv_id set to this host's name.
+Config defaults();
+
+}  // namespace mw::config

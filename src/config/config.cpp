@@ -1,0 +1,875 @@
+#include "mailwarden/config/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
+
+#include "config/checks.h"
+
+namespace mw::config {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::IntParse;
+using detail::Problem;
+
+// yaml-cpp's marks are 0-based; a node built in code has none (-1). This is the one place
+// they become 1-based lines (STYLE.md §5.2).
+int lineOf(const YAML::Node& node) {
+  const YAML::Mark m = node.Mark();
+  return m.line >= 0 ? m.line + 1 : 0;
+}
+
+// yaml-cpp's tag for a plain (unquoted, untagged) scalar is "?", for a quoted one "!".
+bool isPlain(const YAML::Node& node) { return node.Tag() == "?"; }
+
+std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// An operator's value as quoted back in a message: long ones are cut.
+std::string shown(std::string_view s) {
+  constexpr std::size_t kMax = 60;
+  return s.size() <= kMax ? std::string(s) : std::string(s.substr(0, kMax)) + "...";
+}
+
+// One value in the file, with the dotted key path used in messages ("milter.timeout",
+// "dns.resolvers[1]") and the line an error about it points at.
+struct Field {
+  std::string path;
+  YAML::Node value;
+  int line = 0;
+};
+
+// Walks the document, fills a Config and collects every error. Errors are sorted by line
+// at the end, so cross-field checks (thresholds, budget) land in file order too.
+class Loader {
+ public:
+  Loader(Config& config, std::string file, fs::path base_dir)
+      : config_(config), file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  std::vector<Error> takeErrors() {
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Error> out;
+    out.reserve(errors_.size());
+    for (auto& [line, e] : errors_) {
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  void error(int line, std::string message) {
+    errors_.emplace_back(line,
+                         Error::at(SourceLoc{file_, line}, Errc::Invalid, std::move(message)));
+  }
+  void error(const Field& f, std::string_view what) {
+    error(f.line, f.path.empty() ? std::string(what) : f.path + ": " + std::string(what));
+  }
+
+  void document(const YAML::Node& root);
+
+ private:
+  using Handler = std::function<void(const Field&)>;
+  struct Key {
+    std::string_view name;
+    Handler handle;
+  };
+
+  // Calls the handler of each key of the mapping `f`, in file order. Null (an empty
+  // section, "milter:" with everything commented out) keeps the defaults.
+  void mapping(const Field& f, std::initializer_list<Key> keys);
+  // The elements of a sequence as fields "path[i]"; nullopt (and an error) otherwise.
+  // Null is an empty list.
+  std::optional<std::vector<Field>> list(const Field& f);
+
+  std::optional<long long> integer(const Field& f, long long lo, long long hi);
+  std::optional<double> number(const Field& f);
+  std::optional<bool> boolean(const Field& f);
+  std::optional<std::string> string(const Field& f);
+  std::optional<std::string> word(const Field& f, std::initializer_list<std::string_view> words);
+  std::optional<std::string> checked(const Field& f, Problem (*check)(std::string_view));
+  std::optional<std::string> path(const Field& f);
+  std::optional<std::vector<std::string>> paths(const Field& f);
+  bool scalarOrError(const Field& f, std::string_view expected);
+  Problem unreadable(const std::string& file);
+
+  template <typename T>
+  void setInt(const Field& f, T& out, long long lo, long long hi) {
+    if (auto v = integer(f, lo, hi)) {
+      out = static_cast<T>(*v);
+    }
+  }
+  void setBool(const Field& f, bool& out) {
+    if (auto v = boolean(f)) {
+      out = *v;
+    }
+  }
+
+  void milter(const Field& f);
+  void thresholds(const Field& f);
+  void reply(const Field& f, verdict::SmtpReply& out, long long lo, long long hi);
+  void limits(const Field& f);
+  void log(const Field& f);
+  void dns(const Field& f);
+  void crossChecks();
+
+  Config& config_;
+  std::string file_;
+  fs::path base_dir_;
+  std::vector<std::pair<int, Error>> errors_;  // (line, error): sorted by line at the end
+
+  // Lines of settings that cross-field checks refer to (0: not in the file).
+  int tag_line_ = 0;
+  int quarantine_line_ = 0;
+  int reject_line_ = 0;
+  int timeout_ms_line_ = 0;
+  int budget_ms_line_ = 0;
+  int dnssec_line_ = 0;
+  int trust_anchor_line_ = 0;
+};
+
+Field child(const Field& parent, std::string_view key, const YAML::Node& key_node,
+            const YAML::Node& value) {
+  // A null value's mark is wherever the next token is (often the next line): point at
+  // the key instead.
+  return Field{parent.path.empty() ? std::string(key) : parent.path + "." + std::string(key),
+               value, value.IsNull() ? lineOf(key_node) : lineOf(value)};
+}
+
+void Loader::mapping(const Field& f, std::initializer_list<Key> keys) {
+  if (f.value.IsNull()) {
+    return;
+  }
+  if (!f.value.IsMap()) {
+    error(f, f.path.empty() ? "expected a mapping of settings (key: value) at the top level"
+                            : "expected a mapping");
+    return;
+  }
+  std::vector<std::string_view> names;
+  for (const Key& k : keys) {
+    names.push_back(k.name);
+  }
+  // yaml-cpp 0.7 keeps every pair of a mapping in order and operator[] returns the first:
+  // a repeated key would silently be ignored, so it is found here.
+  std::map<std::string, int, std::less<>> seen;
+  for (const auto& pair : f.value) {
+    const YAML::Node& key_node = pair.first;
+    const int key_line = lineOf(key_node);
+    if (!key_node.IsScalar()) {
+      error(Field{f.path, key_node, key_line}, "a key must be a plain name");
+      continue;
+    }
+    const std::string& name = key_node.Scalar();
+    const Key* known = nullptr;
+    for (const Key& k : keys) {
+      if (k.name == name) {
+        known = &k;
+      }
+    }
+    if (known == nullptr) {
+      std::string what = "unknown key " + inQuotes(shown(name));
+      if (auto near = detail::closestKey(name, names)) {
+        what += " (did you mean " + inQuotes(*near) + "?)";
+      }
+      error(Field{f.path, key_node, key_line}, what);
+      continue;
+    }
+    const Field value = child(f, name, key_node, pair.second);
+    if (auto [it, inserted] = seen.emplace(name, key_line); !inserted) {
+      error(Field{value.path, key_node, key_line},
+            "duplicate key (first set at line " + std::to_string(it->second) + ")");
+      continue;
+    }
+    known->handle(value);
+  }
+}
+
+std::optional<std::vector<Field>> Loader::list(const Field& f) {
+  std::vector<Field> out;
+  if (f.value.IsNull()) {
+    return out;
+  }
+  if (!f.value.IsSequence()) {
+    error(f, "expected a list");
+    return std::nullopt;
+  }
+  std::size_t i = 0;
+  for (const auto& it : f.value) {
+    const YAML::Node& element = it;  // a sequence iterator's value is the element itself
+    out.push_back(Field{f.path + "[" + std::to_string(i++) + "]", element,
+                        element.IsNull() ? f.line : lineOf(element)});
+  }
+  return out;
+}
+
+bool Loader::scalarOrError(const Field& f, std::string_view expected) {
+  if (f.value.IsScalar()) {
+    return true;
+  }
+  error(f, expected);
+  return false;
+}
+
+std::optional<long long> Loader::integer(const Field& f, long long lo, long long hi) {
+  static constexpr std::string_view kExpected = "expected an integer";
+  if (!scalarOrError(f, kExpected)) {
+    return std::nullopt;
+  }
+  // A quoted "12" is a string in YAML; only plain scalars are numbers.
+  long long v = 0;
+  const IntParse parsed =
+      isPlain(f.value) ? detail::parseInteger(f.value.Scalar(), v) : IntParse::NotAnInteger;
+  if (parsed == IntParse::NotAnInteger) {
+    error(f, kExpected);
+    return std::nullopt;
+  }
+  if (parsed == IntParse::OutOfRange || v < lo || v > hi) {
+    error(f, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+                 shown(f.value.Scalar()) + ")");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> Loader::number(const Field& f) {
+  static constexpr std::string_view kExpected = "expected a number";
+  if (!scalarOrError(f, kExpected)) {
+    return std::nullopt;
+  }
+  double v = 0.0;
+  if (!isPlain(f.value) || !detail::parseNumber(f.value.Scalar(), v)) {
+    error(f, kExpected);
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> Loader::boolean(const Field& f) {
+  // Only YAML 1.2's true/false. yaml-cpp would also take YAML 1.1's yes/no/on/off/y/n,
+  // which turn country codes and "off-by-one" answers into booleans (the Norway problem):
+  // an operator writing them gets an error, not a guess.
+  static constexpr std::string_view kExpected = "expected a boolean (true/false)";
+  if (!scalarOrError(f, kExpected)) {
+    return std::nullopt;
+  }
+  const std::string& s = f.value.Scalar();
+  if (isPlain(f.value)) {
+    if (s == "true" || s == "True" || s == "TRUE") {
+      return true;
+    }
+    if (s == "false" || s == "False" || s == "FALSE") {
+      return false;
+    }
+  }
+  error(f, kExpected);
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::string(const Field& f) {
+  if (!scalarOrError(f, "expected a string")) {
+    return std::nullopt;
+  }
+  return f.value.Scalar();
+}
+
+std::optional<std::string> Loader::word(const Field& f,
+                                        std::initializer_list<std::string_view> words) {
+  std::optional<std::string> s = string(f);
+  if (!s) {
+    return std::nullopt;
+  }
+  if (std::find(words.begin(), words.end(), *s) != words.end()) {
+    return s;
+  }
+  std::string what = "unknown value " + inQuotes(shown(*s)) + " (expected ";
+  std::size_t i = 0;
+  for (std::string_view w : words) {
+    what += std::string(w) + (++i == words.size() ? "" : i + 1 == words.size() ? " or " : ", ");
+  }
+  what += ")";
+  error(f, what);
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::checked(const Field& f, Problem (*check)(std::string_view)) {
+  std::optional<std::string> s = string(f);
+  if (!s) {
+    return std::nullopt;
+  }
+  if (Problem p = check(*s)) {
+    error(f, *p);
+    return std::nullopt;
+  }
+  return s;
+}
+
+// A path setting; a relative path is taken relative to the configuration file's folder.
+std::optional<std::string> Loader::path(const Field& f) {
+  std::optional<std::string> s = string(f);
+  if (!s) {
+    return std::nullopt;
+  }
+  if (s->empty() || s->find('\0') != std::string::npos) {
+    error(f, "expected a file or directory path");
+    return std::nullopt;
+  }
+  const fs::path p(*s);
+  if (p.is_absolute()) {
+    return s;
+  }
+  return (base_dir_ / p).lexically_normal().string();
+}
+
+std::optional<std::vector<std::string>> Loader::paths(const Field& f) {
+  auto elements = list(f);
+  if (!elements) {
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (const Field& e : *elements) {
+    if (auto p = path(e)) {
+      out.push_back(*p);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// What keeps `file` from being read, or nullopt. Opens and closes it (no read): this is
+// a configtest-time check, the module that uses the file reads it later.
+Problem Loader::unreadable(const std::string& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return "cannot read " + file + ": " + std::strerror(errno);
+  }
+  struct stat st {};
+  const bool is_dir = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  ::close(fd);
+  if (is_dir) {
+    return "cannot read " + file + ": " + std::strerror(EISDIR);
+  }
+  return std::nullopt;
+}
+
+void Loader::document(const YAML::Node& root) {
+  verdict::Policy& policy = config_.policy;
+  const Field top{"", root, lineOf(root)};
+  mapping(top, {
+    {"milter", [&](const Field& f) { milter(f); }},
+    {"authserv_id",
+     [&](const Field& f) {
+       if (auto v = checked(f, detail::checkAuthservId)) {
+         policy.authserv_id = *v;
+       }
+     }},
+    {"failure_policy",
+     [&](const Field& f) {
+       if (auto v = word(f, {"tempfail", "accept"})) {
+         policy.on_failure = *v == "accept" ? verdict::Action::Accept : verdict::Action::TempFail;
+       }
+     }},
+    {"thresholds", [&](const Field& f) { thresholds(f); }},
+    {"replies",
+     [&](const Field& f) {
+       mapping(f, {
+         {"tempfail", [&](const Field& g) { reply(g, policy.tempfail_reply, 400, 499); }},
+         {"reject", [&](const Field& g) { reply(g, policy.reject_reply, 500, 599); }},
+       });
+     }},
+    {"quarantine_reason",
+     [&](const Field& f) {
+       std::optional<std::string> v = string(f);
+       if (!v) {
+         return;
+       }
+       if (Problem p = detail::checkReplyText(*v, 200)) {
+         error(f, *p);
+         return;
+       }
+       policy.quarantine_reason = *v;
+     }},
+    {"headers",
+     [&](const Field& f) {
+       verdict::HeaderOptions& h = policy.headers;
+       mapping(f, {
+         {"verdict", [&](const Field& g) { setBool(g, h.verdict); }},
+         {"score", [&](const Field& g) { setBool(g, h.score); }},
+         {"rules", [&](const Field& g) { setBool(g, h.rules); }},
+         {"spam_headers", [&](const Field& g) { setBool(g, h.spam_headers); }},
+         {"remove_forged_authres", [&](const Field& g) { setBool(g, h.remove_forged_authres); }},
+       });
+     }},
+    {"limits", [&](const Field& f) { limits(f); }},
+    {"log", [&](const Field& f) { log(f); }},
+    {"dns", [&](const Field& f) { dns(f); }},
+    {"rules",
+     [&](const Field& f) {
+       mapping(f, {
+         {"directories",
+          [&](const Field& g) {
+            if (auto v = paths(g)) {
+              config_.rule_dirs = std::move(*v);
+            }
+          }},
+       });
+     }},
+  });
+  crossChecks();
+}
+
+void Loader::milter(const Field& f) {
+  MilterOptions& m = config_.milter;
+  auto account = [&](const Field& g, std::string& out) {
+    if (auto v = checked(g, detail::checkAccountName)) {
+      out = *v;
+    }
+  };
+  mapping(f, {
+    {"socket",
+     [&](const Field& g) {
+       if (auto v = checked(g, detail::checkSocket)) {
+         m.socket = *v;
+       }
+     }},
+    {"user", [&](const Field& g) { account(g, m.user); }},
+    {"group", [&](const Field& g) { account(g, m.group); }},
+    {"socket_mode",
+     [&](const Field& g) {
+       // Octal like chmod, whether written 0660, 660 or "0660" (YAML 1.2 would read a
+       // plain 0660 as decimal 660; nobody means that for a mode).
+       unsigned mode = 0;
+       if (!g.value.IsScalar() || !detail::parseOctalMode(g.value.Scalar(), mode)) {
+         error(g, "expected an octal file mode between 0000 and 0777, such as \"0660\"");
+         return;
+       }
+       m.socket_mode = mode;
+     }},
+    {"timeout", [&](const Field& g) { setInt(g, m.timeout_seconds, 1, 86400); }},
+    {"backlog", [&](const Field& g) { setInt(g, m.backlog, 1, 65535); }},
+    {"drain_timeout", [&](const Field& g) { setInt(g, m.drain_seconds, 0, 3600); }},
+  });
+}
+
+void Loader::thresholds(const Field& f) {
+  verdict::Policy& p = config_.policy;
+  auto threshold = [&](const Field& g, double& out, int& line) {
+    if (auto v = number(g)) {
+      if (*v < -1e6 || *v > 1e6) {
+        error(g, "must be between -1000000 and 1000000");
+        return;
+      }
+      out = *v;
+      line = g.line;
+    }
+  };
+  mapping(f, {
+    {"tag", [&](const Field& g) { threshold(g, p.tag_threshold, tag_line_); }},
+    {"quarantine",
+     [&](const Field& g) { threshold(g, p.quarantine_threshold, quarantine_line_); }},
+    {"reject", [&](const Field& g) { threshold(g, p.reject_threshold, reject_line_); }},
+  });
+}
+
+void Loader::reply(const Field& f, verdict::SmtpReply& out, long long lo, long long hi) {
+  int code_line = 0;
+  int enhanced_line = 0;
+  std::string enhanced_path;
+  mapping(f, {
+    {"code",
+     [&](const Field& g) {
+       if (auto v = integer(g, lo, hi)) {
+         out.code = static_cast<int>(*v);
+         code_line = g.line;
+       }
+     }},
+    {"enhanced",
+     [&](const Field& g) {
+       if (auto v = checked(g, detail::checkEnhancedCode)) {
+         out.enhanced = *v;
+         enhanced_line = g.line;
+         enhanced_path = g.path;
+       }
+     }},
+    {"text",
+     [&](const Field& g) {
+       std::optional<std::string> v = string(g);
+       if (!v) {
+         return;
+       }
+       // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with code and CRLF.
+       if (Problem p = detail::checkReplyText(*v, 400)) {
+         error(g, *p);
+         return;
+       }
+       out.text = *v;
+     }},
+  });
+  // RFC 3463 §2: the class of the enhanced code repeats the first digit of the reply.
+  if ((code_line != 0 || enhanced_line != 0) && out.enhanced[0] - '0' != out.code / 100) {
+    const bool at_enhanced = enhanced_line != 0;
+    error(at_enhanced ? enhanced_line : code_line,
+          (at_enhanced ? enhanced_path : f.path + ".code") + ": class " + out.enhanced.substr(0, 1) +
+              " of enhanced code " + out.enhanced + " does not match reply code " +
+              std::to_string(out.code));
+  }
+}
+
+void Loader::limits(const Field& f) {
+  message::Limits& l = config_.limits;
+  mapping(f, {
+    {"header_bytes", [&](const Field& g) { setInt(g, l.max_header_bytes, 1024, 64LL << 20); }},
+    {"headers", [&](const Field& g) { setInt(g, l.max_headers, 10, 100000); }},
+    // RFC 5322 §2.1.1: 998 characters is the line limit every MTA must accept.
+    {"line_length", [&](const Field& g) { setInt(g, l.max_line_length, 998, 16LL << 20); }},
+    {"mime_depth", [&](const Field& g) { setInt(g, l.max_mime_depth, 1, 128); }},
+    {"mime_parts", [&](const Field& g) { setInt(g, l.max_mime_parts, 1, 100000); }},
+    {"decoded_bytes",
+     [&](const Field& g) { setInt(g, l.max_decoded_bytes, 1024, 1LL << 30); }},
+  });
+}
+
+void Loader::log(const Field& f) {
+  LogOptions& o = config_.log;
+  mapping(f, {
+    {"level",
+     [&](const Field& g) {
+       if (auto v = word(g, {"debug", "info", "warn", "error"})) {
+         static_cast<void>(obs::parseLevel(*v, o.level));  // every listed word parses
+       }
+     }},
+    {"target",
+     [&](const Field& g) {
+       if (auto v = word(g, {"syslog", "stderr"})) {
+         o.sink = *v == "stderr" ? obs::Sink::Stderr : obs::Sink::Syslog;
+       }
+     }},
+    {"facility",
+     [&](const Field& g) {
+       if (auto v = word(g, {"mail", "daemon", "user", "local0", "local1", "local2", "local3",
+                             "local4", "local5", "local6", "local7"})) {
+         o.facility = *v;
+       }
+     }},
+  });
+}
+
+void Loader::dns(const Field& f) {
+  DnsOptions& d = config_.dns;
+  mapping(f, {
+    {"resolvers",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       std::vector<std::string> out;
+       for (const Field& e : *elements) {
+         if (auto v = checked(e, detail::checkResolver)) {
+           out.push_back(*v);
+         }
+       }
+       if (out.size() == elements->size()) {
+         d.resolvers = std::move(out);
+       }
+     }},
+    {"zone_files",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       std::vector<std::string> out;
+       for (const Field& e : *elements) {
+         std::optional<std::string> p = path(e);
+         if (!p) {
+           continue;
+         }
+         if (Problem why = unreadable(*p)) {
+           error(e, *why);
+           continue;
+         }
+         out.push_back(*p);
+       }
+       if (out.size() == elements->size()) {
+         d.zone_files = std::move(out);
+       }
+     }},
+    {"timeout_ms",
+     [&](const Field& g) {
+       if (auto v = integer(g, 1, 30000)) {
+         d.timeout_ms = static_cast<int>(*v);
+         timeout_ms_line_ = g.line;
+       }
+     }},
+    {"retries", [&](const Field& g) { setInt(g, d.retries, 0, 5); }},
+    // Postfix's milter_command_timeout is 30 s: the whole budget must end before it.
+    {"budget_ms",
+     [&](const Field& g) {
+       if (auto v = integer(g, 1, 29999)) {
+         d.budget_ms = static_cast<int>(*v);
+         budget_ms_line_ = g.line;
+       }
+     }},
+    {"dnssec",
+     [&](const Field& g) {
+       if (auto v = boolean(g)) {
+         d.dnssec = *v;
+         dnssec_line_ = g.line;
+       }
+     }},
+    {"trust_anchor",
+     [&](const Field& g) {
+       if (auto v = path(g)) {
+         d.trust_anchor = *v;
+         trust_anchor_line_ = g.line;
+       }
+     }},
+  });
+}
+
+void Loader::crossChecks() {
+  const verdict::Policy& p = config_.policy;
+  // Thresholds ascend: the error goes to the later of the two lines that are in the file
+  // (the one the operator most likely just changed).
+  auto ascending = [&](double low, int low_line, std::string_view low_name, double high,
+                       int high_line, std::string_view high_name) {
+    if (low <= high || (low_line == 0 && high_line == 0)) {
+      return;
+    }
+    const bool at_high = high_line >= low_line;
+    const std::string what = "thresholds must ascend (tag <= quarantine <= reject), but " +
+                             std::string(low_name) + " is " + fmt::format("{}", low) +
+                             " and " + std::string(high_name) + " is " +
+                             fmt::format("{}", high);
+    error(at_high ? high_line : low_line,
+          "thresholds." + std::string(at_high ? high_name : low_name) + ": " + what);
+  };
+  ascending(p.tag_threshold, tag_line_, "tag", p.quarantine_threshold, quarantine_line_,
+            "quarantine");
+  ascending(p.quarantine_threshold, quarantine_line_, "quarantine", p.reject_threshold,
+            reject_line_, "reject");
+
+  const DnsOptions& d = config_.dns;
+  if (d.budget_ms < d.timeout_ms && (budget_ms_line_ != 0 || timeout_ms_line_ != 0)) {
+    const bool at_budget = budget_ms_line_ >= timeout_ms_line_;
+    error(at_budget ? budget_ms_line_ : timeout_ms_line_,
+          std::string(at_budget ? "dns.budget_ms" : "dns.timeout_ms") +
+              ": the per-message budget_ms (" + std::to_string(d.budget_ms) +
+              ") must not be less than one query's timeout_ms (" + std::to_string(d.timeout_ms) +
+              ")");
+  }
+  if (d.dnssec && dnssec_line_ != 0) {
+    if (Problem why = unreadable(d.trust_anchor)) {
+      const bool at_anchor = trust_anchor_line_ != 0;
+      error(at_anchor ? trust_anchor_line_ : dnssec_line_,
+            std::string(at_anchor ? "dns.trust_anchor" : "dns.dnssec") + ": " + *why +
+                " (dns.dnssec is true)");
+    }
+  }
+}
+
+// DocumentProbe - records whether one YAML document has content, and where it starts.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  bool onlyNull() const noexcept { return only_null_; }
+  const YAML::Mark& first() const noexcept { return first_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    note(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& mark, bool is_null) {
+    if (!seen_) {
+      first_ = mark;
+      seen_ = true;
+    }
+    only_null_ = only_null_ && is_null;
+  }
+  bool seen_ = false;
+  bool only_null_ = true;
+  YAML::Mark first_ = YAML::Mark::null_mark();
+};
+
+// Parses every document of `text` once, without building nodes, and returns the line of
+// a second document that has content (0: none). Throws YAML::ParserException on a syntax
+// error anywhere in the stream.
+//
+// This replaces YAML::LoadAll, which loops forever in yaml-cpp 0.7 on a token no node can
+// start with (a ',' outside [ ] or { }): the parser then reports an empty document
+// without consuming the token, again and again, and LoadAll keeps collecting them until
+// memory runs out (jbeder/yaml-cpp#1040, fixed upstream after 0.7 by PR #1319). Here two
+// empty documents in a row at the same position mean the parser is stuck: a syntax error.
+int probeDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  std::optional<int> last_empty_pos;
+  for (int documents = 1;; ++documents) {
+    DocumentProbe probe;
+    if (!parser.HandleNextDocument(probe)) {
+      return 0;
+    }
+    const YAML::Mark& at = probe.first();
+    if (probe.onlyNull()) {
+      if (last_empty_pos && *last_empty_pos == at.pos) {
+        const auto pos = static_cast<std::size_t>(at.pos);
+        const std::string what = pos < text.size() && text[pos] >= 0x21 && text[pos] <= 0x7e
+                                     ? "unexpected '" + std::string(1, text[pos]) + "'"
+                                     : std::string("unexpected token");
+        throw YAML::ParserException(at, what);
+      }
+      last_empty_pos = at.pos;
+      continue;  // an empty document ("---" alone) is harmless
+    }
+    last_empty_pos.reset();
+    if (documents > 1) {
+      return at.line >= 0 ? at.line + 1 : 0;
+    }
+  }
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) {
+    return "localhost";
+  }
+  std::string name(buf);
+  return detail::checkAuthservId(name) ? "localhost" : name;
+}
+
+// The folder relative paths in `file` are taken against, made absolute so a later chdir
+// (the daemon goes to /) does not change what they mean.
+fs::path baseDirOf(const std::string& file) {
+  std::error_code ec;
+  fs::path dir = fs::path(file).parent_path();
+  fs::path abs = fs::absolute(dir.empty() ? fs::path(".") : dir, ec);
+  if (ec) {
+    return dir;
+  }
+  return abs.lexically_normal();
+}
+
+}  // namespace
+
+Config defaults() {
+  Config c;
+  c.policy.authserv_id = hostName();
+  return c;
+}
+
+LoadResult loadString(std::string_view yaml, const std::string& file) {
+  LoadResult result;
+  result.config = defaults();
+  result.config.path = file;
+  if (yaml.size() > kMaxFileBytes) {
+    result.errors.push_back(Error::at(SourceLoc{file, 0}, Errc::Invalid,
+                                      "file too large (over " + std::to_string(kMaxFileBytes) +
+                                          " bytes)"));
+    return result;
+  }
+  const std::string text(yaml);
+  YAML::Node root;
+  int extra_document_line = 0;
+  try {
+    extra_document_line = probeDocuments(text);
+    root = YAML::Load(text);  // the first document only
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp 0.7 stops nesting at 500 levels with DeepRecursion, whose message is the
+    // unhelpful "bad file": say what happened instead.
+    const bool too_deep = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr;
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    result.errors.push_back(Error::at(
+        SourceLoc{file, line}, Errc::Invalid,
+        "YAML syntax error: " + (too_deep ? std::string("nested too deeply") : e.msg)));
+    return result;
+  }
+  Loader loader(result.config, file, baseDirOf(file));
+  try {
+    if (extra_document_line != 0) {
+      loader.error(extra_document_line, "only one YAML document is allowed (found another)");
+    }
+    loader.document(root);
+  } catch (const YAML::Exception& e) {
+    // Not expected: every accessor used above is valid for the node types checked.
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    loader.error(line, std::string("internal error reading the YAML tree: ") + e.msg);
+  }
+  result.errors = loader.takeErrors();
+  return result;
+}
+
+LoadResult loadFile(const std::string& path) {
+  auto cannotRead = [&](int err) {
+    LoadResult r;
+    r.config = defaults();
+    r.config.path = path;
+    r.errors.push_back(Error::at(SourceLoc{path, 0}, Errc::Invalid,
+                                 std::string("cannot read: ") + std::strerror(err)));
+    return r;
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return cannotRead(errno);
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int err = errno;
+      ::close(fd);
+      return cannotRead(err);
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxFileBytes) {
+      break;  // loadString reports it
+    }
+  }
+  ::close(fd);
+  return loadString(text, path);
+}
+
+}  // namespace mw::config
