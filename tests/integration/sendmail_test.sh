@@ -444,6 +444,22 @@ else
   fail "the first two header lines are '$top_two', not mailwarden's"
 fi
 
+first_received=$(line_of '^Received: ')
+last_ours=$(grep -n -E '^(X-Mailwarden-[A-Za-z-]*|Authentication-Results: mx\.test\.example;.*)' "$w/headers.txt" | tail -n 1 | cut -d: -f1 || true)
+if [ -n "$last_ours" ] && [ -n "$first_received" ] && [ "$last_ours" -lt "$first_received" ]; then
+  pass "the whole mailwarden block ($last_ours lines) is above Sendmail's Received: (line $first_received)"
+else
+  fail "mailwarden's block is not entirely above Sendmail's Received: (last mailwarden line ${last_ours:-none}, Received line ${first_received:-none})"
+fi
+# Byte for byte on the wire: with SMFIP_HDR_LEADSPC negotiated, exactly one space after
+# the colon (no "Name:  value", no "Name:value") and CRLF line ends.
+if grep -q -x -F "$(printf 'Authentication-Results: mx.test.example; none\r')" "$eml" &&
+  grep -q -x -F "$(printf 'X-Mailwarden-Verdict: accept\r')" "$eml"; then
+  pass "raw bytes: 'Name: value' with one space and CRLF for both headers"
+else
+  fail "raw bytes of mailwarden's headers differ: $(head -n 2 "$eml" | od -c | head -n 4 | tr -s ' ' | tr '\n' '|')"
+fi
+
 n_ours=$(grep -c -E '^Authentication-Results: mx\.test\.example;' "$w/headers.txt" || true)
 if grep -q -E '^Authentication-Results: mx\.test\.example; .*spf=pass' "$w/headers.txt"; then
   fail "the forged 'Authentication-Results: mx.test.example; spf=pass' is still there"
@@ -475,12 +491,29 @@ else
   diff "$w/body.txt" "$w/body.got" | head -n 20 || true
 fi
 
-# mailwarden saw the message (its log names the queue id Sendmail gave it).
+# mailwarden saw the message: its log names the queue id Sendmail gave it, and (when the
+# line carries them) the header count and body size it was shown. Sendmail does not show
+# milters its own Received:, and sends the body with CRLF line ends.
 qid=$(sed -n 's/^<- *250 2\.0\.0 \([A-Za-z0-9]*\) Message accepted.*/\1/p' "$w/swaks.log" | tail -n 1)
-if [ -n "$qid" ] && grep -q -F "$qid" "$w/mailwarden.log"; then
-  pass "mailwarden logged queue id $qid"
+scan_line=""
+if [ -n "$qid" ]; then
+  scan_line=$(grep -F "$qid" "$w/mailwarden.log" | grep -F 'action=' | tail -n 1 || true)
+fi
+if [ -n "$scan_line" ]; then
+  pass "mailwarden logged queue id $qid: ${scan_line#*"$qid": }"
+  want_body=$(($(wc -c <"$w/body.txt") + $(wc -l <"$w/body.txt")))
+  want_headers=$(grep -c -v '^\s' <(sed '/^$/q' "$w/message.eml" | sed '$d'))
+  got_body=$(sed -n 's/.* body=\([0-9]*\).*/\1/p' <<<"$scan_line")
+  got_headers=$(sed -n 's/.* headers=\([0-9]*\).*/\1/p' <<<"$scan_line")
+  if [ -n "$got_body" ] || [ -n "$got_headers" ]; then
+    if [ "${got_body:-$want_body}" = "$want_body" ] && [ "${got_headers:-$want_headers}" = "$want_headers" ]; then
+      pass "mailwarden was shown all $want_headers client headers and the whole body ($want_body bytes with CRLF)"
+    else
+      fail "mailwarden was shown headers=${got_headers:-?} body=${got_body:-?}, expected headers=$want_headers body=$want_body"
+    fi
+  fi
 else
-  fail "mailwarden's log does not mention the queue id '${qid:-?}'"
+  fail "mailwarden's log has no scan line for queue id '${qid:-?}'"
 fi
 
 # ---------------------------------------------------------------- F=T: milter down
