@@ -9,7 +9,8 @@
 # with m4 from sendmail-cf's files and runs `sendmail -bD -q1m -C that.cf` on
 # 127.0.0.1:<free port>, with its own queue, pid file, hosts file and service switch,
 # no DNS, relaying everything to the capture server on 127.0.0.1:<free port>, through
-# INPUT_MAIL_FILTER(mailwarden, S=unix:..., F=T). swaks sends one message carrying a
+# contrib/sendmail/sendmail.mc.snippet's INPUT_MAIL_FILTER(mailwarden, S=unix:..., F=T)
+# with the socket path swapped. swaks sends one message carrying a
 # forged "Authentication-Results: mx.test.example" and a foreign one; the test checks
 # what the capture server received.
 #
@@ -238,7 +239,8 @@ printf 'hosts\tfiles\naliases\tfiles\n' >"$w/service.switch"
 # Notes on the choices (each one a gotcha found the hard way):
 # - SMART_HOST is a name from our hosts file, not [127.0.0.1]: Sendmail puts every
 #   address of its own interfaces ([127.0.0.1] included) in class $=w, and a smart host
-#   in $=w is "this host" and silently dropped, so mail went to the MX of the recipient.
+#   in $=w is "this host" and is dropped: Sendmail then delivers straight to the
+#   recipient's domain (DNS), which bounced here.
 # - The relay mailer (SMART_HOST's) and esmtp both connect to the sink's port.
 # - no_default_msa: otherwise -bd also opens port 587 on every address.
 # - accept_unresolvable_domains: otherwise MAIL FROM is checked against DNS.
@@ -247,6 +249,12 @@ printf 'hosts\tfiles\naliases\tfiles\n' >"$w/service.switch"
 # - DontBlameSendmail=TrustStickyBit: Sendmail checks every directory above the milter's
 #   unix socket and refuses it ("local socket name ... unsafe: World writable
 #   directory") under /tmp unless told that a sticky world-writable directory is fine.
+# The milter lines are the shipped contrib/sendmail/sendmail.mc.snippet's, with our socket.
+snippet=$top/contrib/sendmail/sendmail.mc.snippet
+[ -f "$snippet" ] || abort "$snippet is missing"
+milter_lines=$(grep -E '^(INPUT_MAIL_FILTER|define)\(' "$snippet" | sed "s|unix:/run/mailwarden/milter.sock|unix:$w/m.sock|")
+grep -q -F "INPUT_MAIL_FILTER(\`mailwarden', \`S=unix:$w/m.sock, F=T," <<<"$milter_lines" ||
+  abort "no INPUT_MAIL_FILTER(mailwarden, S=unix:/run/mailwarden/milter.sock, F=T, ...) line in $snippet"
 cat >"$w/sendmail.mc" <<EOF
 divert(-1)
 mailwarden integration test: a private Sendmail on 127.0.0.1:$sm_port
@@ -275,8 +283,7 @@ FEATURE(\`promiscuous_relay')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`no_default_msa')dnl
 DAEMON_OPTIONS(\`Port=$sm_port, Addr=127.0.0.1, Name=MTA')dnl
-INPUT_MAIL_FILTER(\`mailwarden', \`S=unix:$w/m.sock, F=T, T=C:10s;S:30s;R:30s;E:5m')dnl
-define(\`confMILTER_MACROS_ENVFROM', confMILTER_MACROS_ENVFROM\`, {mail_addr}')dnl
+$milter_lines
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 EOF
