@@ -83,7 +83,7 @@ grep -h -A3 '^FAIL' build/test-suite.log 2>/dev/null | head -40
 
 if [ "$integration" = 1 ]; then
   echo "== integration tests"
-  export MAILWARDEN="$top/build/mailwarden"
+  export MAILWARDEN="$top/build/mailwarden" MW_BIN="$top/build/mailwarden"
   for t in tests/integration/*_test.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)

@@ -6,7 +6,7 @@
 # A test exits 77 (skip) when it needs a mailwarden binary that is not there.
 MW_INTEG_TESTS = \
 	tests/integration/postfix_relay_test.sh \
-	tests/integration/harness_selftest.sh \
+	tests/integration/harness_test.sh \
 	tests/integration/postfix_milter_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \

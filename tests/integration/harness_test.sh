@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# harness_selftest.sh -- the parts of lib.sh that postfix_relay_test.sh does not use:
+# harness_test.sh -- the parts of lib.sh that postfix_relay_test.sh does not use:
 #   * deferral and retry: the capture server tempfails, Postfix queues the message,
 #     mw_pf_flush makes it retry once the sink accepts again;
 #   * mw_milter_start / mw_milter_stop, with mw_fake_milter.py standing in for
@@ -8,7 +8,7 @@
 #   * the same with an inet:PORT@127.0.0.1 socket (Postfix spells it inet:127.0.0.1:PORT);
 #   * mw_milter_start failing cleanly when the milter exits before listening.
 #
-#   sudo tests/integration/harness_selftest.sh      # prints "N passed, N failed"
+#   sudo tests/integration/harness_test.sh      # prints "N passed, N failed"
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
