@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# mailwarden demo, on a fresh Debian 12 machine, as root:
+#   installs what it needs, builds mailwarden, starts a private Postfix on loopback
+#   ports (its own configuration directory and queue; the system Postfix is never
+#   touched) with mailwarden as its milter, relays to a capture server, sends the
+#   sample messages in contrib/demo/samples/ with swaks, and prints the headers
+#   mailwarden put on each delivered copy, with mailwarden's own log line for it.
+# Everything it started is stopped by PID when it ends. MW_KEEP=1 keeps the work
+# directory (the delivered messages, Postfix's and mailwarden's logs).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "run-demo.sh: run as root (it installs packages and starts a private Postfix)" >&2
+	exit 1
+fi
+
+echo "== installing dependencies"
+bash contrib/install-deps.sh >/dev/null
+
+echo "== building mailwarden"
+[[ -x configure ]] || autoreconf -fi >/dev/null 2>&1
+mkdir -p build
+if [[ ! -f build/Makefile ]]; then
+	(cd build && ../configure -q)
+fi
+make -C build -j"$(nproc)" mailwarden >/dev/null
+export MW_BIN="$top/build/mailwarden"
+
+# shellcheck source=../../tests/integration/lib.sh
+. "$top/tests/integration/lib.sh"
+mw_install_trap
+
+mw_workdir W
+mw_sink_start "$W/sink" 0
+mw_free_port smtp
+
+authserv=mx.demo.example
+cat >"$W/mailwarden.yaml" <<YAML
+# A minimal configuration: see contrib/mailwarden.yaml for every setting.
+milter:
+  socket: "unix:$W/milter.sock"
+  user: ""              # stays root here; a real installation drops to 'mailwarden'
+  socket_mode: "0666"   # the private Postfix's smtpd runs as user postfix
+authserv_id: $authserv
+log:
+  target: stderr
+  level: info
+YAML
+"$MW_BIN" configtest -c "$W/mailwarden.yaml"
+MW_MILTER_CHMOD_SOCKET=0 mw_milter_start "$W/mailwarden" "$W/mailwarden.yaml"
+mw_pf_start "$W/pf" "$smtp" "$MW_SINK_PORT" "unix:$W/milter.sock"
+
+echo "== private Postfix on 127.0.0.1:$smtp, mailwarden on unix:$W/milter.sock"
+n=0
+for sample in contrib/demo/samples/*.eml; do
+	n=$((n + 1))
+	mw_swaks "$smtp" --from sender@origin.test.example --to bob@dest.test.example \
+		--data "$sample" >"$W/swaks-$n.log" 2>&1 || {
+		echo "swaks failed for $sample:" >&2
+		tail -n 5 "$W/swaks-$n.log" >&2
+		exit 1
+	}
+done
+mw_wait_for_messages "$W/sink" "$n" 60
+
+echo
+for sample in contrib/demo/samples/*.eml; do
+	id=$(grep -i -m1 '^Message-ID:' "$sample" | tr -d '\r' | sed 's/^[^:]*: *//')
+	delivered=$(mw_find_captured "$W/sink" "$id")
+	echo "==== $(basename "$sample") (${id}) delivered as:"
+	# The header fields down to Postfix's Received, then the Authentication-Results
+	# that survived further down.
+	"$MW_PYTHON" - "$delivered" <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+head = raw.split("\r\n\r\n", 1)[0]
+fields, cur = [], None
+for line in head.split("\r\n"):
+    if line[:1] in (" ", "\t") and cur is not None:
+        cur += "\n" + line
+    else:
+        if cur is not None:
+            fields.append(cur)
+        cur = line
+if cur is not None:
+    fields.append(cur)
+top = True
+for f in fields:
+    name = f.split(":", 1)[0].lower()
+    if top and name == "received":
+        print("    " + f.split("\n")[0] + " ...")
+        top = False
+        continue
+    if top or name in ("authentication-results", "x-mailwarden-verdict"):
+        print("    " + f.replace("\n", "\n    "))
+PY
+	qid=$(grep -o 'with ESMTP id [A-Z0-9]*' "$delivered" | head -n1 | awk '{print $4}')
+	if [[ -n $qid ]]; then
+		grep -F "$qid: scan:" "$W/mailwarden/milter.log" | sed 's/^/    log: /' || true
+	fi
+	echo
+done
+echo "== $n messages sent, $(mw_count_messages "$W/sink") delivered; stopping everything"
