@@ -437,11 +437,6 @@ int run(const std::string& config_path) {
     std::fprintf(stderr, "mailwarden: %s\n", snap.error().describe().c_str());
     return 2;
   }
-  Result<SocketSpec> spec = parseSocketSpec(cfg.milter.socket);
-  if (!spec) {
-    std::fprintf(stderr, "mailwarden: %s\n", spec.error().describe().c_str());
-    return 2;
-  }
   Result<Identity> who = lookupIdentity(cfg.milter.user, cfg.milter.group);
   if (!who) {
     std::fprintf(stderr, "mailwarden: %s\n", who.error().describe().c_str());
@@ -468,8 +463,8 @@ int run(const std::string& config_path) {
     std::fprintf(stderr, "mailwarden: cannot open socket %s\n", cfg.milter.socket.c_str());
     return 1;
   }
-  if (spec->family == SocketSpec::Family::Unix) {
-    if (Result<void> r = handOverSocket(spec->path, *who, cfg.milter.socket_mode); !r) {
+  if (const std::optional<std::string> path = unixSocketPath(cfg.milter.socket)) {
+    if (Result<void> r = handOverSocket(*path, *who, cfg.milter.socket_mode); !r) {
       std::fprintf(stderr, "mailwarden: %s\n", r.error().describe().c_str());
       return 1;
     }

@@ -6,41 +6,21 @@
 #include <sys/socket.h>
 
 #include <cstdlib>
+#include <initializer_list>
 
 namespace mw::milter {
 
-Result<SocketSpec> parseSocketSpec(const std::string& spec) {
-  const std::size_t colon = spec.find(':');
-  if (colon == std::string::npos) {
-    // libmilter reads a bare path as a unix socket.
-    if (!spec.empty() && spec.front() == '/') {
-      return SocketSpec{SocketSpec::Family::Unix, spec, 0, ""};
+std::optional<std::string> unixSocketPath(const std::string& spec) {
+  for (const char* prefix : {"unix:", "local:"}) {
+    const std::string p(prefix);
+    if (spec.compare(0, p.size(), p) == 0) {
+      return spec.substr(p.size());
     }
-    return fail(Errc::Invalid, "socket '" + spec + "': expected unix:/path or inet:PORT@HOST");
   }
-  const std::string kind = spec.substr(0, colon);
-  const std::string rest = spec.substr(colon + 1);
-  if (kind == "unix" || kind == "local") {
-    if (rest.empty() || rest.front() != '/') {
-      return fail(Errc::Invalid, "socket '" + spec + "': the path must be absolute");
-    }
-    return SocketSpec{SocketSpec::Family::Unix, rest, 0, ""};
+  if (!spec.empty() && spec.front() == '/') {
+    return spec;
   }
-  if (kind == "inet" || kind == "inet6") {
-    const std::size_t at = rest.find('@');
-    const std::string port_text = rest.substr(0, at);
-    char* end = nullptr;
-    const long port = std::strtol(port_text.c_str(), &end, 10);
-    if (port_text.empty() || *end != '\0' || port < 1 || port > 65535) {
-      return fail(Errc::Invalid, "socket '" + spec + "': port must be 1..65535");
-    }
-    SocketSpec s;
-    s.family = kind == "inet" ? SocketSpec::Family::Inet : SocketSpec::Family::Inet6;
-    s.port = static_cast<int>(port);
-    s.host = at == std::string::npos ? "" : rest.substr(at + 1);
-    return s;
-  }
-  return fail(Errc::Invalid, "socket '" + spec + "': unknown kind '" + kind + "'");
+  return std::nullopt;
 }
 
 int setNoDelayOnListeners() noexcept {

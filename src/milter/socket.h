@@ -1,22 +1,15 @@
 // milter/socket.h — the listening socket around libmilter (private to milter/).
 #pragma once
 
+#include <optional>
 #include <string>
-
-#include "mailwarden/base/result.h"
 
 namespace mw::milter {
 
-struct SocketSpec {
-  enum class Family { Unix, Inet, Inet6 };
-  Family family = Family::Unix;
-  std::string path;  // Unix
-  int port = 0;      // Inet, Inet6
-  std::string host;  // Inet, Inet6; empty = any
-};
-
-// Parses libmilter's syntax: unix:/path, local:/path, inet:PORT[@HOST], inet6:PORT[@HOST].
-[[nodiscard]] Result<SocketSpec> parseSocketSpec(const std::string& spec);
+// The file of a unix-domain milter socket ("unix:/path", "local:/path", or a bare
+// "/path" as libmilter reads it), or nullopt for inet:/inet6: sockets. The spec has
+// been validated by config/ (checkSocket) when this is called.
+std::optional<std::string> unixSocketPath(const std::string& spec);
 
 // libmilter opens the socket itself and hands us no descriptor, so this finds our
 // listening TCP sockets in /proc/self/fd and sets TCP_NODELAY on them; Linux copies the
