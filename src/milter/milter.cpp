@@ -79,6 +79,7 @@ class Connection {
   Connection(std::string ip, std::string name) : ip_(std::move(ip)), name_(std::move(name)) {}
 
   unsigned long no_reply = 0;  // the SMFIP_NR_* bits the MTA agreed to
+  bool leading_space = false;  // SMFIP_HDR_LEADSPC agreed: values carry their own space
 
   ~Connection() { endMessage(); }
 
@@ -194,6 +195,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   // Remember what was agreed on a placeholder; onConnect takes it over.
   auto conn = std::make_unique<Connection>("", "");
   conn->no_reply = *pf1 & kNoReplyWanted;
+  conn->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
   smfi_setpriv(ctx, conn.release());
   return SMFIS_CONTINUE;
 }
@@ -203,6 +205,7 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
     std::unique_ptr<Connection> placeholder(connection(ctx));
     auto conn = std::make_unique<Connection>(clientAddress(hostaddr), hostname ? hostname : "unknown");
     conn->no_reply = placeholder ? placeholder->no_reply : 0;
+    conn->leading_space = placeholder ? placeholder->leading_space : false;
     smfi_setpriv(ctx, conn.release());
     obs::counters().connections.add();
     return noReply(connection(ctx), SMFIP_NR_CONN);
@@ -255,10 +258,10 @@ sfsistat onBody(SMFICTX* ctx, unsigned char* data, size_t len) noexcept {
   });
 }
 
-// Header values go to the MTA with LF line breaks (libmilter/Postfix add CR on the wire)
-// and, because we negotiated SMFIP_HDR_LEADSPC, with their leading space.
-std::string milterValue(const std::string& value) {
-  std::string out = " ";
+// Header values go to the MTA with LF line breaks (the MTA writes CRLF) and, when
+// SMFIP_HDR_LEADSPC was agreed, with their leading space (otherwise the MTA adds it).
+std::string milterValue(const std::string& value, bool leading_space) {
+  std::string out = leading_space ? " " : "";
   for (const char c : value) {
     if (c != '\r') {
       out += c;
@@ -268,7 +271,8 @@ std::string milterValue(const std::string& value) {
 }
 
 // The one place that turns a Verdict into smfi_* calls.
-sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string& qid) {
+sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string& qid,
+                      bool leading_space) {
   bool edits_ok = true;
   for (const verdict::HeaderEdit& e : v.edits) {
     if (e.kind == verdict::HeaderEdit::Kind::Remove &&
@@ -279,7 +283,7 @@ sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string
   // Prepends go in reverse at index 0, so the block reads in list order at the top.
   for (auto it = v.edits.rbegin(); it != v.edits.rend(); ++it) {
     if (it->kind == verdict::HeaderEdit::Kind::Prepend) {
-      const std::string value = milterValue(it->value);
+      const std::string value = milterValue(it->value, leading_space);
       if (smfi_insheader(ctx, 0, cstr(it->name), cstr(value)) != MI_SUCCESS) {
         edits_ok = false;
       }
@@ -318,7 +322,7 @@ sfsistat onEom(SMFICTX* ctx) noexcept {
     conn->refreshQueueId(ctx);
     const std::string qid = conn->queueId();
     const verdict::Verdict v = conn->finishMessage();
-    const sfsistat status = applyVerdict(ctx, v, qid);
+    const sfsistat status = applyVerdict(ctx, v, qid, conn->leading_space);
     conn->endMessage();
     return status;
   } catch (const std::exception& e) {
@@ -487,7 +491,11 @@ int run(const std::string& config_path) {
   drain(cfg.milter.drain_seconds);
   setReloadHook(nullptr);
   setStopHook(nullptr);
-  obs::log(obs::Level::Info, "", "milter", "stopped");
+  std::string totals = obs::renderCounters();
+  for (char& c : totals) {
+    c = c == '\n' ? ' ' : c;
+  }
+  obs::log(obs::Level::Info, "", "milter", "stopped; counters: {}", totals);
   return status == MI_SUCCESS ? 0 : 1;
 }
 
