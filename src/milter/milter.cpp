@@ -80,6 +80,7 @@ class Connection {
 
   unsigned long no_reply = 0;  // the SMFIP_NR_* bits the MTA agreed to
   bool leading_space = false;  // SMFIP_HDR_LEADSPC agreed: values carry their own space
+  bool broken = false;         // connect could not be set up: every message gets the policy
 
   ~Connection() { endMessage(); }
 
@@ -97,7 +98,7 @@ class Connection {
     scan_->mailFrom(from);
   }
 
-  scan::Scan* scan() noexcept { return failure_ ? nullptr : scan_.get(); }
+  scan::Scan* scan() noexcept { return (failure_ || broken) ? nullptr : scan_.get(); }
 
   void refreshQueueId(SMFICTX* ctx) {
     if (scan_ && scan_->envelope().queue_id.empty()) {
@@ -119,6 +120,9 @@ class Connection {
   }
 
   verdict::Verdict finishMessage() {
+    if (broken && !failure_) {
+      failure_ = "connection setup failed";
+    }
     if (failure_ || !scan_) {
       const scan::SnapshotConstSharedPtr snap = scan_ ? nullptr : runtime().snapshots->get();
       const verdict::Policy& policy = scan_ ? scan_->snapshot().policy() : snap->policy();
@@ -201,17 +205,25 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
 }
 
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
+  Connection* placeholder = connection(ctx);
   try {
-    std::unique_ptr<Connection> placeholder(connection(ctx));
     auto conn = std::make_unique<Connection>(clientAddress(hostaddr), hostname ? hostname : "unknown");
-    conn->no_reply = placeholder ? placeholder->no_reply : 0;
-    conn->leading_space = placeholder ? placeholder->leading_space : false;
+    if (placeholder != nullptr) {
+      conn->no_reply = placeholder->no_reply;
+      conn->leading_space = placeholder->leading_space;
+    }
     smfi_setpriv(ctx, conn.release());
+    delete placeholder;  // only once the slot no longer points at it
     obs::counters().connections.add();
     return noReply(connection(ctx), SMFIP_NR_CONN);
   } catch (...) {
+    // The placeholder stays in the slot: onClose frees it. Its Connection has no scan,
+    // so end of message answers with the failure policy.
     obs::counters().internal_errors.add();
-    return SMFIS_TEMPFAIL;
+    if (placeholder != nullptr) {
+      placeholder->broken = true;
+    }
+    return noReply(placeholder, SMFIP_NR_CONN);
   }
 }
 
@@ -388,7 +400,8 @@ void reload() noexcept {
 
 smfiDesc makeDescription() {
   smfiDesc d{};
-  d.xxfi_name = cstr(std::string("mailwarden"));
+  static char name[] = "mailwarden";  // libmilter keeps the pointer for the process lifetime
+  d.xxfi_name = name;
   d.xxfi_version = SMFI_VERSION;
   d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
   d.xxfi_connect = onConnect;
