@@ -8,7 +8,8 @@
 //
 // SPEC: unix:/path, inet:PORT@HOST (libmilter form) or inet:HOST:PORT (Postfix form).
 // Edge cases: close-without-connect, abort-mid-body, many-messages, one-byte-chunks,
-// header-at-limit (needs --header-limit, the milter's configured header byte limit).
+// header-at-limit (needs --header-limit, the milter's configured header byte limit),
+// quit-nc (Sendmail's SMFIC_QUIT_NC connection reuse; Postfix never sends it).
 //
 // Output, one line each: "negotiated version 6 actions 0x31 protocol 0x1f33f0",
 // "msg 3 insheader 0 Authentication-Results: ...", "msg 3 reply continue",
@@ -56,7 +57,7 @@ void usage() {
       "       milter_client edge NAME --socket SPEC [--eml FILE] [--header-limit N]\n"
       "options: --timeout-ms MS  --client-nodelay  --unbuffered  --no-abort\n"
       "edge NAMEs: close-without-connect abort-mid-body many-messages one-byte-chunks "
-      "header-at-limit\n",
+      "header-at-limit quit-nc\n",
       stderr);
 }
 
@@ -548,6 +549,34 @@ struct Edge {
     return m;
   }
 
+  // Sendmail-style reuse: QUIT_NC, then a new SMTP session on the same socket under the
+  // first negotiation. Its message must be answered like one on a fresh connection.
+  void quitNc() {
+    std::optional<Session> s = open("conn", true);
+    if (!s) {
+      return;
+    }
+    TransactionOptions t;
+    t.queue_id = queueId(1);
+    std::optional<TransactionResult> r1 = send(*s, "msg 1", base, t);
+    if (Result<void> q = s->quitNewConnection(); !q) {
+      failures.push_back("quit_nc: " + q.error().describe());
+      return;
+    }
+    std::puts("quit_nc, new session on the same socket");
+    if (Result<void> g = greet(*s, SmtpClient{}); !g) {
+      failures.push_back("greet after quit_nc: " + g.error().describe());
+      return;
+    }
+    t.queue_id = queueId(2);
+    std::optional<TransactionResult> r2 = send(*s, "msg 2", base, t);
+    quit(*s, "conn");
+    check(r1 && r1->reply && hasAuthResults(*r1), "msg 1: no Authentication-Results");
+    check(r2 && r2->reply && hasAuthResults(*r2),
+          "msg 2 after quit_nc: no Authentication-Results (replies out of step?)");
+    stillAlive("after");
+  }
+
   void headerAtLimit() {
     if (args.header_limit <= 0) {
       failures.push_back("header-at-limit needs --header-limit N (the milter's limit)");
@@ -603,6 +632,8 @@ int runEdge(const Args& a) {
     e.oneByteChunks();
   } else if (a.edge == "header-at-limit") {
     e.headerAtLimit();
+  } else if (a.edge == "quit-nc") {
+    e.quitNc();
   } else {
     std::fprintf(stderr, "milter_client: unknown edge case %s\n", a.edge.c_str());
     usage();

@@ -801,6 +801,13 @@ Result<void> Session::abort() {
   return {};
 }
 
+Result<void> Session::quitNewConnection() {
+  if (Result<void> r = queue(smfic::kQuitNc, ""); !r) {
+    return r;
+  }
+  return flush();
+}
+
 Result<void> Session::quit() {
   Result<void> r = queue(smfic::kQuit, "");
   if (r) {

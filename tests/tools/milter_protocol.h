@@ -251,6 +251,9 @@ class Session {
   [[nodiscard]] Result<void> abort();
   // SMFIC_QUIT (no reply), then the socket is closed.
   [[nodiscard]] Result<void> quit();
+  // SMFIC_QUIT_NC (no reply): the milter closes this SMTP session but keeps the socket
+  // for a new one, which starts with CONNECT under the same negotiation (Sendmail's reuse).
+  [[nodiscard]] Result<void> quitNewConnection();
   // Writes out everything buffered.
   [[nodiscard]] Result<void> flush();
 
