@@ -2,7 +2,8 @@
 # tests/integration/milter_protocol_test.sh — mailwarden driven by our own MTA-side milter
 # client (tests/tools/milter_client, protocol version 6 as Postfix speaks it):
 #   * the protocol edge cases, one behaviour each: close without connect, abort mid-body,
-#     many messages on one connection, 1-byte body chunks, header bytes at the limit;
+#     many messages on one connection, 1-byte body chunks, header bytes at the limit,
+#     and Sendmail's SMFIC_QUIT_NC session reuse;
 #   * Authentication-Results inserted at the top, forged ones (our authserv-id) removed
 #     highest index first, foreign ones kept;
 #   * latency, unix socket vs TCP (N=500, one message at a time): FAIL if the TCP p50
@@ -61,11 +62,24 @@ write_config() {
   echo "$conf"
 }
 
-# start_milter NAME CONF — starts mailwarden in the background, sets $milter_pid, and
-# waits until it listens. Returns 1 if it exits or does not listen within 10 s.
+# listening SPEC — whether something listens on unix:/path or inet:PORT@HOST.
+listening() {
+  local spec=$1 hex
+  case "$spec" in
+    unix:*) [ -S "${spec#unix:}" ] ;;
+    inet:*)
+      hex=$(printf ':%04X' "$(echo "${spec#inet:}" | cut -d@ -f1)")
+      awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { found = 1 }
+                       END { exit !found }' /proc/net/tcp /proc/net/tcp6 ;;
+    *) return 1 ;;
+  esac
+}
+
+# start_milter NAME CONF SPEC — starts mailwarden in the background, sets $milter_pid,
+# and waits until it listens on SPEC. Returns 1 if it exits or does not listen in 10 s.
 milter_pid=
 start_milter() {
-  local name=$1 conf=$2 _
+  local name=$1 conf=$2 spec=$3 _
   "$MAILWARDEN" run -c "$conf" >"$work/$name.log" 2>&1 &
   milter_pid=$!
   pids+=("$milter_pid")
@@ -75,11 +89,13 @@ start_milter() {
       tail -5 "$work/$name.log" >&2
       return 1
     fi
-    if grep -q "listening on" "$work/$name.log"; then
+    if listening "$spec"; then
       return 0
     fi
     sleep 0.1
   done
+  kill -KILL "$milter_pid" 2>/dev/null || true
+  wait "$milter_pid" 2>/dev/null || true
   echo "mailwarden ($name) did not start listening" >&2
   return 1
 }
@@ -175,14 +191,14 @@ EOF
 # ---- edge cases and header edits on the unix socket ------------------------------------
 sock="$work/m.sock"
 conf=$(write_config unix "unix:$sock")
-if ! start_milter unix "$conf"; then
+if ! start_milter unix "$conf" "unix:$sock"; then
   fail "mailwarden starts on unix:$sock"
   echo "$passed passed, $failed failed"
   exit 1
 fi
 pass "mailwarden starts on unix:$sock"
 
-for edge in close-without-connect abort-mid-body many-messages one-byte-chunks; do
+for edge in close-without-connect abort-mid-body many-messages one-byte-chunks quit-nc; do
   rc=0
   client edge "$edge" --socket "unix:$sock" --eml "$work/plain.eml" >"$work/edge-$edge.out" 2>&1 || rc=$?
   expect_edge "$edge" "$work/edge-$edge.out" "$rc"
@@ -227,7 +243,7 @@ stop_milter unix
 # ---- header bytes at the limit ----------------------------------------------------------
 sock="$work/l.sock"
 conf=$(write_config limit "unix:$sock" "limits: {header_bytes: $HEADER_LIMIT}")
-if start_milter limit "$conf"; then
+if start_milter limit "$conf" "unix:$sock"; then
   rc=0
   client edge header-at-limit --socket "unix:$sock" --eml "$work/plain.eml" \
     --header-limit "$HEADER_LIMIT" >"$work/edge-header-at-limit.out" 2>&1 || rc=$?
@@ -244,7 +260,7 @@ sock="$work/p.sock"
 conf=$(write_config perf-unix "unix:$sock")
 sed -i 's/level: info/level: warn/' "$conf"  # no log line per message while measuring
 unix_p50='' tcp_p50='' tcp_nd_p50=''
-if start_milter perf-unix "$conf"; then
+if start_milter perf-unix "$conf" "unix:$sock"; then
   rc=0
   client send --socket "unix:$sock" --eml "$work/plain.eml" --count "$N" --latency --quiet \
     >"$work/lat-unix.out" 2>&1 || rc=$?
@@ -265,7 +281,7 @@ for attempt in 1 2 3 4 5; do
   port=$(free_port "$attempt") || break
   conf=$(write_config perf-tcp "inet:$port@127.0.0.1")
   sed -i 's/level: info/level: warn/' "$conf"
-  if start_milter perf-tcp "$conf"; then
+  if start_milter perf-tcp "$conf" "inet:$port@127.0.0.1"; then
     started=1
     break
   fi
@@ -289,6 +305,37 @@ if [ "$started" = 1 ]; then
   stop_milter perf-tcp
 else
   fail "mailwarden starts on a free TCP port"
+fi
+
+# The control: the same TCP run with mailwarden's TCP_NODELAY taken away (an LD_PRELOAD
+# shim turns setsockopt(TCP_NODELAY) into a no-op). Informational, not counted: whether
+# Nagle + delayed ACK stall depends on the kernel; on Linux expect ~40 ms.
+shim_c="$work/nonodelay.c"
+cat >"$shim_c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
+  static int (*real)(int, int, int, const void *, socklen_t);
+  if (real == 0) real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+  if (level == IPPROTO_TCP && name == TCP_NODELAY) return 0;
+  return real(fd, level, name, val, len);
+}
+EOF
+if [ "$started" = 1 ] && "${CC:-cc}" -shared -fPIC -o "$work/nonodelay.so" "$shim_c" -ldl 2>/dev/null; then
+  conf=$(write_config nagle "inet:$port@127.0.0.1")
+  sed -i 's/level: info/level: warn/' "$conf"
+  # (verify_asan_link_order=0: a sanitizer build accepts the preloaded shim)
+  if ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    LD_PRELOAD="$work/nonodelay.so" start_milter nagle "$conf" "inet:$port@127.0.0.1"; then
+    client send --socket "inet:$port@127.0.0.1" --eml "$work/plain.eml" --count 100 --warmup 5 \
+      --latency --quiet 2>&1 | sed 's/^/    tcp, mailwarden without TCP_NODELAY (control): /' || true
+    stop_milter nagle
+  fi
+else
+  echo "    (control without TCP_NODELAY skipped: no C compiler or no TCP run)"
 fi
 
 if [ -n "$unix_p50" ] && [ -n "$tcp_p50" ]; then
