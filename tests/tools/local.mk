@@ -1,0 +1,17 @@
+# tests/tools: milter_client, our MTA side of the milter protocol (version 6, as Postfix
+# speaks it), for tests/integration/milter_protocol_test.sh and latency measurements.
+# Built by `make`, never installed. milter_protocol.{h,cpp} is reusable by other tools.
+noinst_PROGRAMS += tests/tools/milter_client
+tests_tools_milter_client_SOURCES = tests/tools/milter_client.cpp \
+	tests/tools/milter_protocol.cpp tests/tools/milter_protocol.h
+tests_tools_milter_client_LDADD = libmw_base.a
+
+# Unit tests of the protocol encoding, decoding and message parsing (no milter needed).
+check_PROGRAMS += tests/tools/milter_protocol_tests
+TESTS += tests/tools/milter_protocol_tests
+tests_tools_milter_protocol_tests_SOURCES = tests/tools/milter_protocol_test.cpp \
+	tests/tools/milter_protocol.cpp tests/tools/milter_protocol.h
+tests_tools_milter_protocol_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
+tests_tools_milter_protocol_tests_LDADD = libmw_base.a $(MW_GTEST_LINK)
+
+EXTRA_DIST += tests/integration/milter_protocol_test.sh
