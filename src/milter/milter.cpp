@@ -35,6 +35,7 @@ struct Runtime {
   std::unique_ptr<scan::SnapshotHolder> snapshots;
   std::string config_path;
   std::atomic<int> open_messages{0};  // between MAIL FROM and end of message or abort
+  std::atomic<bool> stopping{false};  // SIGTERM seen: messages that start now are refused
 };
 
 Runtime& runtime() noexcept {
@@ -89,6 +90,10 @@ class Connection {
   // MAIL FROM starts a message on the snapshot current at that moment.
   void startMessage(SMFICTX* ctx, std::string_view from) {
     endMessage();
+    if (runtime().stopping.load()) {
+      refused_ = true;  // not counted: the drain waits only for messages already open
+      return;
+    }
     runtime().open_messages.fetch_add(1);
     in_message_ = true;
     scan_ = std::make_unique<scan::Scan>(runtime().snapshots->get());
@@ -98,7 +103,9 @@ class Connection {
     scan_->mailFrom(from);
   }
 
-  scan::Scan* scan() noexcept { return (failure_ || broken) ? nullptr : scan_.get(); }
+  scan::Scan* scan() noexcept {
+    return (failure_ || broken || refused_) ? nullptr : scan_.get();
+  }
 
   void refreshQueueId(SMFICTX* ctx) {
     if (scan_ && scan_->envelope().queue_id.empty()) {
@@ -120,6 +127,14 @@ class Connection {
   }
 
   verdict::Verdict finishMessage() {
+    if (refused_) {
+      // Whatever the failure policy: the sender retries and the next mailwarden (or the
+      // MTA's milter_default_action, while none runs) takes the message.
+      verdict::Verdict v;
+      v.action = verdict::Action::TempFail;
+      v.reply = verdict::SmtpReply{451, "4.3.2", "Mail filter restarting, try again later"};
+      return v;
+    }
     if (broken && !failure_) {
       failure_ = "connection setup failed";
     }
@@ -134,6 +149,7 @@ class Connection {
   void endMessage() noexcept {
     scan_.reset();
     failure_.reset();
+    refused_ = false;
     if (in_message_) {
       in_message_ = false;
       runtime().open_messages.fetch_sub(1);
@@ -147,6 +163,7 @@ class Connection {
   std::unique_ptr<scan::Scan> scan_;
   std::optional<std::string> failure_;
   bool in_message_ = false;
+  bool refused_ = false;  // started after SIGTERM
 };
 
 Connection* connection(SMFICTX* ctx) noexcept { return static_cast<Connection*>(smfi_getpriv(ctx)); }
@@ -420,9 +437,12 @@ smfiDesc makeDescription() {
   return d;
 }
 
-// After libmilter stopped accepting connections, lets messages in flight reach their
-// end (the MTA gets its verdict); a message not yet started meets a closed socket and
-// the MTA's milter_default_action (tempfail), so nothing is lost either way.
+// SIGTERM: lets messages in flight reach their end (the MTA gets its verdict) before
+// libmilter is told to stop. This must happen before libmilter sees the signal: with
+// Debian's libmilter (built with its worker pool) a stopped libmilter no longer serves
+// any session, so a message half-way through would never get an answer. Messages that
+// start meanwhile are answered 451 4.3.2; after the stop, the MTA's
+// milter_default_action (tempfail) does the same. Nothing is lost either way.
 void drain(int seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (runtime().open_messages.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -494,14 +514,17 @@ int run(const std::string& config_path) {
   }
 
   setReloadHook([] { reload(); });
-  setStopHook([](int sig) {
-    obs::log(obs::Level::Info, "", "milter", "signal {}: no new connections; finishing open ones",
-             sig);
+  const int drain_seconds = cfg.milter.drain_seconds;
+  setStopHook([drain_seconds](int sig) {
+    runtime().stopping.store(true);
+    obs::log(obs::Level::Info, "", "milter",
+             "signal {}: finishing {} open message(s), refusing new ones (451 4.3.2)", sig,
+             runtime().open_messages.load());
+    drain(drain_seconds);
   });
   obs::log(obs::Level::Info, "", "milter", "listening on {} as uid {} (config {}, generation {})",
            cfg.milter.socket, static_cast<unsigned>(getuid()), config_path, (*snap)->generation());
   const int status = smfi_main();
-  drain(cfg.milter.drain_seconds);
   setReloadHook(nullptr);
   setStopHook(nullptr);
   std::string totals = obs::renderCounters();

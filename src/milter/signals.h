@@ -14,7 +14,8 @@ namespace mw::milter {
 
 // The hook runs on libmilter's signal thread; it must not throw. nullptr removes it.
 void setReloadHook(std::function<void()> hook);
-// Runs when SIGTERM or SIGINT is handed back to libmilter (e.g. to log the stop).
+// Runs on SIGTERM or SIGINT before the signal is handed back to libmilter (which then
+// stops); the milter keeps serving open sessions until the hook returns.
 void setStopHook(std::function<void(int)> hook);
 
 }  // namespace mw::milter

@@ -338,6 +338,47 @@ else
   echo "    (control without TCP_NODELAY skipped: no C compiler or no TCP run)"
 fi
 
+# SIGTERM with a message in flight: the message still gets its verdict, a message that
+# starts after the signal gets 451 4.3.2, and mailwarden exits 0 once the first is done.
+sock_drain="$work/drain.sock"
+conf=$(write_config drain "unix:$sock_drain")
+if start_milter drain "$conf" "unix:$sock_drain"; then
+  client send --socket "unix:$sock_drain" --eml "$work/plain.eml" --pause-before-eom-ms 2000 \
+    >"$work/drain-open.out" 2>&1 &
+  open_pid=$!
+  pids+=("$open_pid")
+  sleep 0.7
+  kill -TERM "$milter_pid"
+  sleep 0.3
+  client send --socket "unix:$sock_drain" --eml "$work/plain.eml" >"$work/drain-new.out" 2>&1 || true
+  open_rc=0
+  wait "$open_pid" || open_rc=$?
+  if [ "$open_rc" = 0 ] && grep -q '^msg 1 insheader 0 Authentication-Results: mx.test.example' "$work/drain-open.out" \
+    && grep -q '^msg 1 reply continue' "$work/drain-open.out"; then
+    pass "SIGTERM: the message in flight got its headers and reply"
+  else
+    fail "SIGTERM: the message in flight was not finished (exit $open_rc)"
+    tail -5 "$work/drain-open.out"
+  fi
+  if grep -q '^msg 1 reply replycode 451 4.3.2' "$work/drain-new.out"; then
+    pass "SIGTERM: a message started during the drain gets 451 4.3.2"
+  else
+    fail "SIGTERM: a message started during the drain was not refused with 451 4.3.2"
+    tail -5 "$work/drain-new.out"
+  fi
+  drain_rc=0
+  for _ in $(seq 1 100); do
+    kill -0 "$milter_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$milter_pid" || drain_rc=$?
+  if [ "$drain_rc" = 0 ]; then
+    pass "SIGTERM: mailwarden exited 0 after the drain"
+  else
+    fail "SIGTERM: mailwarden exit status $drain_rc"
+  fi
+fi
+
 if [ -n "$unix_p50" ] && [ -n "$tcp_p50" ]; then
   echo "p50 BODYEOB -> final reply: unix ${unix_p50} ms, TCP ${tcp_p50} ms," \
     "TCP with client TCP_NODELAY ${tcp_nd_p50:-?} ms"

@@ -46,6 +46,7 @@ struct Args {
   long header_limit = 0;
   bool quiet = false;
   bool abort_after = true;
+  long pause_before_eom_ms = 0;
   SessionOptions session;
 };
 
@@ -138,6 +139,8 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       a.session.tcp_nodelay = true;
     } else if (opt == "--unbuffered") {
       a.session.buffered = false;
+    } else if (opt == "--pause-before-eom-ms") {
+      ok = number(0, 600000, a.pause_before_eom_ms);
     } else if (opt == "--no-abort") {
       a.abort_after = false;
     } else if (opt == "--quiet") {
@@ -326,6 +329,7 @@ int runSend(const Args& a) {
     t.queue_id = queueId(n);
     t.chunk = static_cast<std::size_t>(a.chunk);
     t.abort_after = a.abort_after;
+    t.pause_before_eom_ms = static_cast<int>(a.pause_before_eom_ms);
     Result<TransactionResult> r = sendMessage(*session, m, t);
     if (!r) {
       std::fprintf(stderr, "milter_client: message %ld: %s\n", n, r.error().describe().c_str());

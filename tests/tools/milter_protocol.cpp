@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -1009,6 +1010,12 @@ Result<TransactionResult> sendMessage(Session& s, const Message& m,
     result.stopped_at = "abort";
     result.total_ms = msSince(t0, Clock::now());
     return result;
+  }
+  if (options.pause_before_eom_ms > 0) {
+    if (Result<void> r = s.flush(); !r) {
+      return fail(r.error());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.pause_before_eom_ms));
   }
   // BODYEOB goes out in the same write as everything queued before it (no-reply events),
   // as Postfix's buffered stream does; the clock starts at that write.

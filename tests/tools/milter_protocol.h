@@ -319,6 +319,9 @@ struct TransactionOptions {
   bool abort_after = true;               // SMFIC_ABORT after the final reply (Postfix)
   // Stop after this many body bytes and send SMFIC_ABORT instead of BODYEOB.
   std::optional<std::size_t> abort_after_body_bytes;
+  // Flush everything before BODYEOB, then wait this long before sending it (a message
+  // in flight while the test signals the milter).
+  int pause_before_eom_ms = 0;
 };
 
 struct TransactionResult {
