@@ -5,6 +5,7 @@
 EXTRA_DIST += tests/fuzz/corpus
 include tests/fuzz/message.mk
 include tests/fuzz/config.mk
+include tests/fuzz/verdict.mk
 
 MW_FUZZ_LIBCODE = $(libmw_config_a_SOURCES) $(libmw_verdict_a_SOURCES) \
 	$(libmw_message_a_SOURCES) $(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
