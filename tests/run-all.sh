@@ -70,6 +70,9 @@ count_check() {
 }
 
 echo "== build"
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+  autoreconf -fi >/dev/null 2>&1 || { echo "run-all.sh: autoreconf failed" >&2; exit 1; }
+fi
 if ! build build; then
   echo "run-all.sh: build failed" >&2
   echo "0 passed, 1 failed"
