@@ -525,6 +525,11 @@ int run(const std::string& config_path) {
   obs::log(obs::Level::Info, "", "milter", "listening on {} as uid {} (config {}, generation {})",
            cfg.milter.socket, static_cast<unsigned>(getuid()), config_path, (*snap)->generation());
   const int status = smfi_main();
+  if (const std::optional<std::string> path = unixSocketPath(cfg.milter.socket)) {
+    // A stale socket would only give the MTA "connection refused"; remove it if we may
+    // (after the privilege drop the directory may not let us).
+    static_cast<void>(::unlink(path->c_str()));
+  }
   setReloadHook(nullptr);
   setStopHook(nullptr);
   std::string totals = obs::renderCounters();
