@@ -12,6 +12,7 @@ MW_INTEG_TESTS = \
 	tests/integration/sendmail_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
+	tests/integration/messages.sh \
 	tests/integration/mw_capture.py \
 	tests/integration/mw_msgtool.py \
 	tests/integration/mw_fake_milter.py \

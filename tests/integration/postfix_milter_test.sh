@@ -50,6 +50,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/messages.sh"
 mw_require_root
 bin=$(mw_bin)
 if [[ ! -x $bin ]]; then
@@ -246,57 +247,8 @@ PYEOF
 # --- the messages (wire form) -----------------------------------------------------
 # 1-3: the same three messages as postfix_relay_test.sh (keep them in step).
 
-# 8-bit: raw UTF-8 and Latin-1 in a header and in the body, lines beginning with ".",
-# a "From " line, trailing white space, text swaks would rewrite, a 998-octet line.
-{
-	printf 'From: =?UTF-8?Q?J=C3=BCrgen?= <juergen@origin.test.example>\n'
-	printf 'To: rcpt@dest.test.example\n'
-	printf 'Subject: 8bit body \xc3\xa4\xc3\xb6\xc3\xbc\n'
-	printf 'X-Raw-Latin1: caf\xe9\n'
-	printf 'Date: Mon, 01 Jan 2024 00:00:00 +0000\n'
-	printf 'Message-ID: <eightbit-1@origin.test.example>\n'
-	printf 'MIME-Version: 1.0\n'
-	printf 'Content-Type: text/plain; charset=utf-8\n'
-	printf 'Content-Transfer-Encoding: 8bit\n'
-	printf '\n'
-	printf 'Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln \xe2\x80\x94 \xf0\x9f\x93\xa8\n'
-	printf 'Latin-1, not UTF-8: \xe9\xe8\xff\xa0end\n'
-	printf '.a line that starts with a dot\n'
-	printf '..two dots\n'
-	printf '.\x20\n'
-	printf 'From the desk of someone (an mbox From_ line)\n'
-	printf 'trailing spaces   \n'
-	printf 'trailing tab\t\n'
-	printf 'literal backslash-n: \\n and a token: %%DATE%% %%FROM_ADDRESS%%\n'
-	printf '\n'
-	printf '\n'
-	printf 'two empty lines above, the last line has 998 octets:\n'
-	printf '%0998d\n' 0
-} >"$MSG/eightbit.lf"
-
-# Long folded headers: a Subject folded three ways, ~5 KB of References, a 990-octet
-# unfolded line, an empty value, a value with no space after the colon, tabs.
-{
-	printf 'From: sender@origin.test.example\n'
-	printf 'To: rcpt@dest.test.example\n'
-	printf 'Subject: a subject that is long enough that the sending client folded it\n'
-	printf ' over several lines, once with a space,\n'
-	printf '\tonce with a tab,\n'
-	printf '   and once with three spaces\n'
-	printf 'Date: Mon, 01 Jan 2024 00:00:01 +0000\n'
-	printf 'Message-ID: <folded-2@origin.test.example>\n'
-	printf 'References:'
-	for i in $(seq 1 100); do
-		printf ' <ref-%03d.%s@origin.test.example>\n' "$i" "abcdefghijklmnopqrstuvwxyz"
-	done
-	printf 'X-Long-Unfolded: %s\n' "$(printf 'x%.0s' $(seq 1 973))"
-	printf 'X-Empty:\n'
-	printf 'X-NoSpace:value\n'
-	printf 'X-Tabbed:\tvalue after a tab\n'
-	printf '\tcontinued with a tab\n'
-	printf '\n'
-	printf 'Body of the folded-header message.\n'
-} >"$MSG/folded.lf"
+t0=$(mw_now_ms)
+mw_make_relay_messages "$MSG"
 
 # 3. Forged results. Lines marked "-" must be removed by mailwarden, the rest kept.
 #    The foreign ones include one whose *value* mentions our id (not as authserv-id).
@@ -334,12 +286,9 @@ mkmsg queued queued-5@origin.test.example "held in Postfix's queue after the mil
 mkmsg afterbad afterbad-7@origin.test.example "after a rejected reload"
 mkmsg inet inet-8@origin.test.example "through an inet milter socket"
 
-for n in eightbit folded forged forged-expected retry queued afterbad inet; do
+for n in forged forged-expected retry queued afterbad inet; do
 	"${TOOL[@]}" crlf "$MSG/$n.lf" "$MSG/$n.eml"
 done
-t0=$(mw_now_ms)
-"${TOOL[@]}" attachment "$MSG/big.eml" --seed 20240101 --bytes $((15 * 1024 * 1024)) \
-	--subject "20 MB attachment"
 echo "generated messages ($(($(mw_now_ms) - t0)) ms); big is $(stat -c %s "$MSG/big.eml") B"
 
 for n in eightbit folded retry queued afterbad inet big; do
