@@ -424,6 +424,27 @@ void Loader::document(const YAML::Node& root) {
     {"limits", [&](const Field& f) { limits(f); }},
     {"log", [&](const Field& f) { log(f); }},
     {"dns", [&](const Field& f) { dns(f); }},
+    {"spf",
+     [&](const Field& f) {
+       SpfOptions& o = config_.spf;
+       auto score = [&](const Field& g, double& out) {
+         if (auto v = number(g)) {
+           if (*v < -1000 || *v > 1000) {
+             error(g, "must be between -1000 and 1000");
+             return;
+           }
+           out = *v;
+         }
+       };
+       mapping(f, {
+         {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
+         {"check_helo", [&](const Field& g) { setBool(g, o.check_helo); }},
+         {"fail_score", [&](const Field& g) { score(g, o.fail_score); }},
+         {"softfail_score", [&](const Field& g) { score(g, o.softfail_score); }},
+         {"permerror_score", [&](const Field& g) { score(g, o.permerror_score); }},
+         {"reject_on_fail", [&](const Field& g) { setBool(g, o.reject_on_fail); }},
+       });
+     }},
     {"rules",
      [&](const Field& f) {
        mapping(f, {

@@ -67,6 +67,18 @@ struct DnsOptions {
   std::string trust_anchor = "/usr/share/dns/root.key";
 };
 
+// SPF (RFC 7208) as a policy: what the results do to a message. The evaluation limits
+// are RFC 7208's (§4.6.4) and not configurable.
+struct SpfOptions {
+  bool enabled = true;
+  bool check_helo = true;        // also check the HELO identity (RFC 7208 §2.3)
+  double fail_score = 5.0;       // added on "fail"
+  double softfail_score = 2.0;   // added on "softfail"
+  double permerror_score = 1.0;  // added on "permerror" (a broken record is a weak signal)
+  // Reject (550 5.7.23, RFC 7372) on "fail". Off by default: forwarding breaks SPF.
+  bool reject_on_fail = false;
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -74,6 +86,7 @@ struct Config {
   message::Limits limits;
   LogOptions log;
   DnsOptions dns;
+  SpfOptions spf;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
 };
 

@@ -101,6 +101,12 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("dns.budget_ms", got.dns.budget_ms, want.dns.budget_ms);
   cmp("dns.dnssec", got.dns.dnssec, want.dns.dnssec);
   cmp("dns.trust_anchor", got.dns.trust_anchor, want.dns.trust_anchor);
+  cmp("spf.enabled", got.spf.enabled, want.spf.enabled);
+  cmp("spf.check_helo", got.spf.check_helo, want.spf.check_helo);
+  cmp("spf.fail_score", got.spf.fail_score, want.spf.fail_score);
+  cmp("spf.softfail_score", got.spf.softfail_score, want.spf.softfail_score);
+  cmp("spf.permerror_score", got.spf.permerror_score, want.spf.permerror_score);
+  cmp("spf.reject_on_fail", got.spf.reject_on_fail, want.spf.reject_on_fail);
   cmp("rules.directories", got.rule_dirs, want.rule_dirs);
   return out;
 }
@@ -127,6 +133,11 @@ const std::vector<FileCase> kFileCases = {
       "bad_type.yaml:6: milter.drain_timeout: expected an integer",
       "bad_type.yaml:8: dns.retries: expected an integer",
       "bad_type.yaml:9: dns.timeout_ms: expected an integer"}},
+    {"spf.yaml",
+     {"spf.yaml:3: spf.enabled: expected a boolean (true/false)",
+      "spf.yaml:4: spf.fail_score: must be between -1000 and 1000",
+      "spf.yaml:5: spf.softfail_score: expected a number",
+      "spf.yaml:7: spf: unknown key 'check_heloo' (did you mean 'check_helo'?)"}},
     {"bad_bool.yaml",
      {"bad_bool.yaml:3: headers.verdict: expected a boolean (true/false)",
       "bad_bool.yaml:4: headers.score: expected a boolean (true/false)",
@@ -306,6 +317,12 @@ TEST(ConfigFile, ValidFullFileFillsEveryField) {
   want.dns.dnssec = true;
   want.dns.trust_anchor = dataPath("zones/example.zone");
   want.rule_dirs = {dataPath("rules.d"), "/srv/mailwarden/rules"};
+  want.spf.enabled = false;
+  want.spf.check_helo = false;
+  want.spf.fail_score = 7.5;
+  want.spf.softfail_score = -1;
+  want.spf.permerror_score = 0;
+  want.spf.reject_on_fail = true;
   const std::vector<std::string> diff = differences(r.config, want);
   EXPECT_TRUE(diff.empty()) << joined(diff);
   EXPECT_EQ(r.config.path, want.path);
