@@ -2,6 +2,7 @@
 
 #include <ldns/ldns.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -71,12 +72,59 @@ bool absoluteName(std::string_view name, std::string_view origin, std::string* o
   return true;
 }
 
+// Tracks quotes, comments and parentheses across lines (RFC 1035 §5.1). libldns takes
+// an unclosed '(' at the end of the text as closed, so a record missing its ')' would
+// swallow the rest of the file without a word; nsd refuses such a file, and so do we.
+class ParenScanner {
+ public:
+  // Feeds one line (without its newline); false with *why set on a stray ')'.
+  bool feed(std::string_view s, int line, std::string* why) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      if (c == '\\') {
+        ++i;  // an escaped character is never syntax, in or out of quotes
+        continue;
+      }
+      if (in_quote_) {
+        in_quote_ = c != '"';
+        continue;
+      }
+      if (c == ';') {
+        return true;  // the rest of the line is a comment
+      }
+      if (c == '"') {
+        in_quote_ = true;
+      } else if (c == '(') {
+        if (depth_++ == 0) {
+          open_line_ = line;
+        }
+      } else if (c == ')') {
+        if (depth_ == 0) {
+          *why = "')' without '('";
+          return false;
+        }
+        --depth_;
+      }
+    }
+    return true;
+  }
+  // At the start of a line: outside any record's parentheses and quotes.
+  bool atTopLevel() const { return depth_ == 0 && !in_quote_; }
+  int openLine() const { return open_line_; }
+
+ private:
+  int depth_ = 0;
+  int open_line_ = 0;
+  bool in_quote_ = false;
+};
+
 // Our own pass over the lines: the pragmas are comments, which libldns drops before we
 // could see them, and their relative names need the $ORIGIN in force at their line, so
 // $ORIGIN is tracked here too (libldns tracks it again for the records).
 Result<std::vector<ParsedPragma>> scanPragmas(std::string_view text, const std::string& label,
                                               std::string origin) {
   std::vector<ParsedPragma> out;
+  ParenScanner parens;
   int line = 0;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -87,6 +135,14 @@ Result<std::vector<ParsedPragma>> scanPragmas(std::string_view text, const std::
     }
     const std::string_view raw = text.substr(pos, end - pos);
     pos = end + 1;
+    const bool top = parens.atTopLevel();
+    std::string why;
+    if (!parens.feed(raw, line, &why)) {
+      return fail(errorAt(label, line, why));
+    }
+    if (!top) {
+      continue;
+    }
     if (raw.substr(0, 7) == "$ORIGIN" && (raw.size() == 7 || ascii::isWsp(raw[7]))) {
       const std::vector<std::string_view> w = splitWords(raw.substr(7));
       // libldns keeps a relative $ORIGIN relative, so every name after it would be
@@ -131,17 +187,72 @@ Result<std::vector<ParsedPragma>> scanPragmas(std::string_view text, const std::
     p.line = line;
     out.push_back(std::move(p));
   }
+  if (!parens.atTopLevel()) {
+    return fail(errorAt(label, parens.openLine() > 0 ? parens.openLine() : line,
+                        "'(' or '\"' not closed"));
+  }
   return out;
 }
 
-// A name field of a record: absolute (a relative name with no origin stays relative in
-// libldns), decoded into our spelling.
+// Line numbers from text offsets. libldns counts lines itself, but one past the entry
+// when it ends in a newline and not otherwise; counting here gives the line an entry
+// starts on (what an operator looks for) however the text ends.
+class LineCounter {
+ public:
+  explicit LineCounter(std::string_view text) : text_(text) {}
+  // The 1-based line of offset `pos`; calls must not go backwards.
+  int lineAt(std::size_t pos) {
+    pos = std::min(pos, text_.size());
+    for (; done_ < pos; ++done_) {
+      line_ += text_[done_] == '\n' ? 1 : 0;
+    }
+    return line_;
+  }
+  // The first offset at or after `pos` that is neither blank nor inside a comment: where
+  // the next entry starts.
+  std::size_t skipBlank(std::size_t pos) const {
+    while (pos < text_.size()) {
+      const char c = text_[pos];
+      if (c == ';') {
+        const std::size_t nl = text_.find('\n', pos);
+        pos = nl == std::string_view::npos ? text_.size() : nl;
+      } else if (ascii::isWsp(c)) {
+        ++pos;
+      } else {
+        break;
+      }
+    }
+    return pos;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t done_ = 0;
+  int line_ = 1;
+};
+
+// libldns makes every name absolute: with no origin, "www" becomes "www." silently. So
+// when the caller gives no origin we give libldns this one, whose first label (a NUL
+// and a name) no real zone has, and refuse every name that ends in it: a relative name
+// with no $ORIGIN is an operator's mistake to report, not a top-level name to invent.
+constexpr char kNoOriginLabel[] = "\\000mailwarden-no-origin";
+constexpr std::string_view kNoOriginSuffix("\0mailwarden-no-origin",
+                                           sizeof("\0mailwarden-no-origin") - 1);
+
+bool isUnderNoOrigin(const std::string& name) {
+  return name.size() >= kNoOriginSuffix.size() &&
+         name.compare(name.size() - kNoOriginSuffix.size(), kNoOriginSuffix.size(),
+                      kNoOriginSuffix) == 0;
+}
+
+// A name field of a record, decoded into our spelling; false for a relative name that
+// had no origin to complete it.
 bool dnameOf(const ldns_rdf* rdf, std::string* out) {
-  if (rdf == nullptr || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME || !ldns_dname_absolute(rdf)) {
+  if (rdf == nullptr || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) {
     return false;
   }
   std::optional<std::string> n = nameFromWire(ldns_rdf_data(rdf), ldns_rdf_size(rdf), nullptr);
-  if (!n) {
+  if (!n || isUnderNoOrigin(*n)) {
     return false;
   }
   *out = std::move(*n);
@@ -238,27 +349,27 @@ Result<ParsedZone> parseMasterText(std::string_view text, const std::string& lab
     return fail(Error::at({label, 0}, Errc::Internal,
                           std::string("fmemopen: ") + std::strerror(errno)));
   }
-  LdnsRdf cur_origin;
-  if (!start_origin.empty() || origin == ".") {
-    cur_origin.reset(ldns_dname_new_frm_str(presentationName(start_origin).c_str()));
-    if (!cur_origin) {
-      return fail(errorAt(label, 0, "bad origin \"" + std::string(origin) + "\""));
-    }
+  const std::string ldns_origin = origin.empty() ? std::string(kNoOriginLabel) + "."
+                                                  : presentationName(start_origin);
+  LdnsRdf cur_origin(ldns_dname_new_frm_str(ldns_origin.c_str()));
+  if (!cur_origin) {
+    return fail(errorAt(label, 0, "bad origin \"" + std::string(origin) + "\""));
   }
   LdnsRdf prev;
   std::uint32_t default_ttl = 3600;
-  int line = 1;
+  LineCounter lines(text);
+  int ldns_line = 1;  // libldns wants one; ours come from LineCounter
   while (std::feof(fp.get()) == 0) {
+    const long before = std::ftell(fp.get());
+    const int at = lines.lineAt(lines.skipBlank(before < 0 ? 0 : static_cast<std::size_t>(before)));
     ldns_rr* raw = nullptr;
     ldns_rdf* raw_origin = cur_origin.release();
     ldns_rdf* raw_prev = prev.release();
     const ldns_status s =
-        ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl, &raw_origin, &raw_prev, &line);
+        ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl, &raw_origin, &raw_prev, &ldns_line);
     cur_origin.reset(raw_origin);
     prev.reset(raw_prev);
     LdnsRr rr(s == LDNS_STATUS_OK ? raw : nullptr);
-    // libldns counts the newline ending the entry: `line` is then one past it.
-    const int at = line > 1 ? line - 1 : 1;
     switch (s) {
       case LDNS_STATUS_OK: break;
       case LDNS_STATUS_SYNTAX_EMPTY:

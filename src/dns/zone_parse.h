@@ -23,7 +23,7 @@ struct ParsedRecord {
   std::string text;   // TXT: strings concatenated; A/AAAA: the 4/16 address octets;
                       // MX/PTR/CNAME: the target, normalized
   std::uint16_t preference = 0;  // MX
-  int line = 0;       // where the record ends (1-based)
+  int line = 0;       // where the entry starts (1-based)
 };
 
 struct ParsedPragma {

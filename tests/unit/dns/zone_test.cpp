@@ -192,3 +192,169 @@ TEST(ZoneResolver, BadAddressesAreErrors) {
 
 }  // namespace
 }  // namespace mw::dns
+
+namespace mw::dns {
+namespace {
+
+using testing::render;
+
+// The sample zone's answers; the UnboundResolver test expects the same from nsd, so this
+// table is shared (without the failure pragmas, which nsd does not see).
+TEST(ZoneResolverFile, SampleZone) {
+  ZoneResolver z;
+  const Result<void> r = z.loadFile(MW_TEST_ZONES "/example.zone");
+  ASSERT_TRUE(r) << r.error().describe();
+  runCases(z, {
+      {"apex TXT", "example.test", Type::TXT,
+       "ok TXT \"v=spf1 ip4:192.0.2.0/24 mx -all\""},
+      {"apex MX, relative and absolute exchanges", "example.test.", Type::MX,
+       "ok MX 10 mail.example.test MX 20 mail2.example.test"},
+      {"owner inherited from the line before", "mail.example.test", Type::A,
+       "ok A 192.0.2.10 A 192.0.2.11"},
+      {"AAAA", "MAIL.example.test", Type::AAAA, "ok AAAA 2001:db8::10"},
+      {"multi-string TXT", "multi.example.test", Type::TXT,
+       "ok TXT \"v=spf1 ip4:192.0.2.1 -all\""},
+      {"TXT in parentheses over two lines", "long.example.test", Type::TXT,
+       "ok TXT \"part one, part two\""},
+      {"\\DDD escapes incl. \\000", "escaped.example.test", Type::TXT,
+       "ok TXT \"a\\000b\\255c\\034d\\092e;f\""},
+      {"two TXT records", "two.example.test", Type::TXT, "ok TXT \"first\" TXT \"second\""},
+      {"PTR", "10.ptr.example.test", Type::PTR, "ok PTR mail.example.test"},
+      {"PTRs, case folded, relative target", "11.ptr.example.test", Type::PTR,
+       "ok PTR mail.example.test PTR mail2.example.test"},
+      {"CNAME", "alias.example.test", Type::AAAA, "ok AAAA 2001:db8::10"},
+      {"CNAME to CNAME", "alias2.example.test", Type::A, "ok A 192.0.2.10 A 192.0.2.11"},
+      {"NXDOMAIN", "nope.example.test", Type::TXT, "nxdomain"},
+      {"NODATA", "mail.example.test", Type::TXT, "nodata"},
+      {"NODATA: only an SPF (type 99) record", "spf99.example.test", Type::TXT, "nodata"},
+      {"NODATA: ns1 has only an A record", "ns1.example.test", Type::MX, "nodata"},
+      {"NODATA: empty non-terminal", "b.c.deep.example.test", Type::TXT, "nodata"},
+      {"NODATA: the parent of the zone", "test", Type::TXT, "nodata"},
+      {"deep name", "a.b.c.deep.example.test", Type::TXT, "ok TXT \"deep\""},
+      {"pragma: timeout, relative name", "slow.example.test", Type::A, "tempfail (timeout)"},
+      {"pragma: timeout for TXT", "txtslow.example.test", Type::TXT, "tempfail (timeout)"},
+      {"pragma: timeout for MX", "txtslow.example.test", Type::MX, "tempfail (timeout)"},
+      {"pragma: not for A (and the name does not exist)", "txtslow.example.test", Type::A,
+       "nxdomain"},
+      {"pragma: servfail", "broken.example.test", Type::PTR, "tempfail (SERVFAIL)"},
+      {"pragma: servfail for AAAA, absolute name", "aaaabroken.example.test", Type::AAAA,
+       "tempfail (SERVFAIL)"},
+      {"pragma: not for TXT", "aaaabroken.example.test", Type::TXT, "nxdomain"},
+  });
+}
+
+TEST(ZoneResolverFile, TextDirectivesAndOrigin) {
+  ZoneResolver z;
+  const std::string text =
+      "; no $ORIGIN: relative names use the origin argument\n"
+      "www 60 IN A 192.0.2.1\n"
+      "$TTL 1h\n"
+      "@ TXT \"at origin\"\n"
+      "$ORIGIN sub.example.org.\n"
+      "x TXT \"in sub\"\n"
+      "y CNAME x\n"
+      ";@timeout t A\n"
+      "  ;@servfail s.other.example.\n"
+      "$ORIGIN example.net.\n"
+      "z MX 5 @\n"
+      "abs.example.com. IN AAAA ::1\n";
+  const Result<void> r = z.loadText(text, "inline", "example.org.");
+  ASSERT_TRUE(r) << r.error().describe();
+  runCases(z, {
+      {"relative to the argument", "www.example.org", Type::A, "ok A 192.0.2.1"},
+      {"@ is the origin", "example.org", Type::TXT, "ok TXT \"at origin\""},
+      {"relative to $ORIGIN", "x.sub.example.org", Type::TXT, "ok TXT \"in sub\""},
+      {"relative CNAME target", "y.sub.example.org", Type::TXT, "ok TXT \"in sub\""},
+      {"pragma relative to the $ORIGIN of its line", "t.sub.example.org", Type::A,
+       "tempfail (timeout)"},
+      {"indented pragma, absolute", "s.other.example", Type::MX, "tempfail (SERVFAIL)"},
+      {"MX exchange @", "z.example.net", Type::MX, "ok MX 5 example.net"},
+      {"absolute owner", "abs.example.com", Type::AAAA, "ok AAAA ::1"},
+  });
+}
+
+TEST(ZoneResolverFile, RecordsAccumulateAcrossLoads) {
+  ZoneResolver z;
+  ASSERT_TRUE(z.loadText("a.example. TXT \"one\"\n", "first"));
+  ASSERT_TRUE(z.loadText("a.example. TXT \"two\"\nb.example. A 192.0.2.7\n", "second"));
+  z.addTxt("a.example", "three");
+  runCases(z, {
+      {"both files and code", "a.example", Type::TXT, "ok TXT \"one\" TXT \"two\" TXT \"three\""},
+      {"second file", "b.example", Type::A, "ok A 192.0.2.7"},
+  });
+}
+
+TEST(ZoneResolverFile, EmptyTextLoadsNothing) {
+  ZoneResolver z;
+  ASSERT_TRUE(z.loadText("", "empty"));
+  ASSERT_TRUE(z.loadText("; only a comment\n\n", "comment"));
+  runCases(z, {{"nothing", "example.com", Type::A, "nxdomain"}});
+}
+
+TEST(ZoneResolverFile, ErrorsCarryFileAndLine) {
+  struct Case {
+    const char* name;
+    std::string text;
+    std::string origin;
+    std::string want;  // Error::describe()
+  };
+  const Case cases[] = {
+      {"bad A address", "a.example. A 192.0.2.1\nb.example. A 300.1.1.1\n", "",
+       "zone:2: Syntax error, could not parse the RR's rdata: file not loaded"},
+      {"unknown type, after blank and comment lines",
+       "\n; comment\n\na.example. A 192.0.2.1\nb.example. BOGUS x\n", "",
+       "zone:5: Syntax error, could not parse the RR's rdata: file not loaded"},
+      {"last line without newline", "a.example. A 192.0.2.1\nb.example. MX x y", "",
+       "zone:2: Syntax error, could not parse the RR's rdata: file not loaded"},
+      {"unclosed parenthesis", "a.example. A 192.0.2.1\nb.example. TXT ( \"x\"\n\"y\"\n", "",
+       "zone:2: '(' or '\"' not closed: file not loaded"},
+      {"stray parenthesis", "a.example. TXT \"(\" ) \"x\"\n", "",
+       "zone:1: ')' without '(': file not loaded"},
+      {"multi-line entry: the line it starts on", "a.example. A 192.0.2.1\n\nb.example. MX (\n 10\n bad..name. )\n", "",
+       "zone:3: Syntax error, could not parse the RR's rdata: file not loaded"},
+      {"relative owner and no origin", "www A 192.0.2.1\n", "",
+       "zone:1: relative owner name and no $ORIGIN: file not loaded"},
+      {"relative CNAME target and no origin", "www.example. CNAME other\n", "",
+       "zone:1: bad CNAME target (a relative name needs $ORIGIN): file not loaded"},
+      {"relative $ORIGIN", "$ORIGIN example\n", "",
+       "zone:1: $ORIGIN must be an absolute name (ending in '.'): file not loaded"},
+      {"$INCLUDE", "a.example. A 192.0.2.1\n$INCLUDE /etc/passwd\n", "",
+       "zone:2: $INCLUDE is not supported: file not loaded"},
+      {"class other than IN", "a.example. CH TXT \"x\"\n", "",
+       "zone:1: class other than IN: file not loaded"},
+      {"CNAME and other data", "a.example. A 192.0.2.1\na.example. CNAME b.example.\n", "",
+       "zone:2: CNAME and other data at a.example: file not loaded"},
+      {"other data after CNAME", "a.example. CNAME b.example.\na.example. TXT \"x\"\n", "",
+       "zone:2: CNAME and other data at a.example: file not loaded"},
+      {"pragma without name", "a.example. A 192.0.2.1\n;@timeout\n", "",
+       "zone:2: ;@timeout needs a NAME: file not loaded"},
+      {"pragma with unknown type", ";@servfail a.example. A SPF\n", "",
+       "zone:1: ;@servfail: unknown type \"SPF\" (A, AAAA, TXT, MX or PTR): file not loaded"},
+      {"pragma relative without origin", "\n\n;@timeout slow\n", "",
+       "zone:3: ;@timeout slow: relative name and no $ORIGIN: file not loaded"},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    ZoneResolver z;
+    const Result<void> r = z.loadText(tc.text, "zone", tc.origin);
+    ASSERT_FALSE(r) << "got success want " << tc.want;
+    const std::string got = r.error().describe();
+    EXPECT_EQ(got, tc.want) << "got " << got << " want " << tc.want;
+    EXPECT_EQ(r.error().code, Errc::Invalid);
+    // A failed load adds nothing, not even the records before the error.
+    EXPECT_EQ(render(z.query("a.example", Type::A, Budget::unlimited())), "nxdomain");
+  }
+}
+
+TEST(ZoneResolverFile, MissingFile) {
+  ZoneResolver z;
+  const Result<void> r = z.loadFile(MW_TEST_ZONES "/does-not-exist.zone");
+  ASSERT_FALSE(r);
+  const std::string got = r.error().describe();
+  const std::string want =
+      MW_TEST_ZONES "/does-not-exist.zone: cannot open: No such file or directory";
+  EXPECT_EQ(got, want) << "got " << got << " want " << want;
+}
+
+}  // namespace
+}  // namespace mw::dns
