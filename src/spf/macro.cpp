@@ -267,8 +267,11 @@ bool isQueryable(std::string_view name) noexcept {
   }
   std::size_t label = 0;
   for (const char c : name) {
+    // A DNS label may hold any octet (RFC 2181 §11), and macros put sender text into
+    // names ("%_" is a space). Control characters (NUL above all) are refused: they
+    // cannot pass through the text form of a resolver API unchanged.
     const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) {
+    if (u < 0x20 || u == 0x7f) {
       return false;
     }
     if (c == '.') {
@@ -286,7 +289,7 @@ bool isQueryable(std::string_view name) noexcept {
 }
 
 bool isCheckableDomain(std::string_view name) noexcept {
-  if (!isQueryable(name) || name.front() == '[') {
+  if (!isQueryable(name) || name.front() == '[' || name.find(' ') != std::string_view::npos) {
     return false;
   }
   if (name.back() == '.') {

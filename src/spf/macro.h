@@ -54,10 +54,10 @@ std::string expandDomain(const MacroString& spec, const MacroContext& ctx);
 std::string expandExplanation(const MacroString& text, const MacroContext& ctx);
 
 // True for a name the check may query: 1..253 octets without the trailing dot, labels
-// of 1..63 octets, printable ASCII without space (RFC 7208 §4.3, RFC 1035 §2.3.4).
+// of 1..63 octets, no control characters (RFC 7208 §4.3, RFC 1035 §2.3.4).
 bool isQueryable(std::string_view name) noexcept;
 
-// isQueryable() plus "a multi-label domain name" and no address literal: what
+// isQueryable() plus "a multi-label domain name", no space and no address literal: what
 // check_host() accepts as <domain> before it returns none (§4.3).
 bool isCheckableDomain(std::string_view name) noexcept;
 

@@ -123,7 +123,9 @@ TEST(SpfMacro, QueryableNames) {
   EXPECT_TRUE(isQueryable("foo:bar/baz.example.com"));
   EXPECT_FALSE(isQueryable("mail.example...com"));
   EXPECT_FALSE(isQueryable(std::string(64, 'a') + ".example.com"));
-  EXPECT_FALSE(isQueryable("Macro Error.example.com"));
+  EXPECT_TRUE(isQueryable("macro%percent  space%20url-space.example.com"));
+  EXPECT_FALSE(isQueryable(std::string("nul\0.example.com", 16)));
+  EXPECT_FALSE(isCheckableDomain("Macro Error.example.com"));
   EXPECT_FALSE(isQueryable(""));
   EXPECT_FALSE(isCheckableDomain("A2345678"));
   EXPECT_FALSE(isCheckableDomain("[1.2.3.5]"));
