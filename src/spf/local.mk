@@ -5,8 +5,9 @@ noinst_LIBRARIES += libmw_spf.a
 libmw_spf_a_SOURCES = \
 	src/spf/record.cpp \
 	src/spf/macro.cpp \
-	src/spf/check.cpp
-EXTRA_DIST += src/spf/macro.h
+	src/spf/check.cpp \
+	src/spf/libspf2_engine.cpp
+EXTRA_DIST += src/spf/macro.h src/spf/libspf2_engine.h
 # What a program using libmw_spf.a links after it.
 MW_SPF_LINK = libmw_spf.a libmw_dns.a libmw_message.a libmw_base.a \
 	$(SPF2_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS)

@@ -32,6 +32,7 @@
 
 #include "mailwarden/dns/zone.h"
 #include "mailwarden/spf/spf.h"
+#include "spf/libspf2_engine.h"
 
 namespace {
 
@@ -51,9 +52,15 @@ struct Counts {
 struct SuiteReport {
   Counts with_exp;
   Counts result_only;
+  Counts libspf2;  // MW_SPF_COMPARE_LIBSPF2=1: libspf2 behind our parser and layer
   std::vector<std::string> failures;
   std::vector<std::string> changed;  // excepted: RFC 7208 changed the expectation
 };
+
+bool compareLibspf2() {
+  const char* env = std::getenv("MW_SPF_COMPARE_LIBSPF2");
+  return env != nullptr && std::string(env) == "1";
+}
 
 std::string scalar(const YAML::Node& n) { return n && n.IsScalar() ? n.Scalar() : std::string(); }
 
@@ -183,6 +190,21 @@ bool runSuite(const fs::path& file, bool apply_changed, SuiteReport& report) {
       for (const std::string& w : want) {
         result_ok = result_ok || w == got_result;
       }
+      if (compareLibspf2()) {
+        const mw::spf::CheckResult lib = mw::spf::detail::checkWithLibspf2(
+            zone, options, scalar(test["host"]), scalar(test["helo"]), scalar(test["mailfrom"]),
+            mw::dns::Budget::unlimited());
+        const std::string lib_result(mw::spf::toString(lib.result));
+        bool lib_ok = false;
+        for (const std::string& w : want) {
+          lib_ok = lib_ok || w == lib_result;
+        }
+        ++(lib_ok ? report.libspf2.passed : report.libspf2.failed);
+        if (!lib_ok && std::getenv("MW_SPF_VERBOSE") != nullptr) {
+          std::printf("  libspf2 FAIL %s: got %s (%s)\n", name.c_str(), lib_result.c_str(),
+                      lib.problem.c_str());
+        }
+      }
       const bool has_exp = test["explanation"].IsDefined();
       const bool exp_ok = !has_exp || got.explanation == scalar(test["explanation"]);
       std::string line = name + ": got " + got_result;
@@ -263,6 +285,11 @@ int main() {
                 report.with_exp.passed, report.with_exp.failed);
     std::printf("%s: %d passed, %d failed (result only)\n", suite, report.result_only.passed,
                 report.result_only.failed);
+    if (compareLibspf2()) {
+      std::printf("%s: libspf2 behind our parser and DNS layer (not scored): %d passed, "
+                  "%d failed (result only)\n",
+                  suite, report.libspf2.passed, report.libspf2.failed);
+    }
     for (const std::string& f : report.failures) {
       std::printf("  FAIL %s\n", f.c_str());
     }
