@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <unbound.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -47,6 +50,26 @@ class Fd {
 
  private:
   int fd_ = -1;
+};
+
+// Every signal blocked on this thread while it lives; the old mask back afterwards. A
+// thread inherits its creator's mask, and our threads (the dispatcher, libunbound's
+// background thread) must never take a process signal: milter/signals.cpp sigwait()s
+// for SIGHUP/SIGTERM in one thread, and a SIGTERM landing on a thread that does not
+// block it would kill the process with its default action.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t old_;
 };
 
 Answer failed(Status s, std::string why) {
@@ -101,6 +124,9 @@ struct UnboundResolver::Impl {
   Fd wake_write;
   std::thread dispatcher;
   Registry registry;
+  // libunbound starts its background thread in the first ub_resolve_async, from the
+  // calling thread; until then queries submit with signals blocked (SignalsBlocked).
+  std::atomic<bool> bg_started{false};
 
   ~Impl() {
     if (dispatcher.joinable()) {
@@ -246,6 +272,7 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   impl->wake_read = Fd(pipefd[0]);
   impl->wake_write = Fd(pipefd[1]);
   try {
+    const SignalsBlocked blocked;
     Impl* raw = impl.get();
     impl->dispatcher = std::thread([raw] { raw->dispatch(); });
   } catch (const std::system_error& e) {
@@ -275,8 +302,16 @@ Answer UnboundResolver::query(std::string_view name, Type type, const Budget& bu
     p->registry = &impl_->registry;
     impl_->registry.add(p);
     int id = 0;
-    const int err = ub_resolve_async(impl_->ctx.get(), qname.c_str(), detail::rrType(type),
-                                     detail::kClassIn, p.get(), &onResult, &id);
+    int err = 0;
+    if (impl_->bg_started.load(std::memory_order_acquire)) {
+      err = ub_resolve_async(impl_->ctx.get(), qname.c_str(), detail::rrType(type),
+                             detail::kClassIn, p.get(), &onResult, &id);
+    } else {
+      const SignalsBlocked blocked;
+      err = ub_resolve_async(impl_->ctx.get(), qname.c_str(), detail::rrType(type),
+                             detail::kClassIn, p.get(), &onResult, &id);
+      impl_->bg_started.store(err == UB_NOERROR, std::memory_order_release);
+    }
     if (err != UB_NOERROR) {
       impl_->registry.remove(p.get());
       return failed(Status::TempFail, std::string("libunbound: ") + ub_strerror(err));

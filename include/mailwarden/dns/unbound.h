@@ -10,7 +10,9 @@
 // serves them all; its lookups run in libunbound's own background thread
 // (ub_ctx_async(ctx, 1)), and one dispatcher thread of ours reads the results
 // (ub_process) and wakes the waiting caller. ub_resolve_async and ub_cancel lock the
-// ctx themselves. Create the resolver after any fork() (its threads do not survive one).
+// ctx themselves. Both threads run with every signal blocked, whatever the creating
+// thread's mask (milter/ sigwait()s for SIGHUP/SIGTERM in one thread of its own).
+// Create the resolver after any fork() (its threads do not survive one).
 //
 // Time: libunbound's blocking ub_resolve has no timeout, so query() submits
 // asynchronously and waits at most UnboundOptions::timeout_ms per attempt, at most
