@@ -8,7 +8,10 @@
 //   ;@servfail NAME [TYPE...]   queries for NAME (or only these types) get SERVFAIL
 // A name absent from every file does not exist (NXDOMAIN); a name that has records of
 // other types (or is an empty non-terminal: a parent of a name with records) is NODATA.
-// CNAMEs are followed (at most 8).
+// CNAMEs are followed (at most 8); a loop or a longer chain is Status::Malformed (the
+// data is broken; asking again gives the same). Injected failures apply to every name on
+// a CNAME chain; a timeout wins over a servfail. Wildcards are not expanded ('*' is a
+// plain label). $INCLUDE is refused (a zone file never makes us read another file).
 // Thread-safety: load and add before sharing; query() is then safe from any thread.
 // A timeout is answered at once as TempFail("timeout") — tests need no real waiting.
 #pragma once
