@@ -48,6 +48,9 @@ authserv_id: $authserv
 log:
   target: stderr
   level: info
+dns:
+  # Answered from this file, offline; a real installation asks its resolver.
+  zone_files: ["$top/contrib/demo/demo.zone"]
 YAML
 "$MW_BIN" configtest -c "$W/mailwarden.yaml"
 MW_MILTER_CHMOD_SOCKET=0 mw_milter_start "$W/mailwarden" "$W/mailwarden.yaml"
@@ -57,7 +60,9 @@ echo "== private Postfix on 127.0.0.1:$smtp, mailwarden on unix:$W/milter.sock"
 n=0
 for sample in contrib/demo/samples/*.eml; do
 	n=$((n + 1))
-	mw_swaks "$smtp" --from sender@origin.test.example --to bob@dest.test.example \
+	# The envelope sender is the sample's From address, as for a real sender.
+	from=$(grep -i -m1 '^From:' "$sample" | tr -d '\r' | sed 's/.*<\(.*\)>.*/\1/; s/^From: *//I')
+	mw_swaks "$smtp" --from "$from" --to bob@dest.test.example \
 		--data "$sample" >"$W/swaks-$n.log" 2>&1 || {
 		echo "swaks failed for $sample:" >&2
 		tail -n 5 "$W/swaks-$n.log" >&2

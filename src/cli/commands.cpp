@@ -90,13 +90,14 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
   };
   for (const verdict::AuthResult& r : v.auth) {
     if (r.method == "spf") {
-      nlohmann::ordered_json domain = prop(r, "smtp.mailfrom");
-      if (domain.is_null()) {
-        domain = prop(r, "smtp.helo");
+      if (!spf.is_null()) {
+        continue;  // the first is the MAIL FROM identity (or HELO for the null sender)
       }
-      spf = {{"result", r.result}, {"domain", domain},
-             {"explanation", r.reason.empty() ? nlohmann::ordered_json(nullptr)
-                                              : nlohmann::ordered_json(r.reason)}};
+      spf = {{"result", r.result},
+             {"domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
+                                         : nlohmann::ordered_json(r.domain)},
+             {"explanation", r.explanation.empty() ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(r.explanation)}};
     } else if (r.method == "dkim") {
       dkim.push_back({{"result", r.result}, {"domain", prop(r, "header.d")},
                       {"selector", prop(r, "header.s")}, {"algorithm", prop(r, "header.a")}});

@@ -3,6 +3,8 @@
 #include <atomic>
 
 #include "builtin_stages.h"
+#include "mailwarden/dns/unbound.h"
+#include "mailwarden/dns/zone.h"
 
 namespace mw::scan {
 namespace {
@@ -13,29 +15,71 @@ std::atomic<std::uint64_t> g_next_generation{1};  // generations start at 1; 0 =
 
 Stage::~Stage() = default;
 
-Snapshot::Snapshot(config::Config config, ClockConstSharedPtr clock, std::uint64_t generation)
-    : config_(std::move(config)), clock_(std::move(clock)), generation_(generation) {}
+Snapshot::Snapshot(config::Config config, ClockConstSharedPtr clock,
+                   dns::ResolverSharedPtr resolver, std::uint64_t generation)
+    : config_(std::move(config)),
+      clock_(std::move(clock)),
+      resolver_(std::move(resolver)),
+      generation_(generation) {}
+
+namespace {
+
+// dns.zone_files: answered offline, nothing else asked (tests, `check --dns-zone`).
+// Otherwise libunbound, one shared cache for every message of this snapshot.
+Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& o) {
+  if (!o.zone_files.empty()) {
+    auto zones = std::make_shared<dns::ZoneResolver>();
+    for (const std::string& file : o.zone_files) {
+      if (Result<void> r = zones->loadFile(file); !r) {
+        return fail(r.error());
+      }
+    }
+    return dns::ResolverSharedPtr(std::move(zones));
+  }
+  dns::UnboundOptions u;
+  u.forwarders = o.resolvers;
+  u.timeout_ms = o.timeout_ms;
+  u.retries = o.retries;
+  u.dnssec = o.dnssec;
+  u.trust_anchor = o.trust_anchor;
+  return dns::UnboundResolver::create(u);
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
-                                                       ClockConstSharedPtr clock) {
+                                                       ClockConstSharedPtr clock,
+                                                       dns::ResolverSharedPtr resolver) {
   if (config.policy.authserv_id.empty()) {
     return fail(Errc::Invalid, "authserv_id is empty");
   }
   if (!clock) {
     clock = std::make_shared<SystemClock>();
   }
+  if (!resolver) {
+    Result<dns::ResolverSharedPtr> made = makeResolver(config.dns);
+    if (!made) {
+      return fail(made.error());
+    }
+    resolver = std::move(*made);
+  }
   const std::uint64_t generation = g_next_generation.fetch_add(1);
   return std::shared_ptr<const Snapshot>(
-      new Snapshot(std::move(config), std::move(clock), generation));
+      new Snapshot(std::move(config), std::move(clock), std::move(resolver), generation));
 }
 
 std::vector<StagePtr> Snapshot::makeStages() const {
   // The order is a fact of the protocols, not a plugin graph: the guard and MIME stages
   // first; SPF, DKIM and the rules plug in after them; DMARC, which needs the SPF and
   // DKIM results, will always be last.
+  // One DNS budget per message, shared by every stage that looks something up.
+  auto budget = std::make_shared<const dns::Budget>(std::chrono::milliseconds(config_.dns.budget_ms));
   std::vector<StagePtr> stages;
   stages.push_back(makeHeaderGuard(config_.policy));
   stages.push_back(makeMimeStage(config_.limits));
+  if (config_.spf.enabled) {
+    stages.push_back(makeSpfStage(*this, budget));
+  }
   return stages;
 }
 

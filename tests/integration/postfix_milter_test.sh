@@ -331,6 +331,8 @@ write_config() {
 		log:
 		  target: stderr
 		  level: info
+		spf:
+		  enabled: false
 	YAML
 	mv -f "$1.tmp" "$1"
 }

@@ -15,30 +15,38 @@
 #include "mailwarden/base/clock.h"
 #include "mailwarden/base/result.h"
 #include "mailwarden/config/config.h"
+#include "mailwarden/dns/resolver.h"
 #include "mailwarden/scan/stage.h"
 
 namespace mw::scan {
 
 class Snapshot {
  public:
-  // Validates what the configuration refers to. Never throws except bad_alloc.
-  [[nodiscard]] static Result<std::shared_ptr<const Snapshot>> build(config::Config config,
-                                                                      ClockConstSharedPtr clock);
+  // Validates what the configuration refers to and builds the resolver: the zone files
+  // of dns.zone_files when there are any (offline), else libunbound with dns.resolvers
+  // (or /etc/resolv.conf). `resolver` replaces that choice (tests). Never throws except
+  // bad_alloc.
+  [[nodiscard]] static Result<std::shared_ptr<const Snapshot>> build(
+      config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver = nullptr);
 
   const config::Config& config() const noexcept { return config_; }
   const verdict::Policy& policy() const noexcept { return config_.policy; }
   const message::Limits& limits() const noexcept { return config_.limits; }
   const Clock& clock() const noexcept { return *clock_; }
+  const ClockConstSharedPtr& clockPtr() const noexcept { return clock_; }
+  dns::Resolver& resolver() const noexcept { return *resolver_; }
   std::uint64_t generation() const noexcept { return generation_; }
 
   // The stages of one message, in pipeline order. Never throws except bad_alloc.
   std::vector<StagePtr> makeStages() const;
 
  private:
-  Snapshot(config::Config config, ClockConstSharedPtr clock, std::uint64_t generation);
+  Snapshot(config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver,
+           std::uint64_t generation);
 
   config::Config config_;
   ClockConstSharedPtr clock_;
+  dns::ResolverSharedPtr resolver_;
   std::uint64_t generation_;
 };
 

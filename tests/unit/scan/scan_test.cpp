@@ -4,15 +4,33 @@
 #include <gtest/gtest.h>
 
 #include "mailwarden/config/config.h"
+#include "mailwarden/dns/zone.h"
 #include "mailwarden/message/reader.h"
 
 namespace mw::scan {
 namespace {
 
+// Every test answers DNS from this zone: no test ever asks the network.
+std::shared_ptr<dns::ZoneResolver> testZone() {
+  auto z = std::make_shared<dns::ZoneResolver>();
+  const Result<void> loaded = z->loadText(
+      "$ORIGIN test.example.\n"
+      "$TTL 300\n"
+      "origin  TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+      "soft    TXT \"v=spf1 ~all\"\n"
+      "broken  TXT \"v=spf1 ip4:300.1.1.1 -all\"\n"
+      "relay   TXT \"v=spf1 a -all\"\n"
+      "relay   A   192.0.2.1\n"
+      ";@timeout slow\n",
+      "scan_test.zone");
+  EXPECT_TRUE(loaded) << loaded.error().describe();
+  return z;
+}
+
 SnapshotConstSharedPtr snapshot(config::Config cfg = config::defaults()) {
   cfg.policy.authserv_id = "mx.test.example";
   Result<SnapshotConstSharedPtr> s =
-      Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(1700000000));
+      Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(1700000000), testZone());
   EXPECT_TRUE(s) << s.error().describe();
   return *s;
 }
@@ -49,7 +67,11 @@ TEST(Scan, CleanMessageIsAcceptedWithHeaders) {
   const verdict::Verdict v = s.finish();
   EXPECT_EQ(v.action, verdict::Action::Accept);
   ASSERT_NE(prepended(v, "Authentication-Results"), nullptr);
-  EXPECT_EQ(prepended(v, "Authentication-Results")->value, "mx.test.example; none");
+  // example.com is not in the test zone: SPF none for MAIL FROM; the HELO name
+  // client.example has no record either, so only the MAIL FROM result is written.
+  EXPECT_EQ(prepended(v, "Authentication-Results")->value,
+            "mx.test.example;\r\n\tspf=none (no SPF record at example.com) "
+            "smtp.mailfrom=alice@example.com");
   EXPECT_EQ(s.envelope().mail_from, "alice@example.com");
   EXPECT_EQ(s.envelope().rcpts.size(), 1u);
 }
@@ -160,10 +182,92 @@ TEST(SnapshotHolder, SwapKeepsOldForPinnedMessages) {
   SnapshotConstSharedPtr pinned = holder.get();
   config::Config next = config::defaults();
   next.policy.authserv_id = "new.example";
-  holder.set(*Snapshot::build(next, nullptr));
+  holder.set(*Snapshot::build(next, nullptr, testZone()));
   EXPECT_EQ(pinned->policy().authserv_id, "mx.test.example");
   EXPECT_EQ(holder.get()->policy().authserv_id, "new.example");
   EXPECT_GT(holder.get()->generation(), pinned->generation());
+}
+
+struct SpfCase {
+  const char* name;
+  const char* client_ip;
+  const char* mail_from;
+  const char* want_ar;        // the Authentication-Results value
+  verdict::Action want_action;
+  double want_score;
+};
+
+TEST(Scan, SpfResultsIntoHeadersScoresAndPolicy) {
+  const SpfCase cases[] = {
+      {"pass", "192.0.2.1", "a@origin.test.example",
+       "mx.test.example;\r\n\tspf=pass smtp.mailfrom=a@origin.test.example;\r\n"
+       "\tspf=pass smtp.helo=relay.test.example",
+       verdict::Action::Accept, 0},
+      {"fail scores", "198.51.100.7", "a@origin.test.example",
+       "mx.test.example;\r\n\tspf=fail smtp.mailfrom=a@origin.test.example;\r\n"
+       "\tspf=fail smtp.helo=relay.test.example",
+       verdict::Action::Tag, 5},
+      {"softfail", "192.0.2.1", "a@soft.test.example",
+       "mx.test.example;\r\n\tspf=softfail smtp.mailfrom=a@soft.test.example;\r\n"
+       "\tspf=pass smtp.helo=relay.test.example",
+       verdict::Action::Accept, 2},
+      {"null sender checks HELO", "192.0.2.1", "",
+       "mx.test.example;\r\n\tspf=pass smtp.helo=relay.test.example", verdict::Action::Accept, 0},
+      {"temperror follows the failure policy", "192.0.2.1", "a@slow.test.example", nullptr,
+       verdict::Action::TempFail, 0},
+      {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example; none",
+       verdict::Action::Accept, 0},
+  };
+  for (const SpfCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    Scan s(snapshot());
+    s.connect(c.client_ip, "relay.test.example");
+    s.helo("relay.test.example");
+    s.mailFrom(c.mail_from);
+    s.endOfHeaders();
+    const verdict::Verdict v = s.finish();
+    EXPECT_EQ(v.action, c.want_action) << "got " << verdict::toString(v.action) << " want "
+                                       << verdict::toString(c.want_action);
+    EXPECT_DOUBLE_EQ(v.score, c.want_score);
+    if (c.want_ar != nullptr) {
+      ASSERT_NE(prepended(v, "Authentication-Results"), nullptr);
+      EXPECT_EQ(prepended(v, "Authentication-Results")->value, c.want_ar);
+    }
+  }
+}
+
+TEST(Scan, SpfPermerrorCarriesItsReason) {
+  Scan s(snapshot());
+  s.connect("192.0.2.1", "relay.test.example");
+  s.mailFrom("a@broken.test.example");
+  const verdict::Verdict v = s.finish();
+  const std::string& ar = prepended(v, "Authentication-Results")->value;
+  EXPECT_NE(ar.find("spf=permerror ("), std::string::npos) << ar;
+  EXPECT_DOUBLE_EQ(v.score, 1.0);
+}
+
+TEST(Scan, SpfRejectOnFailWhenConfigured) {
+  config::Config cfg = config::defaults();
+  cfg.spf.reject_on_fail = true;
+  Scan s(snapshot(cfg));
+  s.connect("198.51.100.7", "x");
+  s.mailFrom("a@origin.test.example");
+  const verdict::Verdict v = s.finish();
+  EXPECT_EQ(v.action, verdict::Action::Reject);
+  ASSERT_TRUE(v.reply);
+  EXPECT_EQ(v.reply->code, 550);
+  EXPECT_EQ(v.reply->enhanced, "5.7.23");
+  EXPECT_NE(v.reply->text.find("origin.test.example"), std::string::npos) << v.reply->text;
+}
+
+TEST(Scan, SpfDisabled) {
+  config::Config cfg = config::defaults();
+  cfg.spf.enabled = false;
+  Scan s(snapshot(cfg));
+  s.connect("198.51.100.7", "x");
+  s.mailFrom("a@origin.test.example");
+  const verdict::Verdict v = s.finish();
+  EXPECT_EQ(prepended(v, "Authentication-Results")->value, "mx.test.example; none");
 }
 
 }  // namespace

@@ -1,0 +1,119 @@
+// scan/spf_stage.cpp — SPF results into Findings: Authentication-Results entries, scores,
+// the optional reject on fail, and temperror to the failure policy.
+#include <string>
+
+#include "builtin_stages.h"
+#include "mailwarden/obs/log.h"
+#include "mailwarden/scan/snapshot.h"
+#include "mailwarden/spf/spf.h"
+
+namespace mw::scan {
+namespace {
+
+class SpfStage final : public Stage {
+ public:
+  SpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
+      : resolver_(snapshot.resolver()),
+        options_(snapshot.config().spf),
+        budget_(std::move(budget)) {
+    spf_options_.receiving_host = snapshot.policy().authserv_id;
+    spf_options_.clock = snapshot.clockPtr();
+  }
+
+  std::string_view name() const noexcept override { return "spf"; }
+
+  Flow envelope(const message::Envelope& env, verdict::Findings& findings) noexcept override {
+    try {
+      run(env, findings);
+    } catch (const std::exception& e) {
+      findings.failure = std::string("spf: ") + e.what();
+    }
+    return Flow::Done;
+  }
+
+  void endOfMessage(verdict::Findings&) noexcept override {}
+
+ private:
+  void run(const message::Envelope& env, verdict::Findings& findings) {
+    // RFC 7208 §2.1/§2.4: SPF authorizes a host by its IP address; without one (local
+    // submission, `check` without --client-ip) there is nothing to check.
+    if (env.client_ip.empty()) {
+      return;
+    }
+    spf::Checker checker(resolver_, spf_options_);
+    const bool null_sender = env.mail_from.empty();
+    const spf::CheckResult main = checker.checkMailFrom(env.client_ip, env.helo, env.mail_from, *budget_);
+    // RFC 8601 §2.7.2: smtp.mailfrom for MAIL FROM; for the null sender the identity
+    // checked is the HELO name (RFC 7208 §2.4), reported as smtp.helo.
+    record(findings, main, null_sender ? "smtp.helo" : "smtp.mailfrom",
+           null_sender ? env.helo : env.mail_from);
+    policy(findings, main, env);
+    if (options_.check_helo && !null_sender && !env.helo.empty()) {
+      const spf::CheckResult helo = checker.checkHelo(env.client_ip, env.helo, *budget_);
+      if (helo.result != spf::Result::None) {
+        record(findings, helo, "smtp.helo", env.helo);
+      }
+    }
+  }
+
+  static void record(verdict::Findings& findings, const spf::CheckResult& r,
+                     const char* property, const std::string& identity) {
+    verdict::AuthResult a;
+    a.method = "spf";
+    a.result = std::string(spf::toString(r.result));
+    a.reason = r.problem;
+    a.properties.emplace_back(property, identity);
+    a.domain = r.domain;
+    a.explanation = r.explanation;
+    findings.auth.push_back(std::move(a));
+  }
+
+  void policy(verdict::Findings& findings, const spf::CheckResult& r,
+              const message::Envelope& env) const {
+    switch (r.result) {
+      case spf::Result::Fail:
+        findings.contributions.push_back({"SPF_FAIL", options_.fail_score});
+        if (options_.reject_on_fail) {
+          findings.forced = verdict::mostSevere(findings.forced, verdict::Action::Reject);
+          std::string text = "SPF check failed for " + r.domain;
+          if (!r.explanation.empty()) {
+            text += ": " + r.explanation;
+          }
+          // RFC 7372 §3.2: 5.7.23 "SPF validation failed".
+          findings.forced_reply = verdict::SmtpReply{550, "5.7.23", text};
+        }
+        return;
+      case spf::Result::SoftFail:
+        findings.contributions.push_back({"SPF_SOFTFAIL", options_.softfail_score});
+        return;
+      case spf::Result::PermError:
+        findings.contributions.push_back({"SPF_PERMERROR", options_.permerror_score});
+        return;
+      case spf::Result::TempError:
+        // RFC 7208 §2.6.6: a transient error; the failure policy decides (tempfail).
+        obs::log(obs::Level::Warn, env.queue_id, "spf", "temperror for {}: {}", r.domain,
+                 r.problem);
+        if (!findings.failure) {
+          findings.failure = "SPF temperror for " + r.domain;
+        }
+        return;
+      case spf::Result::Pass:
+      case spf::Result::Neutral:
+      case spf::Result::None:
+        return;
+    }
+  }
+
+  dns::Resolver& resolver_;
+  config::SpfOptions options_;
+  spf::Options spf_options_;
+  std::shared_ptr<const dns::Budget> budget_;
+};
+
+}  // namespace
+
+StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
+  return std::make_unique<SpfStage>(snapshot, std::move(budget));
+}
+
+}  // namespace mw::scan
