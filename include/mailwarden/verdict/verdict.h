@@ -63,8 +63,8 @@ struct AuthResult {
   std::string result;  // RFC 8601 result token
   std::string reason;  // free text for a comment / reason=; may be empty
   std::vector<std::pair<std::string, std::string>> properties;  // ("smtp.mailfrom", "x@y")
-  std::string domain;       // the domain the method checked (JSON of `check`; not rendered)
-  std::string explanation;  // SPF fail: the domain's explanation (JSON; not rendered)
+  std::string domain = {};       // the domain the method checked (JSON of `check`; not rendered)
+  std::string explanation = {};  // SPF fail: the domain's explanation (JSON; not rendered)
 };
 
 // Header options (config: headers.*).
