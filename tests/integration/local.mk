@@ -9,14 +9,16 @@ MW_INTEG_TESTS = \
 	tests/integration/harness_test.sh \
 	tests/integration/postfix_milter_test.sh \
 	tests/integration/memory_test.sh \
-	tests/integration/sendmail_test.sh
+	tests/integration/sendmail_test.sh \
+	tests/integration/spf_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/messages.sh \
 	tests/integration/mw_capture.py \
 	tests/integration/mw_msgtool.py \
 	tests/integration/mw_fake_milter.py \
-	tests/integration/sendmail_capture.py
+	tests/integration/sendmail_capture.py \
+	tests/integration/spf.zone
 
 .PHONY: check-integration
 check-integration:

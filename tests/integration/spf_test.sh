@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# spf_test.sh -- SPF end to end: mailwarden (libunbound) asks a real DNS server (nsd)
+# while it is the milter of a private Postfix.
+#
+#   sudo MW_BIN=/path/to/mailwarden tests/integration/spf_test.sh
+#
+# Exits 77 (SKIP) without the mailwarden binary, nsd, swaks, postfix or `ip netns`.
+# Prints PASS / FAIL lines and "N passed, N failed" last; exits non-zero on failure.
+#
+# Layout. A network namespace of our own (mw-spf-PID) holds nsd on 127.0.0.1:53 and
+# mailwarden (`ip netns exec NS mailwarden run`), so no DNS query can leave it: its
+# only interface is its own lo. mailwarden listens on a unix socket in the work
+# directory, which Postfix (in the root namespace) reaches through the file system.
+# The zone is tests/integration/spf.zone.
+#
+#   1  nsd in the namespace answers; mailwarden in the namespace listens (the PID we
+#      recorded is mailwarden itself: `ip netns exec` execs, it does not fork).
+#   2  MAIL FROM a@pass.test.example from 127.0.0.1: spf=pass for MAIL FROM and HELO.
+#   3  MAIL FROM b@fail.test.example: spf=fail, SPF_FAIL=5.00, verdict tag.
+#   4  `mailwarden check --dns-zone spf.zone` (same configuration minus the resolvers,
+#      same envelope) prints exactly the block the milter added, for 2 and 3.
+#   5  nsd stopped: a new domain gets 451 4.7.1 at end of DATA (temperror -> failure
+#      policy), nothing relayed or queued; nsd started again, the client retries:
+#      delivered once with spf=pass. `check` with ";@timeout pass.test.example" in the
+#      zone: action tempfail.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+mw_require_root
+REAL_BIN=$(mw_bin)
+if [[ ! -x $REAL_BIN ]]; then
+	echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
+	exit 77
+fi
+REAL_BIN=$(readlink -f "$REAL_BIN")
+NSD=${MW_NSD:-/usr/sbin/nsd}
+if [[ ! -x $NSD ]]; then
+	echo "SKIP: nsd not installed ($NSD; apt-get install nsd)"
+	exit 77
+fi
+for tool in swaks postfix ip; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool not installed"
+		exit 77
+	fi
+done
+if ! ip netns list >/dev/null 2>&1; then
+	echo "SKIP: ip netns unavailable"
+	exit 77
+fi
+
+t_start=$(mw_now_ms)
+NS=mw-spf-$$
+NS_MADE=""
+ZONE=$MW_INTEG_DIR/spf.zone
+AUTHSERV=mx.test.example
+HELO=helo.test.example
+
+# Cleanup: lib.sh's (every recorded PID, newest first; work dir), then our namespace.
+spf_cleanup() {
+	local rc=$?
+	set +e
+	(exit "$rc")
+	mw_cleanup
+	if [[ -n $NS_MADE ]]; then
+		ip netns del "$NS" 2>/dev/null || mw_log "could not delete namespace $NS"
+		NS_MADE=""
+	fi
+	exit "$rc"
+}
+trap spf_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if ! ip netns add "$NS" 2>/dev/null; then
+	echo "SKIP: cannot create a network namespace (ip netns add $NS)"
+	exit 77
+fi
+NS_MADE=1
+ip netns exec "$NS" ip link set lo up
+
+mw_workdir W
+mkdir -p "$W/nsd" "$W/milter" "$W/msgs" "$W/check"
+chmod 0755 "$W/milter"
+
+# --- nsd inside the namespace ------------------------------------------------------
+NSD_PORT=53
+cat >"$W/nsd/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$W/nsd"
+  pidfile: "$W/nsd/nsd-own.pid"
+  database: ""
+  xfrdfile: "$W/nsd/xfrd.state"
+  zonelistfile: "$W/nsd/zone.list"
+  xfrdir: "$W/nsd"
+  logfile: "$W/nsd/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: test.example
+  zonefile: "$ZONE"
+EOF
+
+# dns_probe NAME: one UDP TXT query to 127.0.0.1:NSD_PORT inside the namespace; true if
+# the answer has RCODE NOERROR and at least one answer record.
+dns_probe() {
+	ip netns exec "$NS" "$MW_PYTHON" - "$1" "$NSD_PORT" <<'EOF'
+import socket, struct, sys
+name, port = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", 0x4d57, 0x0100, 1, 0, 0, 0)
+for label in name.rstrip(".").split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 16, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+try:
+    s.sendto(q, ("127.0.0.1", port))
+    r = s.recv(4096)
+except OSError:
+    sys.exit(1)
+_, flags, _, an, _, _ = struct.unpack(">HHHHHH", r[:12])
+sys.exit(0 if (flags & 0xF) == 0 and an > 0 else 1)
+EOF
+}
+
+# nsd_start: nsd -d in the namespace; records "PID STARTTIME" in W/nsd/nsd.pid.
+nsd_start() {
+	local pid
+	ip netns exec "$NS" "$NSD" -d -c "$W/nsd/nsd.conf" </dev/null >>"$W/nsd/nsd.out" 2>&1 &
+	pid=$!
+	_mw_record_pid "$W/nsd/nsd.pid" "$pid" || {
+		mw_log "nsd exited at once: $(tail -n 5 "$W/nsd/nsd.out" "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	}
+	_mw_register proc "$W/nsd/nsd.pid"
+	NSD_PID=$pid
+	if ! mw_wait_until 10 dns_probe pass.test.example; then
+		mw_log "nsd not answering after 10 s: $(tail -n 5 "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	fi
+}
+nsd_stop() {
+	_mw_stop_pidfile "$W/nsd/nsd.pid" 5
+	_mw_unregister proc "$W/nsd/nsd.pid"
+}
+
+# --- mailwarden's configuration -----------------------------------------------------
+MILTER_SOCKET=unix:$W/milter/m.sock
+common_config() {
+	cat <<EOF
+milter:
+  socket: "$MILTER_SOCKET"
+  user: ""
+  socket_mode: "0666"
+  drain_timeout: 2
+authserv_id: $AUTHSERV
+failure_policy: tempfail
+log:
+  target: stderr
+  level: info
+spf:
+  enabled: true
+  check_helo: true
+  reject_on_fail: false
+EOF
+}
+CONF=$W/milter/mailwarden.yaml
+CHECK_CONF=$W/check/mailwarden.yaml
+{
+	common_config
+	cat <<EOF
+dns:
+  resolvers: ["127.0.0.1@$NSD_PORT"]
+  timeout_ms: 1000
+  retries: 0
+  budget_ms: 3000
+EOF
+} >"$CONF"
+{
+	common_config
+	cat <<EOF
+dns:
+  timeout_ms: 1000
+  retries: 0
+  budget_ms: 3000
+EOF
+} >"$CHECK_CONF"
+
+# mailwarden in the namespace: MW_BIN becomes a wrapper that execs `ip netns exec`,
+# which execs mailwarden, so mw_milter_start's recorded PID is mailwarden's.
+cat >"$W/mw-in-ns" <<EOF
+#!/bin/sh
+exec ip netns exec "$NS" "$REAL_BIN" "\$@"
+EOF
+chmod 0755 "$W/mw-in-ns"
+
+# --- messages ------------------------------------------------------------------------
+mkmsg() { # NAME FROM
+	printf 'From: %s\nTo: rcpt@dest.test.example\nSubject: spf %s\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nMessage-ID: <spf-%s@test.example>\n\nSPF test message %s.\n' \
+		"$2" "$1" "$1" "$1" >"$W/msgs/$1.lf"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" crlf "$W/msgs/$1.lf" "$W/msgs/$1.eml"
+}
+declare -A FROM=([pass]=a@pass.test.example [fail]=b@fail.test.example [retry]=c@retry.test.example)
+for n in pass fail retry; do mkmsg "$n" "${FROM[$n]}"; done
+
+# block FILE: the fields above the first Received: of a captured message, unfolded, one
+# per line (LF).
+block() {
+	"$MW_PYTHON" - "$1" <<'EOF'
+import re, sys
+data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0]
+out = []
+for f in re.split(rb"\n(?![ \t])", head):
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    out.append(re.sub(rb"\n[ \t]+", b" ", f))
+sys.stdout.buffer.write(b"\n".join(out) + b"\n")
+EOF
+}
+# same_block CHECK_OUT FILE: check's output up to its first empty line equals the fields
+# above FILE's first Received: (CRLF -> LF, folding kept).
+same_block() {
+	"$MW_PYTHON" - "$1" "$2" <<'EOF'
+import re, sys
+out = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+cut = out.find(b"\n\n")
+if cut < 0:
+    print("check output has no empty line: %r" % out[:300]); sys.exit(1)
+printed = out[:cut + 1]
+data = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0] + b"\n"
+fields = re.findall(rb"[^\n]*\n(?:[ \t][^\n]*\n)*", head)
+blk = b""
+for f in fields:
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    blk += f
+if printed != blk:
+    print("check printed %r, the milter added %r" % (printed, blk)); sys.exit(1)
+print("%d bytes, %d lines" % (len(printed), printed.count(b"\n")))
+EOF
+}
+
+# --- 1: start -------------------------------------------------------------------------
+t0=$(mw_now_ms)
+NSD_PID=""
+if nsd_start; then
+	mw_pass "1 nsd (pid $NSD_PID) answers on 127.0.0.1:$NSD_PORT inside $NS"
+else
+	mw_fail "1 nsd starts inside $NS"
+	mw_summary || exit 1
+fi
+mw_sink_start "$W/sink" 0
+MW_BIN=$W/mw-in-ns mw_milter_start "$W/milter" "$CONF"
+MLOG=$W/milter/milter.log
+mw_netns=$(ip netns identify "$MW_MILTER_PID" 2>/dev/null || true)
+mw_exe=$(readlink -f "/proc/$MW_MILTER_PID/exe" 2>/dev/null || true)
+if [[ $mw_exe == "$REAL_BIN" && $mw_netns == "$NS" ]]; then
+	mw_pass "1 recorded pid $MW_MILTER_PID is mailwarden itself ($mw_exe), in namespace $mw_netns"
+else
+	mw_fail "1 recorded pid is mailwarden in $NS" "exe '$mw_exe', netns '$mw_netns'"
+fi
+smtp_port=""
+mw_free_port smtp_port
+mw_pf_start "$W/pf" "$smtp_port" "$MW_SINK_PORT" "$MILTER_SOCKET"
+echo "started nsd, sink, mailwarden and postfix in $(($(mw_now_ms) - t0)) ms"
+
+delivered=0
+# send NAME: sends W/msgs/NAME.eml with MAIL FROM FROM[NAME] and HELO HELO; 0 if accepted.
+send() {
+	mw_swaks "$smtp_port" --helo "$HELO" --from "${FROM[$1]}" --to "rcpt-$1@dest.test.example" \
+		--data "$W/msgs/$1.eml" >"$W/swaks-$1.log" 2>&1
+}
+# check_cmd NAME OUT [--dns-zone FILE]: mailwarden check with the milter's envelope.
+check_cmd() {
+	local n=$1 out=$2 zone=${3:-$ZONE}
+	shift 3 || shift $#
+	"$REAL_BIN" check -c "$CHECK_CONF" --dns-zone "$zone" --client-ip 127.0.0.1 \
+		--client-name unknown --helo "$HELO" --mail-from "${FROM[$n]}" \
+		--rcpt "rcpt-$n@dest.test.example" "$@" "$W/msgs/$n.eml" >"$out" 2>"$out.err"
+}
+
+# deliver_and_check NAME LABEL WANT...: sends NAME, waits for its copy, checks that the
+# unfolded block has every WANT line fragment, and that check prints the same block.
+deliver_and_check() {
+	local n=$1 label=$2 got blk w missing="" rc=0 res
+	shift 2
+	if ! send "$n"; then
+		mw_fail "$label: accepted by Postfix" "$(grep '^<\*\*' "$W/swaks-$n.log" || tail -n 3 "$W/swaks-$n.log")"
+		return 0
+	fi
+	delivered=$((delivered + 1))
+	if ! mw_wait_for_messages "$W/sink" "$delivered" 20 ||
+		! got=$(mw_find_captured "$W/sink" "Message-ID: <spf-$n@test.example>"); then
+		mw_fail "$label: delivered once"
+		return 0
+	fi
+	blk=$(block "$got")
+	for w in "$@"; do
+		grep -q -F -e "$w" <<<"$blk" || missing+=" [$w]"
+	done
+	if [[ -z $missing ]]; then
+		mw_pass "$label: $(tr '\n' '|' <<<"$blk" | sed 's/|$//')"
+	else
+		mw_fail "$label" "missing$missing in: $blk"
+	fi
+	check_cmd "$n" "$W/check/$n.out" || rc=$?
+	if [[ $rc -eq 0 ]] && res=$(same_block "$W/check/$n.out" "$got"); then
+		mw_pass "4 $n: mailwarden check --dns-zone prints the block the milter added ($res)"
+	else
+		mw_fail "4 $n: mailwarden check --dns-zone prints the milter's block" "exit $rc ${res:-$(head -c 300 "$W/check/$n.out")}"
+	fi
+}
+
+# --- 2, 3 (+4) ------------------------------------------------------------------------
+deliver_and_check pass "2 pass" \
+	"Authentication-Results: $AUTHSERV;" \
+	"spf=pass smtp.mailfrom=a@pass.test.example" \
+	"spf=pass smtp.helo=$HELO" \
+	"X-Mailwarden-Verdict: accept" \
+	"X-Mailwarden-Score: 0.00"
+deliver_and_check fail "3 fail" \
+	"spf=fail smtp.mailfrom=b@fail.test.example" \
+	"spf=pass smtp.helo=$HELO" \
+	"X-Mailwarden-Verdict: tag" \
+	"X-Mailwarden-Score: 5.00" \
+	"X-Mailwarden-Rules: SPF_FAIL=5.00"
+
+# --- 5: DNS down -> 451 4.7.1, up again -> delivered once -------------------------------
+nsd_stop
+if dns_probe pass.test.example; then
+	mw_fail "5 nsd stopped" "still answering"
+else
+	mw_pass "5 nsd stopped (pid $NSD_PID), no answer on 127.0.0.1:$NSD_PORT in $NS"
+fi
+before=$(mw_count_messages "$W/sink")
+t0=$(mw_now_ms)
+rc=0
+send retry || rc=$?
+down_ms=$(($(mw_now_ms) - t0))
+cp "$W/swaks-retry.log" "$W/swaks-retry-down.log"
+reply=$(grep -m1 '^<\*\*' "$W/swaks-retry.log" || true)
+re_451='^<\*\* +451 4\.7\.1 '
+if [[ $rc -ne 0 && $reply =~ $re_451 ]] && grep -q '^<- *354' "$W/swaks-retry.log" &&
+	! grep -q '^<- *250 .*queued as' "$W/swaks-retry.log"; then
+	mw_pass "5 DNS down: 451 4.7.1 at end of DATA (${reply#<\*\* }, ${down_ms} ms)"
+else
+	mw_fail "5 DNS down: 451 4.7.1 at end of DATA" "swaks rc=$rc: $(grep -E '^(<-|<\*\*)' "$W/swaks-retry.log" | tail -n 4 | tr '\n' ' ')"
+fi
+if grep -q 'temperror for retry.test.example' "$MLOG"; then
+	mw_pass "5 mailwarden logged: $(grep -m1 'temperror for retry.test.example' "$MLOG" | cut -c 1-160)"
+else
+	mw_fail "5 mailwarden logged the temperror" "$(tail -n 3 "$MLOG")"
+fi
+sleep 1 # anything wrongly relayed would reach the sink within a second
+if [[ $(mw_count_messages "$W/sink") -eq $before && $(mw_pf_queue_count "$W/pf") -eq 0 ]]; then
+	mw_pass "5 DNS down: nothing relayed or queued"
+else
+	mw_fail "5 DNS down: nothing relayed or queued" "sink $(mw_count_messages "$W/sink") (was $before), queue $(mw_pf_queue_count "$W/pf")"
+fi
+if nsd_start; then
+	mw_pass "5 nsd started again (pid $NSD_PID)"
+else
+	mw_fail "5 nsd started again"
+fi
+# The client retries; a real sender waits minutes, we try up to 5 times, 2 s apart, and
+# say how many attempts it took (libunbound may remember the failed server a while).
+attempts=0
+accepted=""
+while ((attempts < 5)); do
+	attempts=$((attempts + 1))
+	if send retry; then
+		accepted=1
+		break
+	fi
+	cp "$W/swaks-retry.log" "$W/swaks-retry-$attempts.log"
+	sleep 2
+done
+if [[ -n $accepted && $attempts -eq 1 ]]; then
+	mw_pass "5 nsd back: the client's retry is accepted at once"
+elif [[ -n $accepted ]]; then
+	mw_fail "5 nsd back: the client's first retry is accepted" "accepted only at attempt $attempts; before: $(grep -m1 '^<\*\*' "$W/swaks-retry-1.log")"
+else
+	mw_fail "5 nsd back: the client's retry is accepted" "$attempts attempts: $(grep -m1 '^<\*\*' "$W/swaks-retry.log" || tail -n 2 "$W/swaks-retry.log")"
+fi
+if [[ -n $accepted ]]; then
+	delivered=$((delivered + 1))
+	if mw_wait_for_messages "$W/sink" "$delivered" 20; then
+		sleep 1 # a second copy, if any, would follow within a second
+		copies=$(grep -l -F -e "Message-ID: <spf-retry@test.example>" "$W"/sink/*.eml | wc -l)
+		got=$(mw_find_captured "$W/sink" "Message-ID: <spf-retry@test.example>" || true)
+		blk=$([[ -n $got ]] && block "$got" || true)
+		if [[ $copies -eq 1 && $(mw_pf_queue_count "$W/pf") -eq 0 ]] &&
+			grep -q -F "spf=pass smtp.mailfrom=c@retry.test.example" <<<"$blk"; then
+			mw_pass "5 retried message delivered exactly once with spf=pass"
+		else
+			mw_fail "5 retried message delivered exactly once with spf=pass" "$copies copies; $blk"
+		fi
+	else
+		mw_fail "5 retried message delivered"
+	fi
+fi
+
+# check against a zone whose lookups for pass.test.example time out: tempfail. (The
+# pragma's name follows master-file rules: without the final dot it would be relative
+# to $ORIGIN, i.e. pass.test.example.test.example.)
+{
+	cat "$ZONE"
+	printf ';@timeout pass.test.example.\n'
+} >"$W/check/timeout.zone"
+rc=0
+check_cmd pass "$W/check/timeout.json" "$W/check/timeout.zone" --json || rc=$?
+action=$("$MW_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["action"])' "$W/check/timeout.json" 2>/dev/null || true)
+if [[ $rc -eq 0 && $action == tempfail ]] && grep -q '"action": "tempfail"' "$W/check/timeout.json"; then
+	mw_pass "5 check with ;@timeout pass.test.example.: \"action\": \"tempfail\""
+else
+	mw_fail "5 check with ;@timeout: action tempfail" "exit $rc, action '$action': $(head -c 300 "$W/check/timeout.json")"
+fi
+
+# Postfix's log: the 451 came from the milter at end of data.
+if grep -q -E 'milter-reject: END-OF-MESSAGE from [^ ]+: 4\.7\.1 .*from=<c@retry\.test\.example>' "$W/pf/maillog"; then
+	mw_pass "5 Postfix logged milter-reject END-OF-MESSAGE 4.7.1 for the retry message"
+else
+	mw_fail "5 Postfix logged the milter's 451" "$(grep -E 'milter|451' "$W/pf/maillog" | tail -n 2)"
+fi
+
+# --- stop ------------------------------------------------------------------------------
+mw_milter_stop "$W/milter" 10
+mw_pf_stop "$W/pf"
+nsd_stop
+mw_sink_stop "$W/sink"
+# nsd's main process exits before its server child is gone; give the namespace a moment.
+_ns_empty() { [[ -z $(ip netns pids "$NS" 2>/dev/null) ]]; }
+if mw_wait_until 5 _ns_empty; then
+	mw_pass "stop: no process left in $NS"
+else
+	mw_fail "stop: no process left in $NS" "pids: $(ip netns pids "$NS" | tr '\n' ' ')"
+fi
+echo "total $(($(mw_now_ms) - t_start)) ms"
+mw_summary
