@@ -91,7 +91,9 @@ class SpfStage final : public Stage {
         return;
       case spf::Result::TempError:
         // RFC 7208 §2.6.6: a transient error; the failure policy decides (tempfail).
-        obs::log(obs::Level::Warn, env.queue_id, "spf", "temperror for {}: {}", r.domain,
+        // At MAIL FROM Postfix may not have assigned a queue id yet.
+        obs::log(obs::Level::Warn, env.queue_id.empty() ? "NOQUEUE" : env.queue_id, "spf",
+                 "temperror for {}: {}", r.domain,
                  r.problem);
         if (!findings.failure) {
           findings.failure = "SPF temperror for " + r.domain;
