@@ -1,7 +1,7 @@
 # bench/: Google Benchmark programs, built and run only by `make bench` (never by `make`
 # or `make check`). Method and results: doc/PERFORMANCE.md.
 EXTRA_PROGRAMS = bench/spf_bench
-bench_spf_bench_SOURCES = bench/spf_bench.cpp
+bench_spf_bench_SOURCES = bench/spf_bench.cpp tests/support/nsd_server.h
 bench_spf_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(UNBOUND_CFLAGS)
 bench_spf_bench_LDADD = $(MW_SPF_LINK) $(FMT_LIBS) $(BENCHMARK_LIBS) -lpthread
 CLEANFILES += bench/spf_bench

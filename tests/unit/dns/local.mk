@@ -6,7 +6,8 @@ tests_unit_dns_dns_tests_SOURCES = \
 	tests/unit/dns/resolver_test.cpp \
 	tests/unit/dns/zone_test.cpp \
 	tests/unit/dns/rdata_test.cpp \
-	tests/unit/dns/unbound_test.cpp
+	tests/unit/dns/unbound_test.cpp \
+	tests/support/nsd_server.h
 tests_unit_dns_dns_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(UNBOUND_CFLAGS)
 tests_unit_dns_dns_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_ZONES='"$(abs_top_srcdir)/tests/unit/dns/zones"'
