@@ -298,12 +298,14 @@ std::optional<std::string> Loader::word(const Field& f,
   if (std::find(words.begin(), words.end(), *s) != words.end()) {
     return s;
   }
+  // "(expected a, b or c)"
   std::string what = "unknown value " + inQuotes(shown(*s)) + " (expected ";
-  std::size_t i = 0;
+  std::size_t left = words.size();
   for (std::string_view w : words) {
-    what += std::string(w) + (++i == words.size() ? "" : i + 1 == words.size() ? " or " : ", ");
+    --left;
+    what += w;
+    what += left > 1 ? ", " : left == 1 ? " or " : ")";
   }
-  what += ")";
   error(f, what);
   return std::nullopt;
 }
@@ -808,14 +810,17 @@ fs::path baseDirOf(const std::string& file) {
 }
 
 }  // namespace
+}  // namespace mw::config
 
-Config defaults() {
+// Defined with qualified names (STYLE.md 1.5): a signature that drifts from config.h
+// fails to compile instead of failing to link.
+mw::config::Config mw::config::defaults() {
   Config c;
   c.policy.authserv_id = hostName();
   return c;
 }
 
-LoadResult loadString(std::string_view yaml, const std::string& file) {
+mw::config::LoadResult mw::config::loadString(std::string_view yaml, const std::string& file) {
   LoadResult result;
   result.config = defaults();
   result.config.path = file;
@@ -856,7 +861,7 @@ LoadResult loadString(std::string_view yaml, const std::string& file) {
   return result;
 }
 
-LoadResult loadFile(const std::string& path) {
+mw::config::LoadResult mw::config::loadFile(const std::string& path) {
   auto cannotRead = [&](int err) {
     LoadResult r;
     r.config = defaults();
@@ -892,5 +897,3 @@ LoadResult loadFile(const std::string& path) {
   ::close(fd);
   return loadString(text, path);
 }
-
-}  // namespace mw::config
