@@ -1,9 +1,9 @@
 #include "mailwarden/message/header.h"
 
-#include <algorithm>
-
 #include "mailwarden/base/ascii.h"
 #include "message/utf8.h"
+
+#include <algorithm>
 
 namespace mw::message {
 namespace {

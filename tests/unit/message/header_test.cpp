@@ -1,14 +1,14 @@
 // Unit tests of message/header.h, defects.h and envelope.h.
 #include "mailwarden/message/header.h"
 
+#include "mailwarden/message/defects.h"
+#include "mailwarden/message/envelope.h"
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "mailwarden/message/defects.h"
-#include "mailwarden/message/envelope.h"
-#include "testing.h"
 
 namespace mw::message {
 namespace {
