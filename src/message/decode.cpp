@@ -1,13 +1,13 @@
 #include "mailwarden/message/decode.h"
 
+#include "mailwarden/base/ascii.h"
+#include "message/utf8.h"
+
 #include <array>
 #include <cerrno>
 #include <map>
 #include <optional>
 #include <utility>
-
-#include "mailwarden/base/ascii.h"
-#include "message/utf8.h"
 
 namespace mw::message {
 namespace {

@@ -1,9 +1,9 @@
 #include "mailwarden/message/header.h"
 
-#include <algorithm>
-
 #include "mailwarden/base/ascii.h"
 #include "message/utf8.h"
+
+#include <algorithm>
 
 namespace mw::message {
 namespace {
@@ -22,10 +22,12 @@ bool isFieldName(std::string_view name) noexcept {
   return true;
 }
 
-// longestLine - the longest CRLF- or LF-separated line of a (folded) value.
-std::size_t longestLine(std::string_view value) noexcept {
+// longestLine - the longest line of a field as it is on the wire: the first line is
+// "name:" plus the value up to the first break, later lines are the folded pieces.
+std::size_t longestLine(std::string_view name, std::string_view value) noexcept {
   std::size_t longest = 0;
   std::size_t start = 0;
+  std::size_t prefix = name.size() + 1;
   while (start <= value.size()) {
     std::size_t nl = value.find('\n', start);
     if (nl == std::string_view::npos) {
@@ -35,7 +37,8 @@ std::size_t longestLine(std::string_view value) noexcept {
     if (len > 0 && value[nl - 1] == '\r') {
       --len;
     }
-    longest = std::max(longest, len);
+    longest = std::max(longest, prefix + len);
+    prefix = 0;
     start = nl + 1;
   }
   return longest;
@@ -98,7 +101,7 @@ const HeaderField* HeaderList::add(std::string_view name, std::string_view value
     defects_.set(Defect::EightBitInHeader);
   }
   // RFC 5322 §2.1.1: a line is at most 998 characters; we flag only past our own bound.
-  if (name.size() + 1 + longestLine(value) > limits_.max_line_length) {
+  if (longestLine(name, value) > limits_.max_line_length) {
     defects_.set(Defect::LineTooLong);
   }
   bytes_ += size;

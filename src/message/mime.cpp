@@ -1,12 +1,12 @@
 #include "mailwarden/message/mime.h"
 
-#include <algorithm>
-#include <optional>
-#include <vector>
-
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/message/decode.h"
 #include "message/utf8.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
 
 namespace mw::message {
 namespace {

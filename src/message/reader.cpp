@@ -1,9 +1,9 @@
 #include "mailwarden/message/reader.h"
 
+#include "mailwarden/base/ascii.h"
+
 #include <algorithm>
 #include <optional>
-
-#include "mailwarden/base/ascii.h"
 
 namespace mw::message {
 namespace {

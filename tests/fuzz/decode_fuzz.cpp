@@ -3,13 +3,13 @@
 // the rest is the input. Invariants checked (a violation traps):
 //  - a stream decoder gives the same output and defects fed whole or split in two;
 //  - charset conversion and decodeHeaderValue() always produce valid UTF-8.
+#include "mailwarden/message/decode.h"
+#include "message/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "mailwarden/message/decode.h"
-#include "message/utf8.h"
 
 namespace {
 

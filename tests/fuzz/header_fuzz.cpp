@@ -4,16 +4,16 @@
 //  - the reader gives the same fields whether fed whole or in chunks (size from byte 0);
 //  - kept fields respect the limits; names are non-empty and have no ':';
 //  - decodeHeaderValue() always returns valid UTF-8.
+#include "mailwarden/message/decode.h"
+#include "mailwarden/message/header.h"
+#include "mailwarden/message/reader.h"
+#include "message/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "mailwarden/message/decode.h"
-#include "mailwarden/message/header.h"
-#include "mailwarden/message/reader.h"
-#include "message/utf8.h"
 
 namespace {
 

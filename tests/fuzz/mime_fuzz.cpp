@@ -4,14 +4,14 @@
 //  - depth <= max_mime_depth + 1 for leaves made opaque, parts <= max_mime_parts;
 //  - decoded data per part stays within max_decoded_bytes (times 4 for UTF-8 growth);
 //  - fed whole or in chunks (size from byte 0), the event sequence is the same.
+#include "mailwarden/message/mime.h"
+#include "mailwarden/message/reader.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "mailwarden/message/mime.h"
-#include "mailwarden/message/reader.h"
 
 namespace {
 

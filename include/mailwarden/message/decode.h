@@ -7,15 +7,15 @@
 // Thread-compatible: one decoder per stream.
 #pragma once
 
+#include "mailwarden/base/result.h"
+#include "mailwarden/message/defects.h"
+
 #include <iconv.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "mailwarden/base/result.h"
-#include "mailwarden/message/defects.h"
 
 namespace mw::message {
 

@@ -27,11 +27,11 @@
 // bad_alloc. Thread-compatible: one reader per message.
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include "mailwarden/message/defects.h"
 #include "mailwarden/message/limits.h"
+
+#include <string>
+#include <string_view>
 
 namespace mw::message {
 

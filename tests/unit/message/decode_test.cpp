@@ -3,12 +3,12 @@
 // default execution charset).
 #include "mailwarden/message/decode.h"
 
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "testing.h"
 
 namespace mw::message {
 namespace {

@@ -1,14 +1,14 @@
 // Unit tests of message/header.h, defects.h and envelope.h.
 #include "mailwarden/message/header.h"
 
+#include "mailwarden/message/defects.h"
+#include "mailwarden/message/envelope.h"
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "mailwarden/message/defects.h"
-#include "mailwarden/message/envelope.h"
-#include "testing.h"
 
 namespace mw::message {
 namespace {
@@ -140,6 +140,15 @@ TEST(HeaderList, LimitsNotCrossedAtTheBound) {
   EXPECT_NE(list.add("A", " 1"), nullptr);
   EXPECT_NE(list.add("B", " 2"), nullptr);
   EXPECT_FALSE(list.defects().any()) << "got '" << list.defects().describe() << "'";
+
+  // Folded: each wire line is measured on its own, only the first carries "name:".
+  Limits lines;
+  lines.max_line_length = 10;
+  HeaderList folded(lines);
+  EXPECT_NE(folded.add("S", " abc\r\n 012345678"), nullptr);  // "S: abc", " 012345678"
+  EXPECT_FALSE(folded.defects().any()) << "got '" << folded.defects().describe() << "'";
+  EXPECT_NE(folded.add("S", " abc\r\n 0123456789"), nullptr);
+  EXPECT_TRUE(folded.defects().has(Defect::LineTooLong));
 }
 
 TEST(Defects, DescribeInBitOrderOnce) {

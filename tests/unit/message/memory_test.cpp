@@ -3,6 +3,10 @@
 // attachment is generated on the fly in 64 KB chunks and streamed through
 // MessageReader and MimeParser into a sink that only counts; VmRSS is sampled from
 // /proc/self/status as it goes.
+#include "mailwarden/message/mime.h"
+#include "mailwarden/message/reader.h"
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,10 +14,6 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include "mailwarden/message/mime.h"
-#include "mailwarden/message/reader.h"
-#include "testing.h"
 
 namespace mw::message {
 namespace {

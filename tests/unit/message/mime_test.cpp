@@ -2,12 +2,12 @@
 // Messages are written with "\n" and converted with crlf() unless the case is about LF.
 #include "mailwarden/message/mime.h"
 
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "testing.h"
 
 namespace mw::message {
 namespace {

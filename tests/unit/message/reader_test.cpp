@@ -2,12 +2,12 @@
 // same result whatever the chunking.
 #include "mailwarden/message/reader.h"
 
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "testing.h"
 
 namespace mw::message {
 namespace {

@@ -3,18 +3,18 @@
 // splitting, and escaping for readable `got ... want ...` messages.
 #pragma once
 
+#include "mailwarden/message/defects.h"
+#include "mailwarden/message/header.h"
+#include "mailwarden/message/limits.h"
+#include "mailwarden/message/mime.h"
+#include "mailwarden/message/reader.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "mailwarden/message/defects.h"
-#include "mailwarden/message/header.h"
-#include "mailwarden/message/limits.h"
-#include "mailwarden/message/mime.h"
-#include "mailwarden/message/reader.h"
 
 namespace mw::message::testing {
 
