@@ -402,15 +402,9 @@ void Loader::document(const YAML::Node& root) {
      }},
     {"quarantine_reason",
      [&](const Field& f) {
-       std::optional<std::string> v = string(f);
-       if (!v) {
-         return;
+       if (auto v = checked(f, [](std::string_view t) { return detail::checkReplyText(t, 200); })) {
+         policy.quarantine_reason = *v;
        }
-       if (Problem p = detail::checkReplyText(*v, 200)) {
-         error(f, *p);
-         return;
-       }
-       policy.quarantine_reason = *v;
      }},
     {"headers",
      [&](const Field& f) {
@@ -537,16 +531,10 @@ void Loader::reply(const Field& f, verdict::SmtpReply& out, long long lo, long l
      }},
     {"text",
      [&](const Field& g) {
-       std::optional<std::string> v = string(g);
-       if (!v) {
-         return;
-       }
        // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with code and CRLF.
-       if (Problem p = detail::checkReplyText(*v, 400)) {
-         error(g, *p);
-         return;
+       if (auto v = checked(g, [](std::string_view t) { return detail::checkReplyText(t, 400); })) {
+         out.text = *v;
        }
-       out.text = *v;
      }},
   });
   // RFC 3463 §2: the class of the enhanced code repeats the first digit of the reply.
