@@ -65,6 +65,10 @@ struct AuthResult {
   std::vector<std::pair<std::string, std::string>> properties;  // ("smtp.mailfrom", "x@y")
   std::string domain = {};       // the domain the method checked (JSON of `check`; not rendered)
   std::string explanation = {};  // SPF fail: the domain's explanation (JSON; not rendered)
+  // DMARC: the policy that applied to the author domain ("none", "quarantine", "reject"),
+  // after `t=y` and `sp`/`np` selection; empty for other methods. Read by the JSON of
+  // `check` and by the rule symbols DMARC_REJECT / DMARC_QUARANTINE (not rendered).
+  std::string policy = {};
 };
 
 // Header options (config: headers.*).
