@@ -102,8 +102,11 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
       dkim.push_back({{"result", r.result}, {"domain", prop(r, "header.d")},
                       {"selector", prop(r, "header.s")}, {"algorithm", prop(r, "header.a")}});
     } else if (r.method == "dmarc") {
-      dmarc = {{"result", r.result}, {"policy", prop(r, "policy.dmarc")},
-               {"from_domain", prop(r, "header.from")}};
+      dmarc = {{"result", r.result},
+               {"policy", r.policy.empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(r.policy)},
+               {"from_domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
+                                                : nlohmann::ordered_json(r.domain)}};
     }
   }
   j["spf"] = spf;

@@ -176,6 +176,57 @@ Problem checkResolver(std::string_view spec) {
   return "'" + std::string(addr) + "' is not an IPv4 or IPv6 address";
 }
 
+Problem checkNetwork(std::string_view spec) {
+  const std::size_t slash = spec.find('/');
+  const std::string_view addr = spec.substr(0, slash);
+  const bool v4 = isAddress(AF_INET, addr);
+  if (!v4 && !isAddress(AF_INET6, addr)) {
+    return "'" + std::string(addr) + "' is not an IPv4 or IPv6 address";
+  }
+  if (slash == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string_view prefix = spec.substr(slash + 1);
+  const int max = v4 ? 32 : 128;
+  int value = 0;
+  if (prefix.empty() || prefix.size() > 3 || !allDigits(prefix)) {
+    return "prefix length '" + std::string(prefix) + "' is not a number";
+  }
+  std::from_chars(prefix.data(), prefix.data() + prefix.size(), value);
+  if (value > max) {
+    return "prefix length " + std::string(prefix) + " is larger than " + std::to_string(max);
+  }
+  return std::nullopt;
+}
+
+Problem checkDomainName(std::string_view name, bool allow_leading_dot) {
+  static constexpr const char* kWhat =
+      "must be a domain name such as example.org (letters, digits, '-', '_' and '.')";
+  if (allow_leading_dot && !name.empty() && name.front() == '.') {
+    name.remove_prefix(1);
+  }
+  if (name.empty() || name.size() > 253) {
+    return std::string(kWhat);
+  }
+  std::size_t label = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0) {
+        return std::string(kWhat);
+      }
+      label = 0;
+      continue;
+    }
+    if ((!isAlnum(c) && c != '-' && c != '_') || ++label > 63) {
+      return std::string(kWhat);
+    }
+  }
+  if (label == 0) {
+    return std::string(kWhat);
+  }
+  return std::nullopt;
+}
+
 Problem checkAuthservId(std::string_view id) {
   static constexpr const char* kWhat =
       "must be a host name such as mx.example.org (letters, digits, '-', '_' and '.'; "

@@ -33,6 +33,13 @@ Problem checkSocket(std::string_view spec);
 // forward-addr syntax).
 Problem checkResolver(std::string_view spec);
 
+// A client network: an IPv4 or IPv6 address, optionally "/PREFIX" in range.
+Problem checkNetwork(std::string_view spec);
+
+// A domain name as written in the configuration: LDH labels (and '_'), 1..63 octets,
+// at most 253 in all, ASCII; one leading '.' allowed when `allow_leading_dot`.
+Problem checkDomainName(std::string_view name, bool allow_leading_dot);
+
 // RFC 8601 authserv-id as we accept it: a host-name-like token (letters, digits, '-',
 // '_' and '.' separated labels), no spaces and no ';'.
 Problem checkAuthservId(std::string_view id);

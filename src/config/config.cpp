@@ -23,6 +23,7 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include "config/checks.h"
+#include "mailwarden/base/ascii.h"
 
 namespace mw::config {
 namespace {
@@ -128,6 +129,7 @@ class Loader {
   void limits(const Field& f);
   void log(const Field& f);
   void dns(const Field& f);
+  void dmarc(const Field& f);
   void crossChecks();
 
   Config& config_;
@@ -441,6 +443,7 @@ void Loader::document(const YAML::Node& root) {
          {"reject_on_fail", [&](const Field& g) { setBool(g, o.reject_on_fail); }},
        });
      }},
+    {"dmarc", [&](const Field& f) { dmarc(f); }},
     {"rules",
      [&](const Field& f) {
        mapping(f, {
@@ -454,6 +457,79 @@ void Loader::document(const YAML::Node& root) {
      }},
   });
   crossChecks();
+}
+
+void Loader::dmarc(const Field& f) {
+  DmarcOptions& o = config_.dmarc;
+  auto score = [&](const Field& g, double& out) {
+    if (auto v = number(g)) {
+      if (*v < -1000 || *v > 1000) {
+        error(g, "must be between -1000 and 1000");
+        return;
+      }
+      out = *v;
+    }
+  };
+  // A list of strings, each passing `check`; the whole list is kept only when all do.
+  auto strings = [&](const Field& g, std::vector<std::string>& out, auto check) {
+    auto elements = list(g);
+    if (!elements) {
+      return;
+    }
+    std::vector<std::string> values;
+    bool ok = true;
+    for (const Field& e : *elements) {
+      std::optional<std::string> v = string(e);
+      if (!v) {
+        ok = false;
+      } else if (Problem p = check(*v)) {
+        error(e, *p);
+        ok = false;
+      } else {
+        values.push_back(*v);
+      }
+    }
+    if (ok) {
+      out = std::move(values);
+    }
+  };
+  mapping(f, {
+    {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
+    {"mode",
+     [&](const Field& g) {
+       if (auto v = word(g, {"monitor", "enforce"})) {
+         o.mode = *v == "enforce" ? DmarcMode::Enforce : DmarcMode::Monitor;
+       }
+     }},
+    {"quarantine_action",
+     [&](const Field& g) {
+       if (auto v = word(g, {"tag", "quarantine", "reject"})) {
+         o.quarantine_action = *v == "tag"      ? verdict::Action::Tag
+                               : *v == "reject" ? verdict::Action::Reject
+                                                : verdict::Action::Quarantine;
+       }
+     }},
+    {"reject_reply", [&](const Field& g) { reply(g, o.reject_reply, 500, 599); }},
+    {"exceptions",
+     [&](const Field& g) {
+       mapping(g, {
+         {"domains",
+          [&](const Field& h) {
+            strings(h, o.exception_domains,
+                    [](std::string_view d) { return detail::checkDomainName(d, true); });
+            for (std::string& d : o.exception_domains) {
+              d = ascii::lower(d);
+            }
+          }},
+         {"networks",
+          [&](const Field& h) { strings(h, o.exception_networks, detail::checkNetwork); }},
+       });
+     }},
+    {"reject_score", [&](const Field& g) { score(g, o.reject_score); }},
+    {"quarantine_score", [&](const Field& g) { score(g, o.quarantine_score); }},
+    {"none_score", [&](const Field& g) { score(g, o.none_score); }},
+    {"bad_from_score", [&](const Field& g) { score(g, o.bad_from_score); }},
+  });
 }
 
 void Loader::milter(const Field& f) {

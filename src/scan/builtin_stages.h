@@ -25,5 +25,7 @@ class Snapshot;
 // SPF (RFC 7208) for the MAIL FROM identity (the HELO identity for the null sender) and,
 // if configured, the HELO identity; runs at MAIL FROM, when its input is known.
 StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+// DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
+StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
 
 }  // namespace mw::scan

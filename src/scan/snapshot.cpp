@@ -80,6 +80,9 @@ std::vector<StagePtr> Snapshot::makeStages() const {
   if (config_.spf.enabled) {
     stages.push_back(makeSpfStage(*this, budget));
   }
+  if (config_.dmarc.enabled) {
+    stages.push_back(makeDmarcStage(*this, budget));  // last: reads the SPF/DKIM results
+  }
   return stages;
 }
 

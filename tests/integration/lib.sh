@@ -707,6 +707,8 @@ log:
 # These tests are about the milter pipeline and ask no DNS; SPF has its own tests.
 spf:
   enabled: false
+dmarc:
+  enabled: false
 EOF
 }
 

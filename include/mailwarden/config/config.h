@@ -79,6 +79,29 @@ struct SpfOptions {
   bool reject_on_fail = false;
 };
 
+// DMARC (RFC 9989) as a policy. `monitor` records the result and never acts on it;
+// `enforce` rejects on p=reject and applies `quarantine_action` on p=quarantine (after
+// sp/np/t). Exceptions (a domain or a client network: a known forwarder, a mailing list)
+// still get the result recorded, never the enforcement. README.md says why monitor is
+// the default.
+enum class DmarcMode { Monitor, Enforce };
+
+struct DmarcOptions {
+  bool enabled = true;
+  DmarcMode mode = DmarcMode::Monitor;
+  verdict::Action quarantine_action = verdict::Action::Quarantine;  // tag|quarantine|reject
+  // The reply on p=reject; the text gets ": DOMAIN has p=reject" appended (RFC 7372 has
+  // no DMARC-specific code; 5.7.1 is "delivery not authorized").
+  verdict::SmtpReply reject_reply{550, "5.7.1", "Message rejected by DMARC policy"};
+  std::vector<std::string> exception_domains = {};   // author domains, lower-case; a
+                                                     // leading "." also matches subdomains
+  std::vector<std::string> exception_networks = {};  // "192.0.2.0/24", "2001:db8::/32"
+  double reject_score = 3.0;      // fail with the policy reject (after t=y)
+  double quarantine_score = 2.0;  // fail with the policy quarantine
+  double none_score = 0.5;        // fail with the policy none
+  double bad_from_score = 3.0;    // permerror from the From field (none or several authors)
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -87,6 +110,7 @@ struct Config {
   LogOptions log;
   DnsOptions dns;
   SpfOptions spf;
+  DmarcOptions dmarc;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
 };
 

@@ -71,7 +71,8 @@ TEST(Scan, CleanMessageIsAcceptedWithHeaders) {
   // client.example has no record either, so only the MAIL FROM result is written.
   EXPECT_EQ(prepended(v, "Authentication-Results")->value,
             "mx.test.example;\r\n\tspf=none (no SPF record at example.com) "
-            "smtp.mailfrom=alice@example.com");
+            "smtp.mailfrom=alice@example.com;\r\n"
+            "\tdmarc=none (no DMARC record) header.from=example.com");
   EXPECT_EQ(s.envelope().mail_from, "alice@example.com");
   EXPECT_EQ(s.envelope().rcpts.size(), 1u);
 }
@@ -201,18 +202,20 @@ TEST(Scan, SpfResultsIntoHeadersScoresAndPolicy) {
   const SpfCase cases[] = {
       {"pass", "192.0.2.1", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=pass smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
        verdict::Action::Accept, 0},
       {"fail scores", "198.51.100.7", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=fail smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=fail smtp.helo=relay.test.example",
+       "\tspf=fail smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
        verdict::Action::Tag, 5},
       {"softfail", "192.0.2.1", "a@soft.test.example",
        "mx.test.example;\r\n\tspf=softfail smtp.mailfrom=a@soft.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
        verdict::Action::Accept, 2},
       {"null sender checks HELO", "192.0.2.1", "",
-       "mx.test.example;\r\n\tspf=pass smtp.helo=relay.test.example", verdict::Action::Accept, 0},
+       "mx.test.example;\r\n\tspf=pass smtp.helo=relay.test.example;\r\n"
+       "\tdmarc=none (no From field)",
+       verdict::Action::Accept, 0},
       {"temperror follows the failure policy", "192.0.2.1", "a@slow.test.example", nullptr,
        verdict::Action::TempFail, 0},
       {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example; none",
@@ -263,6 +266,7 @@ TEST(Scan, SpfRejectOnFailWhenConfigured) {
 TEST(Scan, SpfDisabled) {
   config::Config cfg = config::defaults();
   cfg.spf.enabled = false;
+  cfg.dmarc.enabled = false;
   Scan s(snapshot(cfg));
   s.connect("198.51.100.7", "x");
   s.mailFrom("a@origin.test.example");

@@ -1,0 +1,384 @@
+// dmarc/discovery.cpp — the DNS Tree Walk (RFC 9989 §4.10), policy discovery
+// (§4.10.1), organizational domains (§4.10.2), non-existence, alignment, evaluation.
+#include <algorithm>
+
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/dmarc/dmarc.h"
+
+namespace mw::dmarc {
+namespace {
+
+std::vector<std::string_view> labelsOf(std::string_view domain) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const std::size_t dot = domain.find('.');
+    out.push_back(domain.substr(0, dot));
+    if (dot == std::string_view::npos) {
+      return out;
+    }
+    domain.remove_prefix(dot + 1);
+  }
+}
+
+// The last `n` labels of `domain`.
+std::string lastLabels(std::string_view domain, std::size_t n) {
+  const std::vector<std::string_view> l = labelsOf(domain);
+  std::string out;
+  for (std::size_t i = l.size() > n ? l.size() - n : 0; i < l.size(); ++i) {
+    if (!out.empty()) {
+      out += '.';
+    }
+    out += l[i];
+  }
+  return out;
+}
+
+std::size_t labelCount(std::string_view domain) {
+  return static_cast<std::size_t>(std::count(domain.begin(), domain.end(), '.')) + 1;
+}
+
+bool isSubdomainOrSame(std::string_view name, std::string_view parent) {
+  if (name == parent) {
+    return true;
+  }
+  return name.size() > parent.size() && name.substr(name.size() - parent.size()) == parent &&
+         name[name.size() - parent.size() - 1] == '.';
+}
+
+}  // namespace
+
+std::optional<std::string> normalizeDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') {
+    domain.remove_suffix(1);
+  }
+  if (domain.empty() || domain.size() > 253) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(domain.size());
+  std::size_t label = 0;
+  for (char c : domain) {
+    if (c == '.') {
+      if (label == 0) {
+        return std::nullopt;
+      }
+      label = 0;
+      out += c;
+      continue;
+    }
+    if (!ascii::isAlpha(c) && !ascii::isDigit(c) && c != '-' && c != '_') {
+      return std::nullopt;
+    }
+    if (++label > 63) {
+      return std::nullopt;
+    }
+    out += ascii::toLower(c);
+  }
+  if (label == 0) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::vector<std::string> treeWalkNames(std::string_view domain) {
+  std::vector<std::string> out;
+  if (domain.empty()) {
+    return out;
+  }
+  out.emplace_back(domain);
+  std::size_t n = labelCount(domain);
+  if (n > static_cast<std::size_t>(kLongNameLabels)) {
+    n = kShortenedLabels + 1;  // the next name has 7 labels
+  }
+  while (n > 1 && out.size() < static_cast<std::size_t>(kMaxWalkQueries)) {
+    --n;
+    out.push_back(lastLabels(domain, n));
+  }
+  return out;
+}
+
+const RecordLookup& Discovery::lookup(const std::string& domain) {
+  if (auto it = cache_.find(domain); it != cache_.end()) {
+    return it->second;
+  }
+  RecordLookup r;
+  r.domain = domain;
+  const std::string qname = "_dmarc." + domain;
+  if (!dns::isQueryableName(qname)) {
+    r.problem = "_dmarc name too long";
+    return cache_.emplace(domain, std::move(r)).first->second;
+  }
+  ++queries_;
+  const dns::Answer a = resolver_.query(qname, dns::Type::TXT, budget_);
+  switch (a.status) {
+    case dns::Status::Ok: {
+      std::vector<const std::string*> dmarc;
+      for (const std::string& txt : a.txt) {
+        if (isDmarcRecord(txt)) {
+          dmarc.push_back(&txt);
+        }
+      }
+      if (dmarc.size() > 1) {
+        // §4.10 step 2: several DMARC records at one name are all discarded.
+        r.problem = std::to_string(dmarc.size()) + " DMARC records at " + qname + " discarded";
+      } else if (dmarc.size() == 1) {
+        ParseResult p = parseRecord(*dmarc.front());
+        if (p.status == ParseStatus::Ok) {
+          r.status = LookupStatus::Found;
+          r.record = std::move(p.record);
+        } else {
+          r.status = LookupStatus::Invalid;
+          r.problem = "invalid DMARC record at " + qname + ": " + p.problem;
+        }
+      }
+      break;
+    }
+    case dns::Status::NxDomain:
+    case dns::Status::NoData:
+      break;
+    case dns::Status::TempFail:
+      r.status = LookupStatus::TempError;
+      r.problem = "DNS failure at " + qname + ": " + (a.why.empty() ? "temporary" : a.why);
+      break;
+    case dns::Status::PermFail:
+    case dns::Status::Malformed:
+      // REFUSED or a broken answer: the domain's data, asking again gives the same.
+      r.problem = "unusable answer at " + qname + ": " + std::string(dns::toString(a.status));
+      break;
+  }
+  return cache_.emplace(domain, std::move(r)).first->second;
+}
+
+RecordLookup Discovery::policyRecord(const std::string& author_domain) {
+  std::string note;  // the first discarded answer on the way (several records, ...)
+  for (const std::string& name : treeWalkNames(author_domain)) {
+    const RecordLookup& r = lookup(name);
+    if (r.status != LookupStatus::None) {
+      return r;
+    }
+    if (note.empty()) {
+      note = r.problem;
+    }
+  }
+  RecordLookup none;
+  none.domain = author_domain;
+  none.problem = note.empty() ? "no DMARC record" : "no DMARC record: " + note;
+  return none;
+}
+
+OrgDomain Discovery::organizationalDomain(const std::string& domain) {
+  if (auto it = org_cache_.find(domain); it != org_cache_.end()) {
+    return it->second;
+  }
+  OrgDomain out;
+  out.domain = domain;
+  std::string fewest;  // the usable record found with the fewest labels
+  const std::vector<std::string> names = treeWalkNames(domain);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const RecordLookup& r = lookup(names[i]);
+    if (r.status == LookupStatus::TempError) {
+      out.temperror = true;
+      out.problem = r.problem;
+      return out;  // not cached: a temporary state
+    }
+    if (r.status != LookupStatus::Found) {
+      continue;
+    }
+    if (r.record.psd == Psd::No) {
+      out.domain = names[i];
+      return org_cache_.emplace(domain, out).first->second;
+    }
+    if (r.record.psd == Psd::Yes) {
+      // One label below the PSD, towards `domain`; psd=y at the start: the domain is its
+      // own organizational domain (nothing is below it on this walk).
+      out.domain = i == 0 ? domain : lastLabels(domain, labelCount(names[i]) + 1);
+      return org_cache_.emplace(domain, out).first->second;
+    }
+    fewest = names[i];
+  }
+  if (!fewest.empty()) {
+    out.domain = fewest;
+  }
+  return org_cache_.emplace(domain, out).first->second;
+}
+
+Existence Discovery::existence(const std::string& domain) {
+  bool temp = false;
+  bool all_nodata = true;
+  for (const dns::Type t : {dns::Type::A, dns::Type::AAAA, dns::Type::MX}) {
+    ++queries_;
+    const dns::Answer a = resolver_.query(domain, t, budget_);
+    switch (a.status) {
+      case dns::Status::NxDomain:
+        return Existence::NonExistent;  // RFC 8020: nothing at or below the name
+      case dns::Status::NoData:
+        break;
+      case dns::Status::TempFail:
+        temp = true;
+        all_nodata = false;
+        break;
+      case dns::Status::Ok:
+      case dns::Status::PermFail:
+      case dns::Status::Malformed:
+        return Existence::Exists;
+    }
+  }
+  if (temp) {
+    return Existence::TempError;
+  }
+  return all_nodata ? Existence::NonExistent : Existence::Exists;
+}
+
+Aligned aligned(Discovery& d, const std::string& author_domain, const std::string& other,
+                Alignment mode) {
+  if (author_domain == other) {
+    return Aligned::Yes;  // identical: aligned in both modes, no lookup needed
+  }
+  if (mode == Alignment::Strict || other.empty()) {
+    return Aligned::No;
+  }
+  // Relaxed: only names in the same tree can share an organizational domain; skip the
+  // walks for unrelated names (a common case: a mailing list's signature).
+  const OrgDomain a = d.organizationalDomain(author_domain);
+  if (a.temperror) {
+    return Aligned::TempError;
+  }
+  if (!isSubdomainOrSame(other, a.domain)) {
+    return Aligned::No;
+  }
+  const OrgDomain b = d.organizationalDomain(other);
+  if (b.temperror) {
+    return Aligned::TempError;
+  }
+  return a.domain == b.domain ? Aligned::Yes : Aligned::No;
+}
+
+std::string_view toString(Result r) noexcept {
+  switch (r) {
+    case Result::None: return "none";
+    case Result::Pass: return "pass";
+    case Result::Fail: return "fail";
+    case Result::TempError: return "temperror";
+    case Result::PermError: return "permerror";
+  }
+  return "none";
+}
+
+Evaluation evaluate(Discovery& d, const std::string& from_domain, const AuthIdentifier& spf,
+                    const std::vector<AuthIdentifier>& dkim) {
+  Evaluation e;
+  e.from_domain = from_domain;
+  const RecordLookup policy = d.policyRecord(from_domain);
+  switch (policy.status) {
+    case LookupStatus::None:
+      e.result = Result::None;
+      e.problem = policy.problem.empty() ? "no DMARC record" : policy.problem;
+      return e;
+    case LookupStatus::TempError:
+      e.result = Result::TempError;
+      e.problem = policy.problem;
+      return e;
+    case LookupStatus::Invalid:
+      e.result = Result::PermError;
+      e.problem = policy.problem;
+      e.record_domain = policy.domain;
+      return e;
+    case LookupStatus::Found:
+      break;
+  }
+  e.record = policy.record;
+  e.record_domain = policy.domain;
+  const Record& rec = *e.record;
+
+  // §4.7 (p, sp, np): p at the record's own domain; below it sp, or np when the author
+  // domain does not exist.
+  Policy applied = rec.p;
+  if (from_domain != policy.domain) {
+    applied = rec.subdomainPolicy();
+    if (rec.np && *rec.np != applied) {
+      switch (d.existence(from_domain)) {
+        case Existence::NonExistent:
+          applied = *rec.np;
+          break;
+        case Existence::TempError:
+          e.result = Result::TempError;
+          e.problem = "DNS failure checking whether " + from_domain + " exists";
+          return e;
+        case Existence::Exists:
+          break;
+      }
+    }
+  }
+  if (rec.testing) {  // §4.7 t=y: the owner is testing; apply one level less
+    applied = applied == Policy::Reject ? Policy::Quarantine : Policy::None;
+  }
+  e.applied = applied;
+
+  bool temp = false;
+  auto consider = [&](const AuthIdentifier& id, Alignment mode, const char* method) {
+    if (id.domain.empty()) {
+      return false;
+    }
+    const std::optional<std::string> dom = normalizeDomain(id.domain);
+    if (!dom) {
+      return false;
+    }
+    const bool is_pass = id.result == "pass";
+    const bool is_temp = id.result == "temperror";
+    if (!is_pass && !is_temp) {
+      return false;
+    }
+    switch (aligned(d, from_domain, *dom, mode)) {
+      case Aligned::Yes:
+        if (is_pass) {
+          e.aligned_by = method;
+          return true;
+        }
+        temp = true;  // it might have passed: the result is not final
+        return false;
+      case Aligned::TempError:
+        temp = true;
+        return false;
+      case Aligned::No:
+        return false;
+    }
+    return false;
+  };
+  bool pass = false;
+  for (const AuthIdentifier& k : dkim) {
+    if (consider(k, rec.adkim, "dkim")) {
+      pass = true;
+      break;
+    }
+  }
+  if (!pass) {
+    pass = consider(spf, rec.aspf, "spf");
+  }
+  if (pass) {
+    e.result = Result::Pass;
+    return e;
+  }
+  if (temp) {
+    e.result = Result::TempError;
+    e.problem = "an aligned identifier had a temporary error";
+    return e;
+  }
+  e.result = Result::Fail;
+  e.disposition = applied;
+  return e;
+}
+
+std::string summary(const Evaluation& e) {
+  if (!e.record) {
+    return e.problem;
+  }
+  std::string s = "p=" + std::string(toString(e.record->p)) +
+                  " sp=" + std::string(toString(e.record->subdomainPolicy())) +
+                  " dis=" + std::string(toString(e.disposition));
+  if (e.result == Result::TempError && !e.problem.empty()) {
+    s += "; " + e.problem;
+  }
+  return s;
+}
+
+}  // namespace mw::dmarc

@@ -1,0 +1,260 @@
+// scan/dmarc_stage.cpp — DMARC (RFC 9989) over the SPF and DKIM results the earlier
+// stages left in Findings::auth: one "dmarc" Authentication-Results entry, scores, the
+// enforcement of `dmarc.mode: enforce`, and temperror to the failure policy.
+//
+// Runs last (Snapshot::makeStages): it reads the other stages' results at end of message.
+// Author domain: dmarc::authorDomains (a strict RFC 5322 parser); several From fields or
+// addresses never pass: each distinct domain (at most dmarc::kMaxAuthorDomains) is
+// evaluated and the strictest failing policy is reported, otherwise permerror.
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builtin_stages.h"
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/dmarc/dmarc.h"
+#include "mailwarden/dmarc/network.h"
+#include "mailwarden/obs/log.h"
+#include "mailwarden/scan/snapshot.h"
+
+namespace mw::scan {
+namespace {
+
+// More From fields than this are counted, not kept: the answer is "several" anyway.
+constexpr std::size_t kMaxFromFields = 8;
+
+int severity(dmarc::Policy p) noexcept {
+  switch (p) {
+    case dmarc::Policy::None: return 0;
+    case dmarc::Policy::Quarantine: return 1;
+    case dmarc::Policy::Reject: return 2;
+  }
+  return 0;
+}
+
+class DmarcStage final : public Stage {
+ public:
+  DmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
+      : resolver_(snapshot.resolver()), options_(snapshot.config().dmarc), budget_(std::move(budget)) {
+    for (const std::string& n : options_.exception_networks) {
+      if (std::optional<dmarc::Network> net = dmarc::parseNetwork(n)) {
+        networks_.push_back(*net);  // config/ validated every entry
+      }
+    }
+  }
+
+  std::string_view name() const noexcept override { return "dmarc"; }
+
+  Flow envelope(const message::Envelope& env, verdict::Findings&) noexcept override {
+    client_ip_ = env.client_ip;
+    queue_id_ = env.queue_id;
+    return Flow::Continue;
+  }
+
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+    if (ascii::iequals(field.name, "From")) {
+      try {
+        if (from_.size() < kMaxFromFields) {
+          from_.push_back(message::unfold(field.value));
+        } else {
+          from_.emplace_back();  // counted; "" does not parse, which is the truth of it
+        }
+      } catch (const std::exception&) {
+        from_.emplace_back();
+      }
+    }
+    return Flow::Continue;
+  }
+
+  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) noexcept override {
+    queue_id_ = env.queue_id;
+    return Flow::Continue;
+  }
+
+  void endOfMessage(verdict::Findings& findings) noexcept override {
+    try {
+      run(findings);
+    } catch (const std::exception& e) {
+      findings.failure = std::string("dmarc: ") + e.what();
+    }
+  }
+
+ private:
+  void run(verdict::Findings& findings) {
+    // As for SPF: without a client address (local submission, `check` without
+    // --client-ip) the message did not arrive from another ADMD; nothing to evaluate.
+    if (client_ip_.empty()) {
+      return;
+    }
+    dmarc::AuthIdentifier spf;
+    std::vector<dmarc::AuthIdentifier> dkim;
+    collect(findings, spf, dkim);
+
+    const dmarc::Authors authors = dmarc::authorDomains(from_);
+    dmarc::Discovery discovery(resolver_, *budget_);
+    std::optional<dmarc::Evaluation> e;
+    std::string prefix;  // says why the evaluation is about one of several authors
+    if (authors.single()) {
+      e = dmarc::evaluate(discovery, authors.domains.front(), spf, dkim);
+    } else if (authors.kind == dmarc::Authors::Kind::Several &&
+               authors.domains.size() <= dmarc::kMaxAuthorDomains) {
+      e = strictest(discovery, authors.domains, spf, dkim);
+      prefix = authors.problem + "; ";
+    }
+
+    verdict::AuthResult a;
+    a.method = "dmarc";
+    if (!e) {
+      // No single author domain and nothing stricter to report.
+      a.result = authors.kind == dmarc::Authors::Kind::NoFrom ? "none" : "permerror";
+      a.reason = authors.problem;
+      findings.auth.push_back(std::move(a));
+      // A message without From has nothing to claim; one with a broken or ambiguous
+      // From may be hiding its author (CVE-2019-16378): that scores.
+      if (authors.kind != dmarc::Authors::Kind::NoFrom && !excepted(std::nullopt)) {
+        findings.contributions.push_back({"DMARC_BAD_FROM", options_.bad_from_score});
+      }
+      return;
+    }
+    a.result = std::string(dmarc::toString(e->result));
+    a.domain = e->from_domain;
+    a.properties.emplace_back("header.from", e->from_domain);
+    if (e->record) {
+      a.policy = std::string(dmarc::toString(e->applied));
+    }
+    a.reason = prefix + dmarc::summary(*e);
+    act(findings, *e, a);
+    findings.auth.push_back(std::move(a));
+  }
+
+  // SPF: the first "spf" result (MAIL FROM, or HELO for the null sender); DKIM: every
+  // "dkim" result with its d= (the `domain` field, or header.d).
+  static void collect(const verdict::Findings& findings, dmarc::AuthIdentifier& spf,
+                      std::vector<dmarc::AuthIdentifier>& dkim) {
+    bool have_spf = false;
+    for (const verdict::AuthResult& r : findings.auth) {
+      if (r.method == "spf" && !have_spf) {
+        have_spf = true;
+        spf = {r.result, r.domain};
+      } else if (r.method == "dkim") {
+        std::string d = r.domain;
+        if (d.empty()) {
+          for (const auto& [k, v] : r.properties) {
+            if (k == "header.d") {
+              d = v;
+            }
+          }
+        }
+        dkim.push_back({r.result, d});
+      }
+    }
+  }
+
+  // Several author domains: a temperror anywhere wins (the answer is not final); else
+  // the failing evaluation with the strictest policy; a message whose authors all pass
+  // is still not a pass (permerror).
+  static std::optional<dmarc::Evaluation> strictest(dmarc::Discovery& d,
+                                                    const std::vector<std::string>& domains,
+                                                    const dmarc::AuthIdentifier& spf,
+                                                    const std::vector<dmarc::AuthIdentifier>& dkim) {
+    std::optional<dmarc::Evaluation> worst;
+    for (const std::string& dom : domains) {
+      dmarc::Evaluation e = dmarc::evaluate(d, dom, spf, dkim);
+      if (e.result == dmarc::Result::TempError) {
+        return e;
+      }
+      if (e.result == dmarc::Result::Fail &&
+          (!worst || severity(e.disposition) > severity(worst->disposition))) {
+        worst = std::move(e);
+      }
+    }
+    return worst;
+  }
+
+  // Exceptions: the client network, or the author domain ("example.org", or
+  // ".example.org" for it and its subdomains). Returns what matched, for the reason.
+  std::optional<std::string> excepted(std::optional<std::string> domain) const {
+    for (std::size_t i = 0; i < networks_.size(); ++i) {
+      if (!client_ip_.empty() && dmarc::contains(networks_[i], client_ip_)) {
+        return "network " + options_.exception_networks[i];
+      }
+    }
+    if (domain) {
+      for (const std::string& x : options_.exception_domains) {
+        const bool sub = !x.empty() && x.front() == '.';
+        const std::string_view base = sub ? std::string_view(x).substr(1) : std::string_view(x);
+        if (*domain == base ||
+            (sub && domain->size() > x.size() &&
+             domain->compare(domain->size() - x.size(), x.size(), x) == 0)) {
+          return "domain " + x;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  void act(verdict::Findings& findings, const dmarc::Evaluation& e, verdict::AuthResult& a) {
+    if (e.result == dmarc::Result::TempError) {
+      // RFC 9989: the result is not final; the failure policy decides (tempfail).
+      obs::log(obs::Level::Warn, queue_id_.empty() ? "NOQUEUE" : queue_id_, "dmarc",
+               "temperror for {}: {}", e.from_domain, e.problem);
+      if (!findings.failure) {
+        findings.failure = "DMARC temperror for " + e.from_domain;
+      }
+      return;
+    }
+    if (e.result == dmarc::Result::PermError) {
+      return;  // an unusable record is the domain owner's problem, not the sender's
+    }
+    if (e.result != dmarc::Result::Fail) {
+      return;
+    }
+    if (std::optional<std::string> x = excepted(e.from_domain)) {
+      if (e.disposition != dmarc::Policy::None) {
+        a.reason += "; not enforced: exception for " + *x;
+      }
+      return;  // an exception records the result, nothing more
+    }
+    switch (e.disposition) {
+      case dmarc::Policy::None:
+        findings.contributions.push_back({"DMARC_FAIL", options_.none_score});
+        return;
+      case dmarc::Policy::Quarantine:
+        findings.contributions.push_back({"DMARC_QUARANTINE", options_.quarantine_score});
+        break;
+      case dmarc::Policy::Reject:
+        findings.contributions.push_back({"DMARC_REJECT", options_.reject_score});
+        break;
+    }
+    if (options_.mode == config::DmarcMode::Monitor) {
+      a.reason += "; not enforced: monitor mode";
+      return;
+    }
+    const verdict::Action action = e.disposition == dmarc::Policy::Reject
+                                       ? verdict::Action::Reject
+                                       : options_.quarantine_action;
+    findings.forced = verdict::mostSevere(findings.forced, action);
+    if (action == verdict::Action::Reject) {
+      verdict::SmtpReply reply = options_.reject_reply;
+      reply.text += " (" + e.from_domain + ": " + std::string(dmarc::toString(e.applied)) + ")";
+      findings.forced_reply = std::move(reply);
+    }
+  }
+
+  dns::Resolver& resolver_;
+  config::DmarcOptions options_;
+  std::shared_ptr<const dns::Budget> budget_;
+  std::vector<dmarc::Network> networks_;
+  std::vector<std::string> from_;
+  std::string client_ip_;
+  std::string queue_id_;
+};
+
+}  // namespace
+
+StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
+  return std::make_unique<DmarcStage>(snapshot, std::move(budget));
+}
+
+}  // namespace mw::scan
