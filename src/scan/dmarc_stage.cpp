@@ -237,7 +237,7 @@ class DmarcStage final : public Stage {
     findings.forced = verdict::mostSevere(findings.forced, action);
     if (action == verdict::Action::Reject) {
       verdict::SmtpReply reply = options_.reject_reply;
-      reply.text += " (" + e.from_domain + ": " + std::string(dmarc::toString(e.applied)) + ")";
+      reply.text += " (policy of " + e.from_domain + ": " + std::string(dmarc::toString(e.applied)) + ")";
       findings.forced_reply = std::move(reply);
     }
   }

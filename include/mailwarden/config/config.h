@@ -90,7 +90,7 @@ struct DmarcOptions {
   bool enabled = true;
   DmarcMode mode = DmarcMode::Monitor;
   verdict::Action quarantine_action = verdict::Action::Quarantine;  // tag|quarantine|reject
-  // The reply on p=reject; the text gets ": DOMAIN has p=reject" appended (RFC 7372 has
+  // The reply on p=reject; the text gets " (policy of DOMAIN: reject)" appended (RFC 7372 has
   // no DMARC-specific code; 5.7.1 is "delivery not authorized").
   verdict::SmtpReply reject_reply{550, "5.7.1", "Message rejected by DMARC policy"};
   std::vector<std::string> exception_domains = {};   // author domains, lower-case; a
