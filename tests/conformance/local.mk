@@ -8,3 +8,13 @@ tests_conformance_spf_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_SPF_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/spf-floor.txt"'
 tests_conformance_spf_suite_LDADD = $(MW_SPF_LINK) $(YAML_LIBS)
 EXTRA_DIST += tests/conformance/spf-floor.txt
+
+# DMARC: dmarc-vectors.yaml through dmarc/ (vectors RFC 9989 changed are listed, not scored).
+check_PROGRAMS += tests/conformance/dmarc_suite
+TESTS += tests/conformance/dmarc_suite
+tests_conformance_dmarc_suite_SOURCES = tests/conformance/dmarc_suite.cpp
+tests_conformance_dmarc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dmarc"' \
+	-DMW_DMARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dmarc-floor.txt"'
+tests_conformance_dmarc_suite_LDADD = $(MW_DMARC_LINK) $(YAML_LIBS)
+EXTRA_DIST += tests/conformance/dmarc-floor.txt
