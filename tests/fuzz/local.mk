@@ -8,9 +8,10 @@ include tests/fuzz/config.mk
 include tests/fuzz/verdict.mk
 include tests/fuzz/dns.mk
 include tests/fuzz/spf.mk
+include tests/fuzz/dmarc.mk
 
 MW_FUZZ_LIBCODE = $(libmw_config_a_SOURCES) $(libmw_verdict_a_SOURCES) \
-	$(libmw_spf_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
+	$(libmw_spf_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
 	$(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
 
 .PHONY: fuzz
