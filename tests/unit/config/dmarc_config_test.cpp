@@ -1,0 +1,87 @@
+// Tests of the dmarc: section of config/ — defaults, every key, and file:line errors.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "mailwarden/config/config.h"
+
+namespace mw::config {
+namespace {
+
+std::vector<std::string> errors(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const Error& e : r.errors) {
+    out.push_back(e.describe());
+  }
+  return out;
+}
+
+TEST(DmarcConfig, DefaultsAreMonitor) {
+  const LoadResult r = loadString("", "d.yaml");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.config.dmarc.enabled);
+  EXPECT_EQ(r.config.dmarc.mode, DmarcMode::Monitor);
+  EXPECT_EQ(r.config.dmarc.quarantine_action, verdict::Action::Quarantine);
+  EXPECT_EQ(r.config.dmarc.reject_reply.code, 550);
+  EXPECT_EQ(r.config.dmarc.reject_reply.enhanced, "5.7.1");
+}
+
+TEST(DmarcConfig, EveryKey) {
+  const LoadResult r = loadString(
+      "dmarc:\n"
+      "  enabled: true\n"
+      "  mode: enforce\n"
+      "  quarantine_action: tag\n"
+      "  reject_reply: {code: 554, enhanced: \"5.7.1\", text: \"no\"}\n"
+      "  exceptions:\n"
+      "    domains: [Lists.Example.ORG, .forwarder.example]\n"
+      "    networks: [192.0.2.0/24, \"2001:db8::/32\", 198.51.100.7]\n"
+      "  reject_score: 4\n"
+      "  quarantine_score: 1.5\n"
+      "  none_score: 0\n"
+      "  bad_from_score: 2\n",
+      "d.yaml");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  const DmarcOptions& o = r.config.dmarc;
+  EXPECT_EQ(o.mode, DmarcMode::Enforce);
+  EXPECT_EQ(o.quarantine_action, verdict::Action::Tag);
+  EXPECT_EQ(o.reject_reply.code, 554);
+  EXPECT_EQ(o.reject_reply.text, "no");
+  EXPECT_EQ(o.exception_domains, (std::vector<std::string>{"lists.example.org", ".forwarder.example"}));
+  EXPECT_EQ(o.exception_networks.size(), 3u);
+  EXPECT_DOUBLE_EQ(o.reject_score, 4);
+  EXPECT_DOUBLE_EQ(o.quarantine_score, 1.5);
+  EXPECT_DOUBLE_EQ(o.none_score, 0);
+  EXPECT_DOUBLE_EQ(o.bad_from_score, 2);
+}
+
+TEST(DmarcConfig, ErrorsWithFileAndLine) {
+  const LoadResult r = loadString(
+      "dmarc:\n"
+      "  mode: enforcing\n"
+      "  quarantine_action: accept\n"
+      "  exceptions:\n"
+      "    domains: [\"bad domain\", ok.example]\n"
+      "    networks: [192.0.2.0/33, example.com]\n"
+      "  reject_reply: {code: 451}\n"
+      "  rejct_score: 1\n",
+      "d.yaml");
+  const std::vector<std::string> want = {
+      "d.yaml:2: dmarc.mode: unknown value 'enforcing' (expected monitor or enforce)",
+      "d.yaml:3: dmarc.quarantine_action: unknown value 'accept' (expected tag, quarantine or "
+      "reject)",
+      "d.yaml:5: dmarc.exceptions.domains[0]: must be a domain name such as example.org "
+      "(letters, digits, '-', '_' and '.')",
+      "d.yaml:6: dmarc.exceptions.networks[0]: prefix length 33 is larger than 32",
+      "d.yaml:6: dmarc.exceptions.networks[1]: 'example.com' is not an IPv4 or IPv6 address",
+      "d.yaml:7: dmarc.reject_reply.code: must be between 500 and 599 (got 451)",
+      "d.yaml:8: dmarc: unknown key 'rejct_score' (did you mean 'reject_score'?)",
+  };
+  EXPECT_EQ(errors(r), want);
+  EXPECT_EQ(r.config.dmarc.mode, DmarcMode::Monitor);  // invalid settings keep the default
+  EXPECT_TRUE(r.config.dmarc.exception_networks.empty());
+}
+
+}  // namespace
+}  // namespace mw::config
