@@ -55,6 +55,7 @@ write_config() {
     echo "authserv_id: mx.test.example"
     echo "log: {target: stderr, level: info}"
     echo "spf: {enabled: false}  # protocol tests ask no DNS"
+    echo "dmarc: {enabled: false}"
     local line
     for line in "$@"; do
       echo "$line"

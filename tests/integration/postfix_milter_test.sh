@@ -333,6 +333,8 @@ write_config() {
 		  level: info
 		spf:
 		  enabled: false
+		dmarc:
+		  enabled: false
 	YAML
 	mv -f "$1.tmp" "$1"
 }
