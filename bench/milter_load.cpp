@@ -329,6 +329,10 @@ struct Tally {
   long connections = 0;
   std::string first_error;
   std::string negotiated;
+  // The modifications of this worker's first completed message, described: shows what
+  // the milter concluded (e.g. Authentication-Results: spf=pass) without a second tool.
+  std::vector<std::string> sample;
+  bool leadspc = false;
 
   void merge(Tally&& o) {
     message_ms.insert(message_ms.end(), o.message_ms.begin(), o.message_ms.end());
@@ -341,6 +345,7 @@ struct Tally {
     connections += o.connections;
     if (first_error.empty()) first_error = o.first_error;
     if (negotiated.empty()) negotiated = o.negotiated;
+    if (sample.empty()) sample = std::move(o.sample);
   }
   void error(const std::string& what) {
     ++errors;
@@ -391,6 +396,12 @@ void record(Tally& t, const TransactionResult& r) {
       t.headers_added[m.name] += 1;
     }
   }
+  if (t.sample.empty()) {
+    for (const Modification& m : r.modifications) {
+      t.sample.push_back(m.describe(t.leadspc));
+    }
+    t.sample.push_back("reply " + r.reply->describe());
+  }
   t.message_ms.push_back(r.total_ms);
   if (r.stopped_at.empty()) {
     t.eob_ms.push_back(r.eob_to_reply_ms);
@@ -436,6 +447,7 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
         ++t.connections;
         if (t.negotiated.empty()) {
           t.negotiated = s->negotiated().describe();
+          t.leadspc = s->leadingSpace();
         }
         session.emplace(std::move(*s));
         on_session = 0;
@@ -589,7 +601,11 @@ std::string toJson(const Report& r) {
     << ",\n  \"eob_to_reply_ms\": " << jsonStats(statsOf(t.eob_ms))
     << ",\n  \"replies\": " << jsonCounts(t.replies)
     << ",\n  \"modifications\": " << jsonCounts(t.modifications)
-    << ",\n  \"headers_added\": " << jsonCounts(t.headers_added)
+    << ",\n  \"headers_added\": " << jsonCounts(t.headers_added) << ",\n  \"sample\": [";
+  for (std::size_t i = 0; i < t.sample.size(); ++i) {
+    j << (i ? ", " : "") << jsonString(t.sample[i]);
+  }
+  j << "]"
     << ",\n  \"generator_cpu_ms\": " << jsonNumber(r.gen_cpu_ms);
   if (r.pid) {
     const double cpu = r.milterCpuMs();
@@ -650,6 +666,9 @@ void printTable(std::FILE* out, const Report& r) {
   counts("replies", t.replies);
   counts("modifications", t.modifications);
   counts("headers added", t.headers_added);
+  for (const std::string& line : t.sample) {
+    std::fprintf(out, "  first message   %s\n", line.c_str());
+  }
   std::fprintf(out, "  result          %s\n", r.ok() ? "OK" : "NOT OK");
 }
 
