@@ -101,7 +101,7 @@ fi
 plan() {
 	local n w
 	case $1 in
-	4k*) n=2000 w=200 ;;
+	4k*) n=5000 w=500 ;;
 	100k) n=500 w=50 ;;
 	10m) n=20 w=2 ;;
 	*) mw_log "unknown workload $1"; return 1 ;;
