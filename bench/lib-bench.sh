@@ -273,13 +273,15 @@ EOF
 # ---------------------------------------------------------------------------------
 # The reference milter
 
-# bench_ref_start DIR SOCKET: bench/ref_milter on SOCKET (in the namespace if any),
-# recorded for cleanup; waits until it accepts. Sets BENCH_REF_PID.
+# bench_ref_start DIR SOCKET [ARGS...]: bench/ref_milter on SOCKET (in the namespace if
+# any) with extra ARGS (-N: stock Nagle), recorded for cleanup; waits until it accepts.
+# Sets BENCH_REF_PID.
 bench_ref_start() {
 	local dir=$1 socket=$2 pid
+	shift 2
 	mkdir -p "$dir"
 	case $socket in unix:*) rm -f "${socket#unix:}" ;; esac
-	"${BENCH_NS_EXEC[@]}" "$BENCH_REF" -p "$socket" </dev/null >>"$dir/ref.log" 2>&1 &
+	"${BENCH_NS_EXEC[@]}" "$BENCH_REF" -p "$socket" "$@" </dev/null >>"$dir/ref.log" 2>&1 &
 	pid=$!
 	_mw_record_pid "$dir/ref.pid" "$pid" || {
 		mw_log "ref_milter exited at once: $(cat "$dir/ref.log")"

@@ -19,7 +19,9 @@
 # or from nsd in a namespace of ours), ref_milter beside it. For each workload, R runs of
 # each milter alternate (odd runs: reference first; even runs: mailwarden first), each
 # run a --warmup then the measured phase; every run's JSON is in OUT/raw, the medians in
-# OUT/summary.md (bench/bench_summary.py). The memory run starts a fresh mailwarden (and
+# OUT/summary.md (bench/bench_summary.py). On TCP, one extra run of ref_milter -N
+# (stock libmilter, Nagle on) is the control row for the TCP_NODELAY both milters set.
+# The memory run starts a fresh mailwarden (and
 # a fresh ref_milter) per workload, so VmHWM is that workload's peak.
 #
 # Bounds: each milter_load run has --duration-limit 300 and a `timeout`; the message
@@ -102,8 +104,8 @@ plan() {
 	local n w
 	case $1 in
 	4k*) n=5000 w=500 ;;
-	100k) n=500 w=50 ;;
-	10m) n=20 w=2 ;;
+	100k) n=2000 w=100 ;;
+	10m) n=60 w=5 ;;
 	*) mw_log "unknown workload $1"; return 1 ;;
 	esac
 	n=$("$MW_PYTHON" -c "import sys; print(max(1, round($n * $SCALE)))")
@@ -178,6 +180,16 @@ if [[ $DIRECT == 1 ]]; then
 		done
 		bench_mw_stop "$W/mw"
 		bench_ref_stop "$W/ref"
+		# Control (TCP only, one run): stock libmilter, Nagle left on (ref_milter -N), what
+		# the reference would measure without the TCP_NODELAY that mailwarden sets too.
+		if [[ $kind == tcp ]]; then
+			socket_for stock_sock tcp ref-stock
+			bench_ref_start "$W/ref-stock" "$stock_sock" -N
+			read -r n warm <<<"$(plan 4k)"
+			load "mode=direct dns=$DNS_MODE socket=tcp workload=4k c=$CONNS k=$PER_CONN milter=ref-stock-nagle run=1" \
+				"$BENCH_REF_PID" "$stock_sock" "$W/msgs/4k.eml" $((n / 10)) $((warm / 10)) "$CONNS" "$PER_CONN"
+			bench_ref_stop "$W/ref-stock"
+		fi
 		cp "$W/mw/milter.log" "$OUT/mailwarden-$kind.log" 2>/dev/null || true
 		: >"$W/mw/milter.log"
 	done
