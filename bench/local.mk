@@ -29,5 +29,15 @@ EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-be
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT)
+bench: bench/spf_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
+
+# The whole-filter benchmarks, one command per table of doc/PERFORMANCE.md (root: the
+# nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
+#   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
+MILTER_BENCH_ARGS =
+.PHONY: bench-milter bench-postfix
+bench-milter: bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-milter-bench.sh --build . $(MILTER_BENCH_ARGS)
+bench-postfix: bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
