@@ -126,7 +126,9 @@ def postfix_table(runs):
             "msg_s": med([r["msg_per_s"] for r in rs]),
             "sent": med([r["sent"] for r in rs]),
             "sink": med([r["at_sink"] for r in rs]),
-            "lost": sum(r["sent"] - r["at_sink"] for r in rs),
+            # smtp-source stops at the first non-2xx reply, so what it did not get
+            # accepted counts as lost too: attempted, not "sent", is the reference.
+            "lost": sum(r["attempted"] - r["at_sink"] for r in rs),
             "cpu": med([r.get("milter_cpu_ms_per_msg") for r in rs]),
             "rss": med([r.get("milter_hwm_kib") for r in rs]),
         }

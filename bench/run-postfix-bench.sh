@@ -188,7 +188,8 @@ import json, os, sys
 n, secs, ticks = $n, ($t1 - $t0) / 1e9, $cpu1 - $cpu0
 hz = os.sysconf("SC_CLK_TCK")
 json.dump({
-    "tool": "run-postfix-bench.sh", "label": "$label", "sent": n if $rc == 0 else None,
+    "tool": "run-postfix-bench.sh", "label": "$label", "attempted": n,
+    "sent": n if $rc == 0 else None,
     "smtp_source_exit": $rc, "at_sink": $at_sink, "queued_after": $queued,
     "rejects_or_deferrals": $rej1 - $rej0, "wall_s": secs,
     "msg_per_s": $at_sink / secs if secs > 0 else 0,
