@@ -340,6 +340,62 @@ bench_mw_stop() {
 	_mw_unregister proc "$1/milter.pid"
 }
 
+# ---------------------------------------------------------------------------------
+# The next hop: smtp-sink, counting
+
+# bench_sink_start DIR: smtp-sink on a free loopback port with running counters (-c) in
+# DIR/counters, recorded for cleanup. Sets BENCH_SINK_PORT. smtp-sink stands in for
+# lib.sh's capture server here: it stores nothing, so it is never the bottleneck.
+bench_sink_start() {
+	local dir=$1 pid
+	mkdir -p "$dir"
+	mw_free_port BENCH_SINK_PORT
+	smtp-sink -u postfix -c -m 512 "127.0.0.1:$BENCH_SINK_PORT" 512 </dev/null \
+		>"$dir/counters" 2>"$dir/err" &
+	pid=$!
+	_mw_record_pid "$dir/sink.pid" "$pid" || {
+		mw_log "smtp-sink exited: $(cat "$dir/err")"
+		return 1
+	}
+	_mw_register proc "$dir/sink.pid"
+	BENCH_SINK_DIR=$dir
+	mw_wait_until 10 mw_port_open "$BENCH_SINK_PORT" || {
+		mw_log "smtp-sink not listening"
+		return 1
+	}
+}
+
+# bench_sink_count: messages the sink has received (its last "mesg=N" counter; it
+# prints counters only on events, so an empty file is 0).
+bench_sink_count() {
+	local last
+	last=$(tail -c 200 "$BENCH_SINK_DIR/counters" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -n 1)
+	last=${last#mesg=}
+	printf '%s\n' "${last:-0}"
+}
+bench_sink_at_least() { (($(bench_sink_count) >= $1)); }
+
+# bench_cpu_ticks PID / bench_hwm_kib PID / bench_rss_kib PID: /proc readings of a whole
+# process (0 without a PID). CPU = utime + stime in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the last ")" because comm may contain anything).
+bench_cpu_ticks() {
+	[[ -n $1 ]] || { echo 0; return; }
+	local rest
+	rest=$(cat "/proc/$1/stat")
+	rest=${rest##*) }
+	local -a f
+	read -r -a f <<<"$rest"
+	echo $((f[11] + f[12]))
+}
+bench_hwm_kib() {
+	[[ -n $1 ]] || { echo 0; return; }
+	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
+}
+bench_rss_kib() {
+	[[ -n $1 ]] || { echo 0; return; }
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
+}
+
 # bench_machine FILE: the machine and versions, for doc/PERFORMANCE.md.
 bench_machine() {
 	{

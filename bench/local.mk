@@ -22,7 +22,7 @@ bench_ref_milter_CFLAGS = -std=gnu11 -Wall -Wextra -Werror $(MW_SAN_FLAGS) -g -O
 bench_ref_milter_LDADD = $(MILTER_LIBS) -lpthread
 TESTS += bench/smoke_test.sh
 EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-bench.sh \
-	bench/lib-bench.sh bench/bench_summary.py
+	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh
 
 # Extra arguments for the benchmark program, e.g.
 #   make bench BENCH_ARGS=--benchmark_filter=ZoneResolver

@@ -90,26 +90,7 @@ if [[ $DNS_MODE == nsd ]]; then
 fi
 
 # --- the sink ------------------------------------------------------------------------
-mw_free_port SINK_PORT
-smtp-sink -u postfix -c -m 512 "127.0.0.1:$SINK_PORT" 512 </dev/null >"$W/sink/counters" 2>"$W/sink/err" &
-SINK_PID=$!
-_mw_record_pid "$W/sink/sink.pid" "$SINK_PID" || { mw_log "smtp-sink exited: $(cat "$W/sink/err")"; exit 1; }
-_mw_register proc "$W/sink/sink.pid"
-mw_wait_until 10 mw_port_open "$SINK_PORT" || { mw_log "smtp-sink not listening"; exit 1; }
-
-# sink_count: messages the sink has received (its last "mesg=N" counter).
-sink_count() {
-	local last
-	last=$(tail -c 200 "$W/sink/counters" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -n 1)
-	printf '%s\n' "${last#mesg=}"
-}
-# smtp-sink prints its counters only on events: an empty file means 0.
-sink_count_or_zero() {
-	local n
-	n=$(sink_count)
-	printf '%s\n' "${n:-0}"
-}
-sink_at_least() { (($(sink_count_or_zero) >= $1)); }
+bench_sink_start "$W/sink"
 
 # --- the milters and the three Postfix instances ---------------------------------------
 MW_SOCK=unix:$W/mw/mw.sock
@@ -128,26 +109,12 @@ done
 PF_TUNING=(default_process_limit=200 smtp_destination_concurrency_limit=50
 	default_destination_concurrency_limit=50 smtp_connection_cache_on_demand=yes
 	milter_content_timeout=300s)
-mw_pf_start "$W/pf-none" "${PF_PORT[none]}" "$SINK_PORT" "" "${PF_TUNING[@]}"
-mw_pf_start "$W/pf-ref" "${PF_PORT[ref]}" "$SINK_PORT" "$REF_SOCK" "${PF_TUNING[@]}"
-mw_pf_start "$W/pf-mw" "${PF_PORT[mw]}" "$SINK_PORT" "$MW_SOCK" "${PF_TUNING[@]}"
+mw_pf_start "$W/pf-none" "${PF_PORT[none]}" "$BENCH_SINK_PORT" "" "${PF_TUNING[@]}"
+mw_pf_start "$W/pf-ref" "${PF_PORT[ref]}" "$BENCH_SINK_PORT" "$REF_SOCK" "${PF_TUNING[@]}"
+mw_pf_start "$W/pf-mw" "${PF_PORT[mw]}" "$BENCH_SINK_PORT" "$MW_SOCK" "${PF_TUNING[@]}"
 PF_MILTER_PID=([none]="" [ref]=$BENCH_REF_PID [mw]=$BENCH_MW_PID)
 declare -A PF_NAME=([none]=none [ref]=ref [mw]=mailwarden)
 
-# proc_cpu_ticks PID / proc_hwm_kib PID: /proc readings (0 when no PID).
-proc_cpu_ticks() {
-	[[ -n $1 ]] || { echo 0; return; }
-	local rest
-	rest=$(cat "/proc/$1/stat")
-	rest=${rest##*) }
-	local -a f
-	read -r -a f <<<"$rest"
-	echo $((f[11] + f[12])) # utime, stime: fields 14 and 15
-}
-proc_hwm_kib() {
-	[[ -n $1 ]] || { echo 0; return; }
-	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
-}
 rejects_in() { grep -c -E 'milter-reject|status=deferred|status=bounced' "$1/maillog" || true; }
 
 plan() {
@@ -168,17 +135,17 @@ one_run() {
 	pid=${PF_MILTER_PID[$v]}
 	local label="mode=postfix dns=$DNS_MODE workload=$wl c=$SESSIONS milter=${PF_NAME[$v]} run=$run"
 	local file=$OUT/raw/${label// /_}.json
-	c0=$(sink_count_or_zero)
+	c0=$(bench_sink_count)
 	rej0=$(rejects_in "$W/pf-$v")
-	cpu0=$(proc_cpu_ticks "$pid")
+	cpu0=$(bench_cpu_ticks "$pid")
 	t0=$(date +%s%N)
 	timeout 600 smtp-source -s "$SESSIONS" -m "$n" -F "$W/msgs/$wl.eml" \
 		-f "$BENCH_FROM" -t "$BENCH_RCPT" -M "$BENCH_HELO" \
 		"127.0.0.1:${PF_PORT[$v]}" >"$file.source" 2>&1 || rc=$?
-	mw_wait_until 300 sink_at_least $((c0 + n)) || true
+	mw_wait_until 300 bench_sink_at_least $((c0 + n)) || true
 	t1=$(date +%s%N)
-	cpu1=$(proc_cpu_ticks "$pid")
-	at_sink=$(($(sink_count_or_zero) - c0))
+	cpu1=$(bench_cpu_ticks "$pid")
+	at_sink=$(($(bench_sink_count) - c0))
 	rej1=$(rejects_in "$W/pf-$v")
 	queued=$(mw_pf_queue_count "$W/pf-$v")
 	ok=false
@@ -195,7 +162,7 @@ json.dump({
     "msg_per_s": $at_sink / secs if secs > 0 else 0,
     "milter_pid": "$pid" or None,
     "milter_cpu_ms_per_msg": (ticks * 1000 / hz / n) if "$pid" else None,
-    "milter_hwm_kib": int("$(proc_hwm_kib "$pid")" or 0) or None,
+    "milter_hwm_kib": int("$(bench_hwm_kib "$pid")" or 0) or None,
     "ok": "$ok" == "true",
 }, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -211,10 +178,10 @@ for wl in "${WL[@]}"; do
 	# A first message through each instance (not counted): smtpd processes, the milter
 	# connection path and the sink connection cache are warm for every variant alike.
 	for v in "${ROT[@]}"; do
-		c0=$(sink_count_or_zero)
+		c0=$(bench_sink_count)
 		timeout 120 smtp-source -s 2 -m 4 -F "$W/msgs/$wl.eml" -f "$BENCH_FROM" -t "$BENCH_RCPT" \
 			-M "$BENCH_HELO" "127.0.0.1:${PF_PORT[$v]}" >/dev/null 2>&1 || mw_log "warm-up via $v failed"
-		mw_wait_until 120 sink_at_least $((c0 + 4)) || mw_log "warm-up via $v: not all at the sink"
+		mw_wait_until 120 bench_sink_at_least $((c0 + 4)) || mw_log "warm-up via $v: not all at the sink"
 	done
 	for ((run = 1; run <= RUNS; run++)); do
 		s=$(((run - 1) % 3))
