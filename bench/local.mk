@@ -36,8 +36,10 @@ bench: bench/spf_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXE
 # nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
 #   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
 MILTER_BENCH_ARGS =
-.PHONY: bench-milter bench-postfix
+.PHONY: bench-milter bench-postfix bench-soak
 bench-milter: bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
 	bash $(top_srcdir)/bench/run-milter-bench.sh --build . $(MILTER_BENCH_ARGS)
 bench-postfix: bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
 	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
+bench-soak: mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)

@@ -427,6 +427,9 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
     long on_session = 0;
     SmtpClient client = o.client;
     for (;;) {
+      if (next.load() >= count) {
+        break;  // all claimed: not "late", even if the deadline has passed meanwhile
+      }
       if (Clock::now() >= deadline) {
         late = true;
         break;
