@@ -198,7 +198,8 @@ bench_in_ns() {
 }
 
 # bench_nsd_start DIR ZONE: namespace mw-bench-PID, lo up, nsd -d on 127.0.0.1:53
-# serving ZONE, recorded for lib.sh's cleanup; waits until it answers.
+# serving ZONE, recorded for lib.sh's cleanup; waits until mailwarden (BENCH_MW) gets
+# its SPF answers from it.
 bench_nsd_start() {
 	local dir=$1 zone=$2 pid
 	local nsd=${MW_NSD:-/usr/sbin/nsd}
@@ -242,32 +243,24 @@ EOF
 		return 1
 	}
 	_mw_register proc "$dir/nsd.pid"
-	if ! mw_wait_until 10 _bench_dns_probe "_spf.$BENCH_DOMAIN"; then
+	bench_mw_config "$dir/probe.yaml" "unix:$dir/unused.sock" nsd "$zone" "$BENCH_NSD_PORT"
+	printf 'From: <%s>\r\nTo: <%s>\r\nSubject: probe\r\n\r\nprobe\r\n' "$BENCH_FROM" "$BENCH_RCPT" \
+		>"$dir/probe.eml"
+	if ! mw_wait_until 20 _bench_dns_probe "$dir"; then
 		mw_log "nsd not answering after 10 s: $(tail -n 5 "$dir/nsd.log" 2>/dev/null)"
 		return 1
 	fi
 	mw_log "nsd pid $pid in namespace $BENCH_NS on 127.0.0.1:$BENCH_NSD_PORT"
 }
 
-# _bench_dns_probe NAME: one UDP TXT query inside the namespace; true on an answer.
+# _bench_dns_probe DIR: true once mailwarden itself, inside the namespace and asking
+# nsd through libunbound (the path the nsd mode measures), gets spf=pass for the bench
+# sender: `mailwarden check` with the nsd-mode bench config on DIR/4k-probe.eml.
 _bench_dns_probe() {
-	ip netns exec "$BENCH_NS" "$MW_PYTHON" - "$1" "$BENCH_NSD_PORT" <<'EOF'
-import socket, struct, sys
-name, port = sys.argv[1], int(sys.argv[2])
-q = struct.pack(">HHHHHH", 0x4d57, 0x0100, 1, 0, 0, 0)
-for label in name.rstrip(".").split("."):
-    q += bytes([len(label)]) + label.encode()
-q += b"\0" + struct.pack(">HH", 16, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-try:
-    s.sendto(q, ("127.0.0.1", port))
-    r = s.recv(4096)
-except OSError:
-    sys.exit(1)
-_, flags, _, an, _, _ = struct.unpack(">HHHHHH", r[:12])
-sys.exit(0 if (flags & 0xF) == 0 and an > 0 else 1)
-EOF
+	local dir=$1
+	"${BENCH_NS_EXEC[@]}" "$BENCH_MW" check -c "$dir/probe.yaml" --client-ip 192.0.2.10 \
+		--helo "$BENCH_HELO" --mail-from "$BENCH_FROM" --rcpt "$BENCH_RCPT" --json \
+		"$dir/probe.eml" 2>/dev/null | tr -d ' \n' | grep -q '"spf":{"result":"pass"'
 }
 
 # ---------------------------------------------------------------------------------
