@@ -1,5 +1,5 @@
-# bench/: Google Benchmark programs, built and run only by `make bench` (never by `make`
-# or `make check`). Method and results: doc/PERFORMANCE.md.
+# bench/: benchmark programs and scripts, built and run only by `make bench` (never by
+# `make`). Method and results: doc/PERFORMANCE.md.
 EXTRA_PROGRAMS = bench/spf_bench
 bench_spf_bench_SOURCES = bench/spf_bench.cpp tests/support/nsd_server.h
 bench_spf_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(UNBOUND_CFLAGS)
@@ -7,10 +7,39 @@ bench_spf_bench_LDADD = $(MW_SPF_LINK) $(FMT_LIBS) $(BENCHMARK_LIBS) -lpthread
 CLEANFILES += bench/spf_bench
 EXTRA_DIST += doc/PERFORMANCE.md
 
+# The whole-filter benchmark (issue 7): milter_load, our MTA side of the milter protocol
+# under load, and ref_milter, the minimal libmilter milter it is compared against. They
+# are check programs so that `make check` builds them and bench/smoke_test.sh proves they
+# work together (a few messages, well under a second); the measurements themselves are
+# bench/run-milter-bench.sh and bench/run-postfix-bench.sh (need root; see
+# doc/PERFORMANCE.md).
+check_PROGRAMS += bench/milter_load bench/ref_milter
+bench_milter_load_SOURCES = bench/milter_load.cpp \
+	tests/tools/milter_protocol.cpp tests/tools/milter_protocol.h
+bench_milter_load_LDADD = libmw_base.a -lpthread
+bench_ref_milter_SOURCES = bench/ref_milter.c
+bench_ref_milter_CFLAGS = -std=gnu11 -Wall -Wextra -Werror $(MW_SAN_FLAGS) -g -O2
+bench_ref_milter_LDADD = $(MILTER_LIBS) -lpthread
+TESTS += bench/smoke_test.sh
+EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-bench.sh \
+	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh
+
 # Extra arguments for the benchmark program, e.g.
 #   make bench BENCH_ARGS=--benchmark_filter=ZoneResolver
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT)
+bench: bench/spf_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
+
+# The whole-filter benchmarks, one command per table of doc/PERFORMANCE.md (root: the
+# nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
+#   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
+MILTER_BENCH_ARGS =
+.PHONY: bench-milter bench-postfix bench-soak
+bench-milter: bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-milter-bench.sh --build . $(MILTER_BENCH_ARGS)
+bench-postfix: bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
+bench-soak: mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)

@@ -18,8 +18,6 @@
 // Exit status: 0 success, 1 a protocol error or a failed edge case, 2 bad usage.
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -178,19 +176,6 @@ Message generated(long n, long body_bytes) {
   return m;
 }
 
-Result<Message> loadEml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return fail(Errc::Invalid, "cannot read " + path);
-  }
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Result<Message> m = parseEml(raw);
-  if (!m) {
-    return fail(Errc::Invalid, path + ": " + m.error().message);
-  }
-  return m;
-}
-
 // The messages to send, with the envelope from the command line.
 Result<std::vector<Message>> messages(const Args& a) {
   std::vector<Message> out;
@@ -215,31 +200,15 @@ Result<std::vector<Message>> messages(const Args& a) {
   return out;
 }
 
-std::string queueId(long n) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "4B%09lX", n);
-  return buf;
-}
-
 // A connected, negotiated, greeted session.
 Result<Session> openSession(const Args& a, bool print_negotiation) {
   Result<Endpoint> where = parseEndpoint(a.socket);
   if (!where) {
     return fail(where.error());
   }
-  Result<Session> s = Session::open(*where, a.session);
-  if (!s) {
-    return fail(s.error());
-  }
-  Result<Negotiated> n = s->negotiate();
-  if (!n) {
-    return fail(n.error());
-  }
-  if (print_negotiation) {
-    std::printf("negotiated %s\n", n->describe().c_str());
-  }
-  if (Result<void> g = greet(*s, SmtpClient{}); !g) {
-    return fail(g.error());
+  Result<Session> s = openGreeted(*where, a.session, SmtpClient{});
+  if (s && print_negotiation) {
+    std::printf("negotiated %s\n", s->negotiated().describe().c_str());
   }
   return s;
 }
@@ -326,7 +295,7 @@ int runSend(const Args& a) {
     }
     const Message& m = (*msgs)[static_cast<std::size_t>(n - 1) % msgs->size()];
     TransactionOptions t;
-    t.queue_id = queueId(n);
+    t.queue_id = queueIdFor(n);
     t.chunk = static_cast<std::size_t>(a.chunk);
     t.abort_after = a.abort_after;
     t.pause_before_eom_ms = static_cast<int>(a.pause_before_eom_ms);
@@ -408,7 +377,7 @@ struct Edge {
       return;
     }
     TransactionOptions t;
-    t.queue_id = queueId(999);
+    t.queue_id = queueIdFor(999);
     std::optional<TransactionResult> r = send(*s, label, base, t);
     check(r && r->reply && hasAuthResults(*r), label + ": no Authentication-Results");
     quit(*s, label);
@@ -448,13 +417,13 @@ struct Edge {
       return;
     }
     TransactionOptions first;
-    first.queue_id = queueId(1);
+    first.queue_id = queueIdFor(1);
     first.abort_after_body_bytes = base.body.size() / 2;
     check(base.body.size() >= 2, "the message body is too short to abort halfway");
     std::optional<TransactionResult> r1 = send(*s, "msg 1", withForgedAr(base), first);
     check(r1 && !r1->reply && r1->stopped_at == "abort", "msg 1 was not aborted mid-body");
     TransactionOptions second;
-    second.queue_id = queueId(2);
+    second.queue_id = queueIdFor(2);
     std::optional<TransactionResult> r2 = send(*s, "msg 2", base, second);
     quit(*s, "conn");
     check(r2 && r2->reply && hasAuthResults(*r2), "msg 2: no Authentication-Results");
@@ -486,7 +455,7 @@ struct Edge {
         m = withForgedAr(m);  // only message 3 needs a removal
       }
       TransactionOptions t;
-      t.queue_id = queueId(n);
+      t.queue_id = queueIdFor(n);
       std::optional<TransactionResult> r = send(*s, "msg " + std::to_string(n), m, t);
       if (!r) {
         break;
@@ -513,7 +482,7 @@ struct Edge {
 
   void oneByteChunks() {
     TransactionOptions whole;
-    whole.queue_id = queueId(7);
+    whole.queue_id = queueIdFor(7);
     TransactionOptions bytes = whole;
     bytes.chunk = 1;
     std::optional<Session> s1 = open("whole", true);
@@ -561,7 +530,7 @@ struct Edge {
       return;
     }
     TransactionOptions t;
-    t.queue_id = queueId(1);
+    t.queue_id = queueIdFor(1);
     std::optional<TransactionResult> r1 = send(*s, "msg 1", base, t);
     if (Result<void> q = s->quitNewConnection(); !q) {
       failures.push_back("quit_nc: " + q.error().describe());
@@ -572,7 +541,7 @@ struct Edge {
       failures.push_back("greet after quit_nc: " + g.error().describe());
       return;
     }
-    t.queue_id = queueId(2);
+    t.queue_id = queueIdFor(2);
     std::optional<TransactionResult> r2 = send(*s, "msg 2", base, t);
     quit(*s, "conn");
     check(r1 && r1->reply && hasAuthResults(*r1), "msg 1: no Authentication-Results");
@@ -603,7 +572,7 @@ struct Edge {
       std::printf("%s header bytes %zu (limit %zu)\n", label.c_str(), headerBytes(*m, leadspc),
                   limit);
       TransactionOptions t;
-      t.queue_id = queueId(n);
+      t.queue_id = queueIdFor(n);
       std::optional<TransactionResult> r = send(*s, label, *m, t);
       check(r && r->reply, label + ": no final reply");
       if (!r) {
@@ -611,7 +580,7 @@ struct Edge {
       }
     }
     TransactionOptions t;
-    t.queue_id = queueId(3);
+    t.queue_id = queueIdFor(3);
     std::optional<TransactionResult> r3 = send(*s, "msg 3", generated(3, args.body_bytes), t);
     check(r3 && r3->reply && hasAuthResults(*r3), "msg 3 after the limit: no Authentication-Results");
     quit(*s, "conn");

@@ -23,6 +23,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 namespace mw::testtools {
@@ -1028,6 +1030,40 @@ Result<TransactionResult> sendMessage(Session& s, const Message& m,
   result.modifications = std::move(o->modifications);
   result.reply = o->reply;
   return finish();
+}
+
+Result<Message> loadEml(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(Errc::Invalid, "cannot read " + path);
+  }
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<Message> m = parseEml(raw);
+  if (!m) {
+    return fail(Errc::Invalid, path + ": " + m.error().message);
+  }
+  return m;
+}
+
+Result<Session> openGreeted(const Endpoint& where, const SessionOptions& options,
+                            const SmtpClient& client) {
+  Result<Session> s = Session::open(where, options);
+  if (!s) {
+    return fail(s.error());
+  }
+  if (Result<Negotiated> n = s->negotiate(); !n) {
+    return fail(n.error());
+  }
+  if (Result<void> g = greet(*s, client); !g) {
+    return fail(g.error());
+  }
+  return s;
+}
+
+std::string queueIdFor(long n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "4B%09lX", n);
+  return buf;
 }
 
 double percentile(std::vector<double> sample, double p) {

@@ -338,6 +338,17 @@ struct TransactionResult {
 [[nodiscard]] Result<TransactionResult> sendMessage(Session& s, const Message& m,
                                                     const TransactionOptions& options);
 
+// Reads an .eml file and parses it with parseEml(); the Error names the file.
+[[nodiscard]] Result<Message> loadEml(const std::string& path);
+
+// Opens a session to `where`, negotiates (OPTNEG) and greets (CONNECT, HELO) as `client`:
+// what an MTA does before its first MAIL FROM. An Error if any step fails or is refused.
+[[nodiscard]] Result<Session> openGreeted(const Endpoint& where, const SessionOptions& options,
+                                          const SmtpClient& client);
+
+// A Postfix-looking queue id for message number n ("4B" + 9 hex digits), for macro i.
+std::string queueIdFor(long n);
+
 // Nearest-rank percentile of an unsorted sample (p in 0..100); 0 for an empty sample.
 double percentile(std::vector<double> sample, double p);
 

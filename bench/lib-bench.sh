@@ -1,0 +1,406 @@
+# shellcheck shell=bash
+# bench/lib-bench.sh -- shared by bench/run-milter-bench.sh and bench/run-postfix-bench.sh:
+# the workload messages, the DNS zone they need, mailwarden's bench configuration, the
+# DNS namespace with nsd, and the reference milter. Source after
+# tests/integration/lib.sh (it provides PID tracking, cleanup, work dirs and the
+# private Postfix); everything started here is recorded there and stopped by PID.
+
+MW_BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# The envelope every workload uses. The SMTP client is 192.0.2.10 for milter_load (its
+# default, tests/tools/milter_protocol.h SmtpClient) and 127.0.0.1 through Postfix; the
+# zone authorises both (bench_zone).
+BENCH_DOMAIN=bench.test.example
+BENCH_FROM=sender@$BENCH_DOMAIN
+BENCH_RCPT=user@mx.test.example
+BENCH_HELO=mail.$BENCH_DOMAIN
+
+# bench_zone FILE: the zone for BENCH_DOMAIN, an RFC 1035 master file that both
+# dns.zone_files and nsd load. SPF takes the realistic path: an include, then mx, then
+# a, and the clients match inside the include: MAIL FROM costs 2 lookups (TXT, TXT), the
+# HELO identity mail.BENCH_DOMAIN 2 more (TXT, A for its "a"). DMARC and DKIM records are there for the lead's
+# full-workload re-run (DKIM keys are appended by bench_sign_messages when a signer
+# exists).
+bench_zone() {
+	cat >"$1" <<EOF
+\$ORIGIN $BENCH_DOMAIN.
+\$TTL 3600
+@       IN SOA ns.$BENCH_DOMAIN. hostmaster.$BENCH_DOMAIN. 1 3600 600 86400 3600
+@       IN NS  ns.$BENCH_DOMAIN.
+ns      IN A   127.0.0.1
+@       IN MX  10 mx1.$BENCH_DOMAIN.
+mx1     IN A   198.51.100.25
+@       IN A   198.51.100.80
+@       IN TXT "v=spf1 include:_spf.$BENCH_DOMAIN mx a -all"
+_spf    IN TXT "v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.0/24 ip4:127.0.0.0/8 -all"
+mail    IN A   192.0.2.10
+mail    IN TXT "v=spf1 a ip4:127.0.0.0/8 -all"
+_dmarc  IN TXT "v=DMARC1; p=reject; adkim=r; aspf=r"
+EOF
+}
+
+# bench_make_messages DIR: writes the workloads, in wire form (CRLF), and prints their
+# names. Deterministic (fixed seeds): the same bytes on every run.
+#   4k.eml    ~4 KB multipart/alternative (text + HTML), the issue's "4 KB multipart"
+#   100k.eml  ~100 KB: a short text part and a base64 attachment
+#   10m.eml   ~10 MB: the same shape, a 7.6 MB attachment
+bench_make_messages() {
+	local dir=$1 i
+	mkdir -p "$dir"
+	{
+		printf 'Return-Path: <%s>\n' "$BENCH_FROM"
+		printf 'Received: from %s (%s [192.0.2.10])\n\tby mx.test.example (Postfix) with ESMTPS id 4ABCDE00001\n\tfor <%s>; Mon, 01 Jan 2024 00:00:00 +0000 (UTC)\n' "$BENCH_HELO" "$BENCH_HELO" "$BENCH_RCPT"
+		printf 'From: Bench Sender <%s>\n' "$BENCH_FROM"
+		printf 'To: Bench User <%s>\n' "$BENCH_RCPT"
+		printf 'Subject: Quarterly report: figures for review\n'
+		printf 'Date: Mon, 01 Jan 2024 00:00:00 +0000\n'
+		printf 'Message-ID: <bench-4k@%s>\n' "$BENCH_DOMAIN"
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: multipart/alternative; boundary="bench-alt-1"\n'
+		printf '\n'
+		printf 'This is a multi-part message in MIME format.\n'
+		printf -- '--bench-alt-1\n'
+		printf 'Content-Type: text/plain; charset=utf-8\n'
+		printf 'Content-Transfer-Encoding: quoted-printable\n\n'
+		for i in $(seq 1 14); do
+			printf 'Line %02d of the plain text part: revenue, costs and the outlook for =\nthe next quarter, see https://www.%s/report/%d for details.\n' "$i" "$BENCH_DOMAIN" "$i"
+		done
+		printf -- '--bench-alt-1\n'
+		printf 'Content-Type: text/html; charset=utf-8\n'
+		printf 'Content-Transfer-Encoding: quoted-printable\n\n'
+		printf '<html><body>\n'
+		for i in $(seq 1 11); do
+			printf '<p style=3D"margin:0">Line %02d: revenue, costs and the <a href=3D"https://w=\nww.%s/report/%d">outlook</a>.</p>\n' "$i" "$BENCH_DOMAIN" "$i"
+		done
+		printf '</body></html>\n'
+		printf -- '--bench-alt-1--\n'
+	} >"$dir/4k.lf"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" crlf "$dir/4k.lf" "$dir/4k.eml"
+	rm -f "$dir/4k.lf"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" attachment "$dir/100k.eml" --seed 100 \
+		--bytes 73000 --from "Bench Sender <$BENCH_FROM>" --to "$BENCH_RCPT" \
+		--subject "100 KB with an attachment"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" attachment "$dir/10m.eml" --seed 10 \
+		--bytes 7600000 --from "Bench Sender <$BENCH_FROM>" --to "$BENCH_RCPT" \
+		--subject "10 MB with an attachment"
+}
+
+# bench_sign_messages DIR ZONE -- THE DKIM HOOK. When the DKIM engineer's signer exists
+# (MW_DKIM_SIGN, default tests/tools/dkim_sign in the build dir), writes
+# DIR/4k-rsa2048.eml and DIR/4k-ed25519.eml (4k.eml signed with a fresh key of each
+# type) and appends the two selectors' key records to ZONE. The interface assumed:
+#   dkim_sign keygen --algorithm rsa-sha256|ed25519-sha256 --bits 2048 --out KEY.pem
+#                    --txt KEY.txt          (KEY.txt: the p= record text)
+#   dkim_sign sign --key KEY.pem --domain D --selector S --algorithm A IN.eml > OUT.eml
+# If the real tool differs, adapt this one function; nothing else depends on it.
+# Without the tool: prints a note and signs nothing (the runs use the unsigned 4k.eml).
+bench_sign_messages() {
+	local dir=$1 zone=$2 signer=${MW_DKIM_SIGN:-${MW_BUILD_DIR:-.}/tests/tools/dkim_sign}
+	local alg sel
+	if [[ ! -x $signer ]]; then
+		mw_log "no DKIM signer at $signer (set MW_DKIM_SIGN): 4 KB workload is unsigned"
+		return 0
+	fi
+	for alg in rsa2048 ed25519; do
+		sel=bench-$alg
+		case $alg in
+		rsa2048) set -- --algorithm rsa-sha256 --bits 2048 ;;
+		ed25519) set -- --algorithm ed25519-sha256 ;;
+		esac
+		"$signer" keygen "$@" --out "$dir/$sel.pem" --txt "$dir/$sel.txt" || return 1
+		"$signer" sign --key "$dir/$sel.pem" --domain "$BENCH_DOMAIN" --selector "$sel" \
+			"${@:1:2}" "$dir/4k.eml" >"$dir/4k-$alg.eml" || return 1
+		printf '%s._domainkey IN TXT %s\n' "$sel" "$(<"$dir/$sel.txt")" >>"$zone"
+		BENCH_SIGNED+=("4k-$alg")
+	done
+}
+BENCH_SIGNED=()
+
+# bench_mw_config FILE SOCKET DNS_MODE ZONE [NSD_PORT]: mailwarden's bench config. All
+# checks main has are on (SPF for MAIL FROM and HELO, MIME parsing, header guard,
+# verdict headers); log level info to a file as production logs one line per message.
+# DNS_MODE zone: dns.zone_files (no resolver at all); nsd: libunbound asking nsd at
+# 127.0.0.1@NSD_PORT (inside the namespace the caller made). MW_BENCH_RULES_DIR, if
+# set, is the rules directory (for the lead's full-workload run: shipped rules + the
+# 1,000 generated ones); otherwise no rules.
+bench_mw_config() {
+	local file=$1 socket=$2 mode=$3 zone=$4 port=${5:-53}
+	{
+		cat <<EOF
+milter:
+  socket: "$socket"
+  user: ""
+  socket_mode: "0666"
+  drain_timeout: 5
+authserv_id: mx.test.example
+failure_policy: tempfail
+log:
+  target: stderr
+  level: ${MW_BENCH_LOG_LEVEL:-info}
+spf:
+  enabled: true
+  check_helo: true
+  reject_on_fail: false
+EOF
+		case $mode in
+		zone)
+			cat <<EOF
+dns:
+  zone_files: ["$zone"]
+EOF
+			;;
+		nsd)
+			cat <<EOF
+dns:
+  resolvers: ["127.0.0.1@$port"]
+  timeout_ms: 2000
+  retries: 1
+  budget_ms: 5000
+EOF
+			;;
+		*)
+			mw_log "bench_mw_config: unknown DNS mode $mode"
+			return 1
+			;;
+		esac
+		if [[ -n ${MW_BENCH_RULES_DIR:-} ]]; then
+			printf 'rules:\n  directories: ["%s"]\n' "$MW_BENCH_RULES_DIR"
+		else
+			printf 'rules:\n  directories: []\n'
+		fi
+	} >"$file"
+}
+
+# ---------------------------------------------------------------------------------
+# A network namespace with nsd (DNS mode "nsd"), as tests/integration/spf_test.sh
+# does: its only interface is its own lo, so no query can leave it.
+
+BENCH_NS=""
+BENCH_NSD_PORT=53
+
+# bench_ns_cleanup: deletes the namespace (after lib.sh stopped what ran in it).
+bench_ns_cleanup() {
+	if [[ -n $BENCH_NS ]]; then
+		ip netns del "$BENCH_NS" 2>/dev/null || mw_log "could not delete namespace $BENCH_NS"
+		BENCH_NS=""
+		BENCH_NS_EXEC=()
+	fi
+}
+
+# BENCH_NS_EXEC: the command prefix that runs a program inside the namespace (empty
+# without one). A prefix, not a shell function, so that `"${BENCH_NS_EXEC[@]}" prog &`
+# leaves the program's own PID in $! (`ip netns exec` execs, it does not fork).
+BENCH_NS_EXEC=()
+
+# bench_in_ns CMD...: CMD inside the namespace if there is one, else as is (foreground).
+bench_in_ns() {
+	"${BENCH_NS_EXEC[@]}" "$@"
+}
+
+# bench_nsd_start DIR ZONE: namespace mw-bench-PID, lo up, nsd -d on 127.0.0.1:53
+# serving ZONE, recorded for lib.sh's cleanup; waits until mailwarden (BENCH_MW) gets
+# its SPF answers from it.
+bench_nsd_start() {
+	local dir=$1 zone=$2 pid
+	local nsd=${MW_NSD:-/usr/sbin/nsd}
+	[[ -x $nsd ]] || {
+		mw_log "nsd not installed ($nsd)"
+		return 1
+	}
+	BENCH_NS=mw-bench-$$
+	ip netns add "$BENCH_NS" || {
+		BENCH_NS=""
+		return 1
+	}
+	ip netns exec "$BENCH_NS" ip link set lo up
+	BENCH_NS_EXEC=(ip netns exec "$BENCH_NS")
+	mkdir -p "$dir"
+	cat >"$dir/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$BENCH_NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  pidfile: "$dir/nsd-own.pid"
+  database: ""
+  xfrdfile: "$dir/xfrd.state"
+  zonelistfile: "$dir/zone.list"
+  xfrdir: "$dir"
+  logfile: "$dir/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: $BENCH_DOMAIN
+  zonefile: "$zone"
+EOF
+	ip netns exec "$BENCH_NS" "$nsd" -d -c "$dir/nsd.conf" </dev/null >>"$dir/nsd.out" 2>&1 &
+	pid=$!
+	_mw_record_pid "$dir/nsd.pid" "$pid" || {
+		mw_log "nsd exited at once: $(tail -n 5 "$dir/nsd.out" "$dir/nsd.log" 2>/dev/null)"
+		return 1
+	}
+	_mw_register proc "$dir/nsd.pid"
+	bench_mw_config "$dir/probe.yaml" "unix:$dir/unused.sock" nsd "$zone" "$BENCH_NSD_PORT"
+	printf 'From: <%s>\r\nTo: <%s>\r\nSubject: probe\r\n\r\nprobe\r\n' "$BENCH_FROM" "$BENCH_RCPT" \
+		>"$dir/probe.eml"
+	if ! mw_wait_until 20 _bench_dns_probe "$dir"; then
+		mw_log "nsd not answering after 10 s: $(tail -n 5 "$dir/nsd.log" 2>/dev/null)"
+		return 1
+	fi
+	mw_log "nsd pid $pid in namespace $BENCH_NS on 127.0.0.1:$BENCH_NSD_PORT"
+}
+
+# _bench_dns_probe DIR: true once mailwarden itself, inside the namespace and asking
+# nsd through libunbound (the path the nsd mode measures), gets spf=pass for the bench
+# sender: `mailwarden check` with the nsd-mode bench config on DIR/4k-probe.eml.
+_bench_dns_probe() {
+	local dir=$1
+	"${BENCH_NS_EXEC[@]}" "$BENCH_MW" check -c "$dir/probe.yaml" --client-ip 192.0.2.10 \
+		--helo "$BENCH_HELO" --mail-from "$BENCH_FROM" --rcpt "$BENCH_RCPT" --json \
+		"$dir/probe.eml" 2>/dev/null | tr -d ' \n' | grep -q '"spf":{"result":"pass"'
+}
+
+# ---------------------------------------------------------------------------------
+# The reference milter
+
+# bench_ref_start DIR SOCKET [ARGS...]: bench/ref_milter on SOCKET (in the namespace if
+# any) with extra ARGS (-N: stock Nagle), recorded for cleanup; waits until it accepts.
+# Sets BENCH_REF_PID.
+bench_ref_start() {
+	local dir=$1 socket=$2 pid
+	shift 2
+	mkdir -p "$dir"
+	case $socket in unix:*) rm -f "${socket#unix:}" ;; esac
+	"${BENCH_NS_EXEC[@]}" "$BENCH_REF" -p "$socket" "$@" </dev/null >>"$dir/ref.log" 2>&1 &
+	pid=$!
+	_mw_record_pid "$dir/ref.pid" "$pid" || {
+		mw_log "ref_milter exited at once: $(cat "$dir/ref.log")"
+		return 1
+	}
+	_mw_register proc "$dir/ref.pid"
+	if ! mw_wait_until 20 _bench_listening "$socket"; then
+		mw_log "ref_milter not listening on $socket: $(tail -n 5 "$dir/ref.log")"
+		return 1
+	fi
+	case $socket in unix:*) chmod 0666 "${socket#unix:}" ;; esac
+	BENCH_REF_PID=$pid
+}
+
+bench_ref_stop() {
+	_mw_stop_pidfile "$1/ref.pid" 10
+	_mw_unregister proc "$1/ref.pid"
+}
+
+# _bench_listening SOCKET: something accepts on SOCKET (unix:/path or inet:PORT@127.0.0.1),
+# looked at from inside the namespace if there is one.
+_bench_listening() {
+	case $1 in
+	unix:*) mw_unix_socket_open "${1#unix:}" ;;
+	inet:*@*)
+		local rest=${1#inet:}
+		bench_in_ns bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "${rest%%@*}" 2>/dev/null
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# bench_mw_start DIR CONFIG SOCKET: mailwarden run -c CONFIG (in the namespace if any),
+# recorded for cleanup; waits until it accepts. Sets BENCH_MW_PID.
+bench_mw_start() {
+	local dir=$1 config=$2 socket=$3 pid
+	mkdir -p "$dir"
+	case $socket in unix:*) rm -f "${socket#unix:}" ;; esac
+	"${BENCH_NS_EXEC[@]}" "$BENCH_MW" run -c "$config" </dev/null >>"$dir/milter.log" 2>&1 &
+	pid=$!
+	_mw_record_pid "$dir/milter.pid" "$pid" || {
+		mw_log "mailwarden exited at once: $(tail -n 20 "$dir/milter.log")"
+		return 1
+	}
+	_mw_register proc "$dir/milter.pid"
+	if ! mw_wait_until "${MW_MILTER_TIMEOUT:-60}" _bench_listening "$socket"; then
+		mw_log "mailwarden not listening on $socket: $(tail -n 20 "$dir/milter.log")"
+		return 1
+	fi
+	case $socket in unix:*) chmod 0666 "${socket#unix:}" ;; esac
+	BENCH_MW_PID=$pid
+}
+
+bench_mw_stop() {
+	_mw_stop_pidfile "$1/milter.pid" 15
+	_mw_unregister proc "$1/milter.pid"
+}
+
+# ---------------------------------------------------------------------------------
+# The next hop: smtp-sink, counting
+
+# bench_sink_start DIR: smtp-sink on a free loopback port with running counters (-c) in
+# DIR/counters, recorded for cleanup. Sets BENCH_SINK_PORT. smtp-sink stands in for
+# lib.sh's capture server here: it stores nothing, so it is never the bottleneck.
+bench_sink_start() {
+	local dir=$1 pid
+	mkdir -p "$dir"
+	mw_free_port BENCH_SINK_PORT
+	smtp-sink -u postfix -c -m 512 "127.0.0.1:$BENCH_SINK_PORT" 512 </dev/null \
+		>"$dir/counters" 2>"$dir/err" &
+	pid=$!
+	_mw_record_pid "$dir/sink.pid" "$pid" || {
+		mw_log "smtp-sink exited: $(cat "$dir/err")"
+		return 1
+	}
+	_mw_register proc "$dir/sink.pid"
+	BENCH_SINK_DIR=$dir
+	mw_wait_until 10 mw_port_open "$BENCH_SINK_PORT" || {
+		mw_log "smtp-sink not listening"
+		return 1
+	}
+}
+
+# bench_sink_count: messages the sink has received (its last "mesg=N" counter; it
+# prints counters only on events, so an empty file is 0).
+bench_sink_count() {
+	local last
+	last=$(tail -c 200 "$BENCH_SINK_DIR/counters" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -n 1)
+	last=${last#mesg=}
+	printf '%s\n' "${last:-0}"
+}
+bench_sink_at_least() { (($(bench_sink_count) >= $1)); }
+
+# bench_cpu_ticks PID / bench_hwm_kib PID / bench_rss_kib PID: /proc readings of a whole
+# process (0 without a PID). CPU = utime + stime in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the last ")" because comm may contain anything).
+bench_cpu_ticks() {
+	[[ -n $1 ]] || { echo 0; return; }
+	local rest
+	rest=$(cat "/proc/$1/stat")
+	rest=${rest##*) }
+	local -a f
+	read -r -a f <<<"$rest"
+	echo $((f[11] + f[12]))
+}
+bench_hwm_kib() {
+	[[ -n $1 ]] || { echo 0; return; }
+	sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
+}
+bench_rss_kib() {
+	[[ -n $1 ]] || { echo 0; return; }
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"
+}
+
+# bench_machine FILE: the machine and versions, for doc/PERFORMANCE.md.
+bench_machine() {
+	{
+		printf 'date: %s\n' "$(date -u +%FT%TZ)"
+		printf 'cpu: %s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+		printf 'nproc: %s\n' "$(nproc)"
+		printf 'loadavg: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+		printf 'kernel: %s\n' "$(uname -r)"
+		printf 'compiler: %s\n' "$(g++ --version | head -n 1)"
+		printf 'libmilter: %s\n' "$(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?')"
+		printf 'postfix: %s\n' "$(postconf -d -h mail_version 2>/dev/null || echo '?')"
+		printf 'nsd: %s\n' "$(dpkg-query -W -f '${Version}' nsd 2>/dev/null || echo '?')"
+		printf 'mailwarden: %s\n' "$(git -C "$MW_REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
+	} >"$1"
+}

@@ -1,0 +1,781 @@
+// bench/milter_load — a load generator for milters: C concurrent MTA connections send N
+// messages through the milter protocol (version 6) the way Postfix does, and report
+// throughput, latency, the milter's CPU and memory, and what the milter answered.
+//
+//   milter_load --socket SPEC --message FILE [--message FILE]... [options]
+//
+// The protocol itself (option negotiation, Postfix's macros, SMFIP_NO* / SMFIP_NR_*
+// honoured, body chunks of at most 65535 bytes, modifications read after end of message,
+// SMFIC_ABORT after each transaction) is tests/tools/milter_protocol.h, shared with
+// milter_client; this file only schedules it and measures.
+//
+// Scheduling. C worker threads, one MTA connection each at a time. A worker opens a
+// connection (OPTNEG, CONNECT, HELO), sends K messages on it one after another (a claim
+// on a shared counter per message, so exactly N are attempted in all), then QUITs and
+// opens the next, as a Postfix smtpd with K messages per SMTP session would. Messages
+// are the --message files, round-robin over the global message number.
+//
+// Latency of a message: from queueing its MAIL command (the first command of the
+// transaction; envelope events are buffered until a reply is due, as Postfix's stream
+// does) to reading the final reply to SMFIC_BODYEOB. It therefore includes sending the
+// whole message, not just the milter's end-of-message work; eob_to_reply_ms (from the
+// write that carried BODYEOB to the final reply) is reported too. Connection set-up
+// (OPTNEG/CONNECT/HELO) is outside both: with K = 1 it is in msg/s only.
+//
+// Throughput: completed messages / wall time of the measured phase (threads started to
+// threads joined). A --warmup phase with the same concurrency runs first and is not
+// counted.
+//
+// Milter process (--pid PID or --proc-name NAME, read from /proc): CPU = utime + stime of
+// the whole process (all threads) over the measured phase, in ms per completed message;
+// VmRSS sampled every --sample-ms during the phase (its maximum is "peak RSS of the
+// phase"), and VmHWM (the kernel's high-water mark since the process started) at the end.
+//
+// Bounds: N messages at most; no new message starts after --duration-limit seconds
+// (warmup included); every packet read or write waits at most --timeout-ms. A milter
+// that misbehaves (refuses, closes, sends garbage) costs a counted error, never a crash;
+// the worker then starts a new connection.
+//
+// Output: a human-readable table on stdout, and with --json FILE ("-" for stdout, then
+// the table goes to stderr) one JSON object. Exit status: 0 if every message got a final
+// reply and there were no errors, 1 otherwise, 2 bad usage or unreadable messages.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/tools/milter_protocol.h"
+
+namespace mw::bench {
+namespace {
+
+using namespace mw::testtools;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string socket;
+  std::vector<std::string> message_files;
+  long connections = 10;
+  long messages = 1000;
+  long per_connection = 1;
+  long warmup = 0;
+  long duration_limit_s = 300;
+  long sample_ms = 20;
+  long chunk = static_cast<long>(kChunkSize);
+  std::optional<long> pid;
+  std::string proc_name;
+  std::string json_path;
+  std::string label;
+  std::optional<std::string> mail_from;
+  std::vector<std::string> rcpts;
+  SmtpClient client;
+  SessionOptions session;
+};
+
+void usage() {
+  std::fputs(
+      "usage: milter_load --socket SPEC --message FILE [--message FILE]...\n"
+      "         [--connections C] [--messages N] [--per-connection K] [--warmup W]\n"
+      "         [--duration-limit SECONDS] [--pid PID | --proc-name NAME] [--sample-ms MS]\n"
+      "         [--json FILE|-] [--label TEXT] [--chunk BYTES] [--timeout-ms MS]\n"
+      "         [--mail-from ADDR] [--rcpt ADDR]... [--client-ip IPV4] [--helo NAME]\n"
+      "  SPEC: unix:/path | inet:PORT@HOST | inet6:PORT@HOST | inet:HOST:PORT\n",
+      stderr);
+}
+
+bool toLong(const char* text, long min, long max, long& out) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (errno != 0 || *text == '\0' || *end != '\0' || v < min || v > max) {
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+// Command line -> Options, or nullopt after a message on stderr.
+std::optional<Options> parseOptions(int argc, char** argv) {
+  Options o;
+  // Numeric options: name -> (target, min, max).
+  struct Numeric {
+    long* target;
+    long min;
+    long max;
+  };
+  long timeout_ms = o.session.timeout_ms;
+  long pid = 0;
+  const std::map<std::string, Numeric> numeric{
+      {"--connections", {&o.connections, 1, 1000}},
+      {"--messages", {&o.messages, 1, 100000000}},
+      {"--per-connection", {&o.per_connection, 1, 100000000}},
+      {"--warmup", {&o.warmup, 0, 100000000}},
+      {"--duration-limit", {&o.duration_limit_s, 1, 7 * 24 * 3600}},
+      {"--sample-ms", {&o.sample_ms, 1, 60000}},
+      {"--chunk", {&o.chunk, 1, static_cast<long>(kChunkSize)}},
+      {"--timeout-ms", {&timeout_ms, 1, 3600 * 1000}},
+      {"--pid", {&pid, 1, 1L << 30}},
+  };
+  // Text options: name -> target (repeatable ones are handled below).
+  std::string mail_from;
+  const std::map<std::string, std::string*> text{
+      {"--socket", &o.socket},      {"--proc-name", &o.proc_name},
+      {"--json", &o.json_path},     {"--label", &o.label},
+      {"--mail-from", &mail_from},  {"--client-ip", &o.client.address},
+      {"--helo", &o.client.helo},
+  };
+  bool have_mail_from = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string name = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "milter_load: %s needs a value\n", name.c_str());
+      return std::nullopt;
+    }
+    const char* value = argv[++i];
+    if (auto n = numeric.find(name); n != numeric.end()) {
+      if (!toLong(value, n->second.min, n->second.max, *n->second.target)) {
+        std::fprintf(stderr, "milter_load: %s needs a number in %ld..%ld\n", name.c_str(),
+                     n->second.min, n->second.max);
+        return std::nullopt;
+      }
+    } else if (auto t = text.find(name); t != text.end()) {
+      *t->second = value;
+      have_mail_from = have_mail_from || name == "--mail-from";
+    } else if (name == "--message") {
+      o.message_files.emplace_back(value);
+    } else if (name == "--rcpt") {
+      o.rcpts.emplace_back(value);
+    } else {
+      std::fprintf(stderr, "milter_load: unknown option %s\n", name.c_str());
+      return std::nullopt;
+    }
+  }
+  if (o.socket.empty() || o.message_files.empty()) {
+    std::fputs("milter_load: --socket and at least one --message are required\n", stderr);
+    return std::nullopt;
+  }
+  if (pid != 0 && !o.proc_name.empty()) {
+    std::fputs("milter_load: --pid and --proc-name exclude each other\n", stderr);
+    return std::nullopt;
+  }
+  if (pid != 0) {
+    o.pid = pid;
+  }
+  if (have_mail_from) {
+    o.mail_from = mail_from;
+  }
+  o.session.timeout_ms = static_cast<int>(timeout_ms);
+  o.client.helo = o.client.helo.empty() ? "mail.example.net" : o.client.helo;
+  return o;
+}
+
+// ---- /proc ---------------------------------------------------------------------------
+
+// The one process whose comm is `name`, or an Error if none or several.
+Result<long> findProcess(const std::string& name) {
+  std::vector<long> found;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) {
+    return fail(Errc::Invalid, "cannot read /proc");
+  }
+  while (const dirent* e = ::readdir(d)) {
+    long pid = 0;
+    if (!toLong(e->d_name, 1, 1L << 30, pid)) {
+      continue;
+    }
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string c;
+    if (std::getline(comm, c) && c == name) {
+      found.push_back(pid);
+    }
+  }
+  ::closedir(d);
+  if (found.size() != 1) {
+    return fail(Errc::Invalid, std::to_string(found.size()) + " processes are named " + name +
+                                   " (give --pid)");
+  }
+  return found.front();
+}
+
+struct ProcSample {
+  bool ok = false;
+  long cpu_ticks = 0;  // utime + stime, all threads
+  long rss_kib = 0;    // VmRSS
+  long hwm_kib = 0;    // VmHWM
+  long threads = 0;
+};
+
+// One reading of /proc/PID/stat and /proc/PID/status; ok = false if the process is gone.
+ProcSample readProc(long pid) {
+  ProcSample s;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::ifstream stat(dir + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return s;
+  }
+  // comm may contain spaces and ')': the fields start after the last ')'. Then state is
+  // field 3, utime field 14, stime field 15 (proc(5)).
+  const std::size_t close = line.rfind(')');
+  if (close == std::string::npos) {
+    return s;
+  }
+  std::istringstream fields(line.substr(close + 1));
+  std::string f;
+  long utime = 0;
+  long stime = 0;
+  for (int field = 3; field <= 15 && fields >> f; ++field) {
+    if (field == 14) {
+      utime = std::atol(f.c_str());
+    } else if (field == 15) {
+      stime = std::atol(f.c_str());
+    }
+  }
+  s.cpu_ticks = utime + stime;
+  std::ifstream status(dir + "/status");
+  while (std::getline(status, line)) {
+    const auto value = [&](const char* key) {
+      return std::atol(line.c_str() + std::strlen(key));
+    };
+    if (line.rfind("VmRSS:", 0) == 0) {
+      s.rss_kib = value("VmRSS:");
+    } else if (line.rfind("VmHWM:", 0) == 0) {
+      s.hwm_kib = value("VmHWM:");
+    } else if (line.rfind("Threads:", 0) == 0) {
+      s.threads = value("Threads:");
+    }
+  }
+  s.ok = true;
+  return s;
+}
+
+// Samples VmRSS of pid every interval on its own thread, from construction to stop().
+class RssSampler {
+ public:
+  RssSampler(long pid, long interval_ms) : pid_(pid), interval_(interval_ms) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+  ~RssSampler() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  long maxRssKib() const { return max_rss_; }
+  long maxThreads() const { return max_threads_; }
+  long samples() const { return samples_; }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      const ProcSample s = readProc(pid_);
+      if (s.ok) {
+        max_rss_ = std::max(max_rss_, s.rss_kib);
+        max_threads_ = std::max(max_threads_, s.threads);
+        ++samples_;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(interval_), [this] { return stopping_; });
+    }
+  }
+
+  long pid_;
+  long interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  long max_rss_ = 0;
+  long max_threads_ = 0;
+  long samples_ = 0;
+  std::thread thread_;
+};
+
+// ---- one phase -----------------------------------------------------------------------
+
+// What one worker saw; merged after the phase.
+struct Tally {
+  std::vector<double> message_ms;
+  std::vector<double> eob_ms;
+  std::map<std::string, long> replies;        // "accept", "replycode 550", ...
+  std::map<std::string, long> modifications;  // "insheader", "chgheader(delete)", ...
+  std::map<std::string, long> headers_added;  // header name of insheader/addheader
+  long completed = 0;   // a final reply was read (whatever it was)
+  long errors = 0;      // protocol or connection errors (message lost to the measurement)
+  long connections = 0;
+  std::string first_error;
+  std::string negotiated;
+  // The modifications of this worker's first completed message, described: shows what
+  // the milter concluded (e.g. Authentication-Results: spf=pass) without a second tool.
+  std::vector<std::string> sample;
+  bool leadspc = false;
+
+  void merge(Tally&& o) {
+    message_ms.insert(message_ms.end(), o.message_ms.begin(), o.message_ms.end());
+    eob_ms.insert(eob_ms.end(), o.eob_ms.begin(), o.eob_ms.end());
+    for (const auto& [k, v] : o.replies) replies[k] += v;
+    for (const auto& [k, v] : o.modifications) modifications[k] += v;
+    for (const auto& [k, v] : o.headers_added) headers_added[k] += v;
+    completed += o.completed;
+    errors += o.errors;
+    connections += o.connections;
+    if (first_error.empty()) first_error = o.first_error;
+    if (negotiated.empty()) negotiated = o.negotiated;
+    if (sample.empty()) sample = std::move(o.sample);
+  }
+  void error(const std::string& what) {
+    ++errors;
+    if (first_error.empty()) first_error = what;
+  }
+};
+
+std::string replyKind(const FinalReply& r) {
+  switch (r.code) {
+    case smfir::kAccept: return "accept";
+    case smfir::kContinue: return "continue";
+    case smfir::kReject: return "reject";
+    case smfir::kTempFail: return "tempfail";
+    case smfir::kDiscard: return "discard";
+    case smfir::kShutdown: return "shutdown";
+    case smfir::kConnFail: return "conn_fail";
+    case smfir::kSkip: return "skip";
+    case smfir::kReplyCode: return "replycode " + r.text.substr(0, 3);
+    default: return std::string("code '") + r.code + "'";
+  }
+}
+
+std::string modificationKind(const Modification& m) {
+  switch (m.code) {
+    case smfir::kAddHeader: return "addheader";
+    case smfir::kInsHeader: return "insheader";
+    case smfir::kChgHeader: return m.value.empty() ? "chgheader(delete)" : "chgheader";
+    case smfir::kQuarantine: return "quarantine";
+    case smfir::kAddRcpt: return "addrcpt";
+    case smfir::kAddRcptPar: return "addrcpt_par";
+    case smfir::kDelRcpt: return "delrcpt";
+    case smfir::kChgFrom: return "chgfrom";
+    case smfir::kReplBody: return "replbody";
+    default: return std::string("code '") + m.code + "'";
+  }
+}
+
+void record(Tally& t, const TransactionResult& r) {
+  if (!r.reply) {
+    t.error("no final reply");
+    return;
+  }
+  ++t.completed;
+  t.replies[replyKind(*r.reply) + (r.stopped_at.empty() ? "" : " at " + r.stopped_at)] += 1;
+  for (const Modification& m : r.modifications) {
+    t.modifications[modificationKind(m)] += 1;
+    if (m.code == smfir::kAddHeader || m.code == smfir::kInsHeader) {
+      t.headers_added[m.name] += 1;
+    }
+  }
+  if (t.sample.empty()) {
+    for (const Modification& m : r.modifications) {
+      t.sample.push_back(m.describe(t.leadspc));
+    }
+    t.sample.push_back("reply " + r.reply->describe());
+  }
+  t.message_ms.push_back(r.total_ms);
+  if (r.stopped_at.empty()) {
+    t.eob_ms.push_back(r.eob_to_reply_ms);
+  }
+}
+
+struct PhaseResult {
+  Tally tally;
+  long attempted = 0;
+  bool hit_duration_limit = false;
+  double wall_s = 0;
+};
+
+// Sends `count` messages (numbers first..first+count-1) with the options' concurrency.
+PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<Message>& msgs,
+                     long first, long count, Clock::time_point deadline) {
+  std::atomic<long> next{0};
+  std::atomic<bool> late{false};
+  std::vector<Tally> tallies(static_cast<std::size_t>(o.connections));
+  const auto worker = [&](std::size_t w) {
+    Tally& t = tallies[w];
+    std::optional<Session> session;
+    long on_session = 0;
+    SmtpClient client = o.client;
+    for (;;) {
+      if (next.load() >= count) {
+        break;  // all claimed: not "late", even if the deadline has passed meanwhile
+      }
+      if (Clock::now() >= deadline) {
+        late = true;
+        break;
+      }
+      const long n = next.fetch_add(1);
+      if (n >= count) {
+        break;
+      }
+      const long number = first + n;
+      if (!session) {
+        // Each connection its own client port, as distinct SMTP sessions have.
+        client.port = static_cast<std::uint16_t>(1024 + (number % 60000));
+        Result<Session> s = openGreeted(where, o.session, client);
+        if (!s) {
+          t.error("connect/negotiate/greet: " + s.error().describe());
+          continue;
+        }
+        ++t.connections;
+        if (t.negotiated.empty()) {
+          t.negotiated = s->negotiated().describe();
+          t.leadspc = s->leadingSpace();
+        }
+        session.emplace(std::move(*s));
+        on_session = 0;
+      }
+      const Message& m = msgs[static_cast<std::size_t>(number) % msgs.size()];
+      TransactionOptions topt;
+      topt.queue_id = queueIdFor(number + 1);
+      topt.chunk = static_cast<std::size_t>(o.chunk);
+      Result<TransactionResult> r = sendMessage(*session, m, topt);
+      if (!r) {
+        t.error("message " + std::to_string(number + 1) + ": " + r.error().describe());
+        session.reset();  // the stream is in an unknown state: start over
+        continue;
+      }
+      record(t, *r);
+      if (++on_session >= o.per_connection) {
+        if (Result<void> q = session->quit(); !q) {
+          t.error("quit: " + q.error().describe());
+        }
+        session.reset();
+      }
+    }
+    if (session) {
+      if (Result<void> q = session->quit(); !q) {
+        t.error("quit: " + q.error().describe());
+      }
+    }
+  };
+  const Clock::time_point t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < tallies.size(); ++w) {
+    threads.emplace_back(worker, w);
+  }
+  for (std::thread& th : threads) {
+    th.join();
+  }
+  PhaseResult out;
+  out.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.attempted = std::min(next.load(), count);
+  out.hit_duration_limit = late.load();
+  for (Tally& t : tallies) {
+    out.tally.merge(std::move(t));
+  }
+  return out;
+}
+
+// ---- output --------------------------------------------------------------------------
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonNumber(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string jsonCounts(const std::map<std::string, long>& m) {
+  std::string out = "{";
+  for (const auto& [k, v] : m) {
+    out += (out.size() > 1 ? ", " : "") + jsonString(k) + ": " + std::to_string(v);
+  }
+  return out + "}";
+}
+
+struct Stats {
+  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+};
+Stats statsOf(const std::vector<double>& v) {
+  Stats s;
+  if (v.empty()) {
+    return s;
+  }
+  s.p50 = percentile(v, 50);
+  s.p90 = percentile(v, 90);
+  s.p99 = percentile(v, 99);
+  s.max = percentile(v, 100);
+  double sum = 0;
+  for (const double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  return s;
+}
+std::string jsonStats(const Stats& s) {
+  return "{\"p50\": " + jsonNumber(s.p50) + ", \"p90\": " + jsonNumber(s.p90) +
+         ", \"p99\": " + jsonNumber(s.p99) + ", \"max\": " + jsonNumber(s.max) +
+         ", \"mean\": " + jsonNumber(s.mean) + "}";
+}
+
+struct Report {
+  const Options* options = nullptr;
+  std::vector<std::size_t> message_sizes;
+  PhaseResult phase;
+  std::optional<long> pid;
+  ProcSample proc_before;
+  ProcSample proc_after;
+  long rss_max_kib = 0;
+  long threads_max = 0;
+  double gen_cpu_ms = 0;
+
+  double msgPerS() const {
+    return phase.wall_s > 0 ? static_cast<double>(phase.tally.completed) / phase.wall_s : 0;
+  }
+  double milterCpuMs() const {
+    return static_cast<double>(proc_after.cpu_ticks - proc_before.cpu_ticks) * 1000.0 /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  bool ok() const {
+    return phase.tally.errors == 0 && phase.tally.completed == options->messages &&
+           !phase.hit_duration_limit && (!pid || proc_after.ok);
+  }
+};
+
+std::string toJson(const Report& r) {
+  const Options& o = *r.options;
+  const Tally& t = r.phase.tally;
+  std::ostringstream j;
+  j << "{\n  \"tool\": \"milter_load\", \"label\": " << jsonString(o.label)
+    << ",\n  \"socket\": " << jsonString(o.socket) << ", \"connections\": " << o.connections
+    << ", \"messages\": " << o.messages << ", \"per_connection\": " << o.per_connection
+    << ", \"warmup\": " << o.warmup << ",\n  \"message_files\": [";
+  for (std::size_t i = 0; i < o.message_files.size(); ++i) {
+    j << (i ? ", " : "") << "{\"path\": " << jsonString(o.message_files[i])
+      << ", \"bytes\": " << r.message_sizes[i] << "}";
+  }
+  j << "],\n  \"negotiated\": " << jsonString(t.negotiated) << ",\n  \"attempted\": "
+    << r.phase.attempted << ", \"completed\": " << t.completed << ", \"errors\": " << t.errors
+    << ", \"first_error\": " << jsonString(t.first_error)
+    << ", \"hit_duration_limit\": " << (r.phase.hit_duration_limit ? "true" : "false")
+    << ", \"connections_opened\": " << t.connections << ",\n  \"wall_s\": "
+    << jsonNumber(r.phase.wall_s) << ", \"msg_per_s\": " << jsonNumber(r.msgPerS())
+    << ",\n  \"latency_ms\": " << jsonStats(statsOf(t.message_ms))
+    << ",\n  \"eob_to_reply_ms\": " << jsonStats(statsOf(t.eob_ms))
+    << ",\n  \"replies\": " << jsonCounts(t.replies)
+    << ",\n  \"modifications\": " << jsonCounts(t.modifications)
+    << ",\n  \"headers_added\": " << jsonCounts(t.headers_added) << ",\n  \"sample\": [";
+  for (std::size_t i = 0; i < t.sample.size(); ++i) {
+    j << (i ? ", " : "") << jsonString(t.sample[i]);
+  }
+  j << "]"
+    << ",\n  \"generator_cpu_ms\": " << jsonNumber(r.gen_cpu_ms);
+  if (r.pid) {
+    const double cpu = r.milterCpuMs();
+    j << ",\n  \"milter\": {\"pid\": " << *r.pid << ", \"alive_at_end\": "
+      << (r.proc_after.ok ? "true" : "false") << ", \"cpu_ms\": " << jsonNumber(cpu)
+      << ", \"cpu_ms_per_msg\": "
+      << jsonNumber(t.completed ? cpu / static_cast<double>(t.completed) : 0)
+      << ", \"cpu_utilisation\": " << jsonNumber(r.phase.wall_s > 0 ? cpu / 1000.0 / r.phase.wall_s : 0)
+      << ", \"rss_kib_start\": " << r.proc_before.rss_kib << ", \"rss_kib_max\": "
+      << r.rss_max_kib << ", \"rss_kib_end\": " << r.proc_after.rss_kib
+      << ", \"hwm_kib_end\": " << r.proc_after.hwm_kib << ", \"threads_max\": " << r.threads_max
+      << "}";
+  }
+  j << ",\n  \"ok\": " << (r.ok() ? "true" : "false") << "\n}\n";
+  return j.str();
+}
+
+void printTable(std::FILE* out, const Report& r) {
+  const Options& o = *r.options;
+  const Tally& t = r.phase.tally;
+  std::fprintf(out, "milter_load%s%s: socket %s, c=%ld, k=%ld, N=%ld (+%ld warmup)\n",
+               o.label.empty() ? "" : " ", o.label.c_str(), o.socket.c_str(), o.connections,
+               o.per_connection, o.messages, o.warmup);
+  for (std::size_t i = 0; i < o.message_files.size(); ++i) {
+    std::fprintf(out, "  message %s (%zu bytes)\n", o.message_files[i].c_str(), r.message_sizes[i]);
+  }
+  std::fprintf(out, "  negotiated      %s\n", t.negotiated.c_str());
+  std::fprintf(out, "  completed       %ld of %ld (attempted %ld), errors %ld%s, connections %ld\n",
+               t.completed, o.messages, r.phase.attempted, t.errors,
+               r.phase.hit_duration_limit ? ", STOPPED BY --duration-limit" : "", t.connections);
+  if (!t.first_error.empty()) {
+    std::fprintf(out, "  first error     %s\n", t.first_error.c_str());
+  }
+  std::fprintf(out, "  throughput      %.1f msg/s (%.3f s wall)\n", r.msgPerS(), r.phase.wall_s);
+  const Stats lat = statsOf(t.message_ms);
+  const Stats eob = statsOf(t.eob_ms);
+  std::fprintf(out, "  latency ms      %-8s %-8s %-8s %-8s %-8s\n", "p50", "p90", "p99", "max", "mean");
+  std::fprintf(out, "    message       %-8.3f %-8.3f %-8.3f %-8.3f %-8.3f\n", lat.p50, lat.p90, lat.p99,
+               lat.max, lat.mean);
+  std::fprintf(out, "    eob->reply    %-8.3f %-8.3f %-8.3f %-8.3f %-8.3f\n", eob.p50, eob.p90, eob.p99,
+               eob.max, eob.mean);
+  if (r.pid) {
+    const double cpu = r.milterCpuMs();
+    std::fprintf(out, "  milter pid %ld%s: cpu %.0f ms = %.3f ms/msg (%.0f %% of one CPU); "
+                 "VmRSS start %ld KiB, max %ld KiB, end %ld KiB; VmHWM %ld KiB; threads max %ld\n",
+                 *r.pid, r.proc_after.ok ? "" : " (GONE at end)", cpu,
+                 t.completed ? cpu / static_cast<double>(t.completed) : 0.0,
+                 r.phase.wall_s > 0 ? cpu / 10.0 / r.phase.wall_s : 0.0, r.proc_before.rss_kib,
+                 r.rss_max_kib, r.proc_after.rss_kib, r.proc_after.hwm_kib, r.threads_max);
+  }
+  std::fprintf(out, "  generator cpu   %.0f ms\n", r.gen_cpu_ms);
+  const auto counts = [&](const char* what, const std::map<std::string, long>& m) {
+    std::fprintf(out, "  %-15s", what);
+    if (m.empty()) std::fprintf(out, " (none)");
+    for (const auto& [k, v] : m) std::fprintf(out, " %s=%ld", k.c_str(), v);
+    std::fprintf(out, "\n");
+  };
+  counts("replies", t.replies);
+  counts("modifications", t.modifications);
+  counts("headers added", t.headers_added);
+  for (const std::string& line : t.sample) {
+    std::fprintf(out, "  first message   %s\n", line.c_str());
+  }
+  std::fprintf(out, "  result          %s\n", r.ok() ? "OK" : "NOT OK");
+}
+
+double selfCpuMs() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  const auto ms = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1000.0 + static_cast<double>(tv.tv_usec) / 1000.0;
+  };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
+int run(const Options& o) {
+  Result<Endpoint> where = parseEndpoint(o.socket);
+  if (!where) {
+    std::fprintf(stderr, "milter_load: %s\n", where.error().describe().c_str());
+    return 2;
+  }
+  Report r;
+  r.options = &o;
+  std::vector<Message> msgs;
+  for (const std::string& path : o.message_files) {
+    Result<Message> m = loadEml(path);
+    if (!m) {
+      std::fprintf(stderr, "milter_load: %s\n", m.error().describe().c_str());
+      return 2;
+    }
+    if (o.mail_from) m->mail_from = *o.mail_from;
+    if (!o.rcpts.empty()) m->rcpts = o.rcpts;
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    r.message_sizes.push_back(static_cast<std::size_t>(in.tellg()));
+    msgs.push_back(std::move(*m));
+  }
+  if (!o.proc_name.empty()) {
+    Result<long> pid = findProcess(o.proc_name);
+    if (!pid) {
+      std::fprintf(stderr, "milter_load: %s\n", pid.error().describe().c_str());
+      return 2;
+    }
+    r.pid = *pid;
+  } else {
+    r.pid = o.pid;
+  }
+  if (r.pid && !readProc(*r.pid).ok) {
+    std::fprintf(stderr, "milter_load: no process %ld\n", *r.pid);
+    return 2;
+  }
+
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(o.duration_limit_s);
+  if (o.warmup > 0) {
+    const PhaseResult w = runPhase(o, *where, msgs, 0, o.warmup, deadline);
+    if (w.tally.errors > 0) {
+      std::fprintf(stderr, "milter_load: warmup: %ld errors, first: %s\n", w.tally.errors,
+                   w.tally.first_error.c_str());
+    }
+  }
+  std::optional<RssSampler> sampler;
+  if (r.pid) {
+    r.proc_before = readProc(*r.pid);
+    sampler.emplace(*r.pid, o.sample_ms);
+  }
+  const double cpu0 = selfCpuMs();
+  r.phase = runPhase(o, *where, msgs, o.warmup, o.messages, deadline);
+  r.gen_cpu_ms = selfCpuMs() - cpu0;
+  if (r.pid) {
+    r.proc_after = readProc(*r.pid);
+    sampler->stop();
+    r.rss_max_kib = std::max(sampler->maxRssKib(), r.proc_after.rss_kib);
+    r.threads_max = sampler->maxThreads();
+  }
+
+  std::FILE* table = stdout;
+  if (!o.json_path.empty()) {
+    const std::string json = toJson(r);
+    if (o.json_path == "-") {
+      std::fputs(json.c_str(), stdout);
+      table = stderr;
+    } else {
+      std::ofstream out(o.json_path, std::ios::binary | std::ios::trunc);
+      out << json;
+      if (!out) {
+        std::fprintf(stderr, "milter_load: cannot write %s\n", o.json_path.c_str());
+        return 1;
+      }
+    }
+  }
+  printTable(table, r);
+  return r.ok() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace mw::bench
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a milter closing on us is an error result, not a death
+  const std::optional<mw::bench::Options> o = mw::bench::parseOptions(argc, argv);
+  if (!o) {
+    mw::bench::usage();
+    return 2;
+  }
+  try {
+    return mw::bench::run(*o);
+  } catch (const std::exception& e) {  // std::bad_alloc, std::system_error (threads)
+    std::fprintf(stderr, "milter_load: %s\n", e.what());
+    return 1;
+  }
+}

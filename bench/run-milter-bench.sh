@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# bench/run-milter-bench.sh -- direct milter benchmark (issue 7, parts 1-3): milter_load
+# -> mailwarden against milter_load -> ref_milter, same messages, same concurrency,
+# alternating runs, medians; then the memory run (50 connections x 10 MB).
+#
+#   sudo bench/run-milter-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd]
+#        [--sockets unix,tcp] [--workloads 4k,100k,10m] [--connections C]
+#        [--per-connection K] [--scale F] [--no-memory] [--memory-only]
+#
+# --build: the configured build directory holding mailwarden and bench/ (default: the
+# current directory; `make bench` builds bench/). --out: where results go (default
+# /tmp/mw-bench-DATE; kept). --scale F multiplies every message count (0.1 for a quick
+# look). Root is needed for the network namespace of --dns nsd; --dns zone works
+# without (then everything runs in this namespace, loopback only).
+#
+# Layout. Per socket kind, both milters are started once and stay up (warm, as in
+# production): mailwarden with a bench config (bench/lib-bench.sh bench_mw_config: SPF
+# on for MAIL FROM and HELO, MIME, header guard, verdict headers; DNS from the zone file
+# or from nsd in a namespace of ours), ref_milter beside it. For each workload, R runs of
+# each milter alternate (odd runs: reference first; even runs: mailwarden first), each
+# run a --warmup then the measured phase; every run's JSON is in OUT/raw, the medians in
+# OUT/summary.md (bench/bench_summary.py). On TCP, one extra run of ref_milter -N
+# (stock libmilter, Nagle on) is the control row for the TCP_NODELAY both milters set.
+# The memory run starts a fresh mailwarden (and
+# a fresh ref_milter) per workload, so VmHWM is that workload's peak.
+#
+# Bounds: each milter_load run has --duration-limit 300 and a `timeout`; the message
+# counts are fixed. Everything started is stopped by PID (tests/integration/lib.sh), the
+# namespace is deleted, on any exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../tests/integration/lib.sh"
+. "$HERE/lib-bench.sh"
+
+BUILD=$PWD
+OUT=/tmp/mw-bench-$(date +%Y%m%d-%H%M%S)
+RUNS=5
+DNS_MODE=zone
+SOCKETS=unix,tcp
+WORKLOADS=""
+CONNS=10
+PER_CONN=1
+SCALE=1
+MEMORY=1
+DIRECT=1
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--build) BUILD=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--runs) RUNS=$2; shift 2 ;;
+	--dns) DNS_MODE=$2; shift 2 ;;
+	--sockets) SOCKETS=$2; shift 2 ;;
+	--workloads) WORKLOADS=$2; shift 2 ;;
+	--connections) CONNS=$2; shift 2 ;;
+	--per-connection) PER_CONN=$2; shift 2 ;;
+	--scale) SCALE=$2; shift 2 ;;
+	--no-memory) MEMORY=0; shift ;;
+	--memory-only) DIRECT=0; shift ;;
+	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+	esac
+done
+case $DNS_MODE in zone | nsd) ;; *) mw_log "--dns zone|nsd"; exit 2 ;; esac
+BUILD=$(cd "$BUILD" && pwd)
+export MW_BUILD_DIR=$BUILD
+BENCH_MW=$BUILD/mailwarden
+BENCH_REF=$BUILD/bench/ref_milter
+BENCH_LOAD=$BUILD/bench/milter_load
+for b in "$BENCH_MW" "$BENCH_REF" "$BENCH_LOAD"; do
+	[[ -x $b ]] || { mw_log "missing $b (run 'make bench' in $BUILD)"; exit 2; }
+done
+
+bench_cleanup() {
+	local rc=$?
+	set +e
+	(exit "$rc")
+	mw_cleanup
+	bench_ns_cleanup
+	exit "$rc"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+mkdir -p "$OUT/raw"
+mw_workdir W
+mkdir -p "$W/msgs" "$W/mw" "$W/ref" "$W/nsd"
+ZONE=$W/bench.zone
+bench_zone "$ZONE"
+bench_make_messages "$W/msgs"
+bench_sign_messages "$W/msgs" "$ZONE"
+bench_machine "$OUT/machine.txt"
+cp "$ZONE" "$OUT/bench.zone"
+ls -l "$W/msgs"/*.eml | awk '{print $5, $9}' >"$OUT/messages.txt"
+
+if [[ $DNS_MODE == nsd ]]; then
+	mw_require_root
+	bench_nsd_start "$W/nsd" "$ZONE"
+fi
+
+# count WORKLOAD -> "N WARMUP C" for the direct runs.
+plan() {
+	local n w
+	case $1 in
+	4k*) n=5000 w=500 ;;
+	100k) n=2000 w=100 ;;
+	10m) n=60 w=5 ;;
+	*) mw_log "unknown workload $1"; return 1 ;;
+	esac
+	n=$("$MW_PYTHON" -c "import sys; print(max(1, round($n * $SCALE)))")
+	w=$("$MW_PYTHON" -c "import sys; print(max(0, round($w * $SCALE)))")
+	printf '%s %s\n' "$n" "$w"
+}
+
+# load LABEL PID SOCKET MESSAGE N WARMUP C K: one milter_load run -> OUT/raw/LABEL.json.
+load() {
+	local label=$1 pid=$2 socket=$3 msg=$4 n=$5 warm=$6 c=$7 k=$8 rc=0
+	local file=$OUT/raw/${label// /_}.json
+	bench_in_ns timeout 400 "$BENCH_LOAD" --socket "$socket" --message "$msg" --messages "$n" \
+		--warmup "$warm" --connections "$c" --per-connection "$k" --pid "$pid" \
+		--duration-limit 300 --label "$label" --json "$file" \
+		--mail-from "$BENCH_FROM" --rcpt "$BENCH_RCPT" --helo "$BENCH_HELO" \
+		>"$file.txt" 2>&1 || rc=$?
+	sed -n 's/^  throughput *//p; s/^    message *//p' "$file.txt" | paste -sd' ' |
+		sed "s|^|$(date +%T) $label: |" >&2
+	if [[ $rc -ne 0 ]]; then
+		mw_log "milter_load $label exited $rc:"
+		cat "$file.txt" >&2
+	fi
+	return 0
+}
+
+# socket_for VAR KIND NAME: a libmilter socket spec in VAR. In this shell, not $(...),
+# so mw_free_port never hands out a port twice.
+socket_for() {
+	local tcp_port spec # not "port": mw_free_port has a local of that name
+	case $2 in
+	unix) spec=unix:$W/$3.sock ;;
+	tcp)
+		mw_free_port tcp_port
+		spec=inet:$tcp_port@127.0.0.1
+		;;
+	*) mw_log "unknown socket kind $2"; return 1 ;;
+	esac
+	printf -v "$1" '%s' "$spec"
+}
+
+if [[ -z $WORKLOADS ]]; then
+	WORKLOADS="4k,100k,10m"
+	for s in "${BENCH_SIGNED[@]}"; do WORKLOADS="$s,$WORKLOADS"; done
+fi
+IFS=, read -r -a WL <<<"$WORKLOADS"
+IFS=, read -r -a SK <<<"$SOCKETS"
+
+if [[ $DIRECT == 1 ]]; then
+	for kind in "${SK[@]}"; do
+		socket_for mw_sock "$kind" mw
+		socket_for ref_sock "$kind" ref
+		bench_mw_config "$W/mw/mailwarden.yaml" "$mw_sock" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
+		"$BENCH_MW" configtest -c "$W/mw/mailwarden.yaml" >/dev/null
+		cp "$W/mw/mailwarden.yaml" "$OUT/mailwarden-$kind.yaml"
+		bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$mw_sock"
+		bench_ref_start "$W/ref" "$ref_sock"
+		mw_log "$kind: mailwarden pid $BENCH_MW_PID on $mw_sock, ref_milter pid $BENCH_REF_PID on $ref_sock"
+		for wl in "${WL[@]}"; do
+			read -r n warm <<<"$(plan "$wl")"
+			for ((run = 1; run <= RUNS; run++)); do
+				order=(ref mailwarden)
+				((run % 2 == 0)) && order=(mailwarden ref)
+				for m in "${order[@]}"; do
+					label="mode=direct dns=$DNS_MODE socket=$kind workload=$wl c=$CONNS k=$PER_CONN milter=$m run=$run"
+					if [[ $m == ref ]]; then
+						load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+					else
+						load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+					fi
+				done
+			done
+		done
+		bench_mw_stop "$W/mw"
+		bench_ref_stop "$W/ref"
+		# Control (TCP only, one run): stock libmilter, Nagle left on (ref_milter -N), what
+		# the reference would measure without the TCP_NODELAY that mailwarden sets too.
+		if [[ $kind == tcp ]]; then
+			socket_for stock_sock tcp ref-stock
+			bench_ref_start "$W/ref-stock" "$stock_sock" -N
+			read -r n warm <<<"$(plan 4k)"
+			load "mode=direct dns=$DNS_MODE socket=tcp workload=4k c=$CONNS k=$PER_CONN milter=ref-stock-nagle run=1" \
+				"$BENCH_REF_PID" "$stock_sock" "$W/msgs/4k.eml" $((n / 10)) $((warm / 10)) "$CONNS" "$PER_CONN"
+			bench_ref_stop "$W/ref-stock"
+		fi
+		cp "$W/mw/milter.log" "$OUT/mailwarden-$kind.log" 2>/dev/null || true
+		: >"$W/mw/milter.log"
+	done
+fi
+
+# Memory: 50 concurrent connections, each one message, fresh milters per workload. The
+# 4 KB run is the baseline for "per-message memory does not grow with message size".
+if [[ $MEMORY == 1 ]]; then
+	for wl in 4k 10m; do
+		socket_for mw_sock unix mw
+		socket_for ref_sock unix ref
+		bench_mw_config "$W/mw/mailwarden.yaml" "$mw_sock" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
+		for m in mailwarden ref; do
+			label="mode=memory dns=$DNS_MODE socket=unix workload=$wl c=50 k=1 milter=$m run=1"
+			if [[ $m == ref ]]; then
+				bench_ref_start "$W/ref" "$ref_sock"
+				load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" 50 0 50 1
+				bench_ref_stop "$W/ref"
+			else
+				bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$mw_sock"
+				load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" 50 0 50 1
+				bench_mw_stop "$W/mw"
+			fi
+		done
+	done
+fi
+
+"$MW_PYTHON" "$HERE/bench_summary.py" "$OUT" | tee "$OUT/summary.md"
+mw_log "results in $OUT"
