@@ -8,5 +8,6 @@ libmw_message_a_SOURCES = \
 	src/message/utf8.cpp \
 	src/message/decode.cpp \
 	src/message/reader.cpp \
-	src/message/mime.cpp
+	src/message/mime.cpp \
+	src/message/text.cpp
 EXTRA_DIST += src/message/utf8.h
