@@ -12,5 +12,15 @@ EXTRA_DIST += doc/PERFORMANCE.md
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT)
+bench: bench/spf_bench$(EXEEXT) bench/rules_bench$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
+	./bench/rules_bench$(EXEEXT) $(BENCH_ARGS)
+
+# The rules matcher against one PCRE2 regex at a time (bench/rules_bench.cpp). Without
+# libpcre2-8 (configure says so) it measures the matcher alone.
+EXTRA_PROGRAMS += bench/rules_bench
+bench_rules_bench_SOURCES = bench/rules_bench.cpp
+bench_rules_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(HS_CFLAGS) $(PCRE2_CFLAGS)
+bench_rules_bench_LDADD = libmw_rules.a libmw_verdict.a libmw_message.a libmw_obs.a libmw_base.a $(YAML_LIBS) \
+	$(FMT_LIBS) $(HS_LIBS) $(PCRE2_LIBS) $(BENCHMARK_LIBS) -lpthread
+CLEANFILES += bench/rules_bench
