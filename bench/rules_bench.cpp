@@ -486,6 +486,31 @@ std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Lim
   return findings.contributions.size();
 }
 
+// The ids of the rules that hit one message (for MW_RULES_BENCH_DIFF).
+std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const Message& m) {
+  const message::Limits limits;
+  rules::Matcher matcher(set, limits);
+  message::MimeParser parser(limits, &matcher.mimeSink());
+  for (const message::HeaderField& f : m.fields) {
+    matcher.header(f);
+    parser.header(f);
+  }
+  parser.endOfHeaders();
+  matcher.envelope(m.envelope);
+  for (std::size_t off = 0; off < m.body.size(); off += kChunk) {
+    const std::string_view chunk = std::string_view(m.body).substr(off, kChunk);
+    matcher.body(chunk);
+    parser.body(chunk);
+  }
+  parser.finish();
+  matcher.finish();
+  verdict::Findings findings;
+  matcher.conclude({}, findings);
+  std::vector<std::string> ids;
+  for (const verdict::Contribution& c : findings.contributions) ids.push_back(c.rule_id);
+  return ids;
+}
+
 void BM_RulesMatcher(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const HsSet& s = hsSet(n);
@@ -585,6 +610,38 @@ void BM_Pcre2Loop(benchmark::State& state) {
 }
 #endif
 
+#ifdef MW_HAVE_PCRE2
+// MW_RULES_BENCH_DIFF=N: prints every (message, rule) on which the two engines disagree
+// for N rules, with the rule's pattern, then exits.
+int printDifferences(std::size_t n) {
+  const HsSet& a = hsSet(n);
+  const Pcre2Set& b = pcre2Set(n);
+  const std::vector<GenRule> gen = generateRules(n);
+  std::size_t diffs = 0;
+  for (std::size_t i = 0; i < corpus().size(); ++i) {
+    const Message& m = corpus()[i];
+    const std::vector<std::string> ids = hitIds(a.set, m);
+    const std::array<std::string_view, 3> texts = {m.text, m.body, m.header_block};
+    for (std::size_t k = 0; k < gen.size(); ++k) {
+      const std::string_view t = texts[static_cast<int>(gen[k].scope)];
+      const bool hit_b = pcre2_jit_match(b.rules[k].code, reinterpret_cast<PCRE2_SPTR>(t.data()), t.size(), 0, 0,
+                                         b.md, b.mctx) >= 0;
+      bool hit_a = false;
+      for (const std::string& id : ids) hit_a = hit_a || id == gen[k].id;
+      if (hit_a != hit_b) {
+        ++diffs;
+        std::printf("message %zu %s (%s, %s'%s'): matcher %s, PCRE2 %s\n", i, gen[k].id.c_str(),
+                    std::string(kScopeNames[static_cast<int>(gen[k].scope)]).c_str(),
+                    gen[k].caseless ? "caseless " : "", gen[k].pattern.c_str(), hit_a ? "hit" : "miss",
+                    hit_b ? "hit" : "miss");
+      }
+    }
+  }
+  std::printf("%zu differences over %zu messages and %zu rules\n", diffs, corpus().size(), n);
+  return 0;
+}
+#endif
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (int n : {10, 100, 1000, 10000}) b->Arg(n);
   // CPU time, not wall time: the matcher is single-threaded, and on a shared machine
@@ -637,6 +694,9 @@ int main(int argc, char** argv) {
               static_cast<double>(corpusBytes()) / 1e6, static_cast<unsigned long long>(kSeed));
 #ifndef MW_HAVE_PCRE2
   std::printf("rules_bench: PCRE2 comparison skipped: configure found no libpcre2-8 (apt-get install libpcre2-dev)\n");
+#endif
+#ifdef MW_HAVE_PCRE2
+  if (const char* diff = std::getenv("MW_RULES_BENCH_DIFF")) return printDifferences(std::strtoul(diff, nullptr, 10));
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
