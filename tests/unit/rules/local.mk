@@ -8,3 +8,7 @@ tests_unit_rules_rules_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_RULES_ERRORS='"$(abs_top_srcdir)/tests/unit/rules/errors"'
 tests_unit_rules_rules_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
 EXTRA_DIST += tests/unit/rules/errors
+
+# The CLI: `rules test` output and exit codes, `configtest` with rule errors, `check --json`.
+TESTS += tests/unit/rules/rules_cli_test.sh
+EXTRA_DIST += tests/unit/rules/rules_cli_test.sh tests/unit/rules/cli
