@@ -145,16 +145,22 @@ void UrlFinder::feed(std::string_view text, std::vector<std::string>& urls) {
         continue;
       }
     }
-    window_.push_back(lower(c));
-    if (window_.size() > kWindow + 1) window_.erase(0, window_.size() - (kWindow + 1));
+    ring_[seen_ % sizeof ring_] = lower(c);
+    ++seen_;
+    // Every prefix ends in '/' or '.': other bytes cannot complete one (the common case).
+    if (c != '/' && c != '.') continue;
+    const std::size_t n = std::min(seen_, kWindow + 1);
+    char window[kWindow + 1];
+    for (std::size_t k = 0; k < n; ++k) window[k] = ring_[(seen_ - n + k) % sizeof ring_];
+    const std::string_view w(window, n);
     for (const std::string_view prefix : {std::string_view("https://"), std::string_view("http://"), std::string_view("www.")}) {
-      if (window_.size() >= prefix.size() && std::string_view(window_).ends_with(prefix)) {
-        const std::size_t start = window_.size() - prefix.size();
+      if (w.ends_with(prefix)) {
+        const std::size_t start = w.size() - prefix.size();
         // A word character before the prefix ("xhttp://", "awww.") is not a URL start.
-        if (start > 0 && isWord(window_[start - 1])) continue;
+        if (start > 0 && isWord(w[start - 1])) continue;
         in_url_ = true;
         url_.assign(prefix);
-        window_.clear();
+        seen_ = 0;
         break;
       }
     }
@@ -163,7 +169,7 @@ void UrlFinder::feed(std::string_view text, std::vector<std::string>& urls) {
 
 void UrlFinder::finish(std::vector<std::string>& urls) {
   if (in_url_) emit(urls);
-  window_.clear();
+  seen_ = 0;
 }
 
 void HtmlText::flushEntity(std::string& out) {

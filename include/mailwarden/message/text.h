@@ -13,7 +13,9 @@
 //                 it). href= and src= attribute values are collected as URLs.
 //   UrlFinder   — bare URLs in text: "http://", "https://" and "www." after a
 //                 non-word character, up to whitespace, '<', '>', '"' or a control
-//                 character; trailing ".,;:!?)'" is not part of the URL.
+//                 character; trailing ".,;:!?)'" is not part of the URL. The prefix
+//                 is given lower-case (schemes and host names are case-insensitive,
+//                 RFC 3986 §3.1/§3.2.2), so a rule can anchor on "^http://".
 // Every URL is at most kMaxUrlBytes (longer ones are cut there).
 #pragma once
 
@@ -46,7 +48,9 @@ class UrlFinder {
 
  private:
   void emit(std::vector<std::string>& urls);
-  std::string window_;  // the last few bytes, lower-case, to recognise a prefix
+  // The last 16 bytes, lower-case, as a ring (no copying per byte), to recognise a prefix.
+  char ring_[16] = {};
+  std::size_t seen_ = 0;  // bytes pushed into ring_ since the last URL (or the start)
   std::string url_;
   bool in_url_ = false;
 };
