@@ -143,6 +143,7 @@ std::string compileErrorText(const hs_compile_error_t* e) {
 }  // namespace
 
 void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vector<Error>& errors, LoadStats& stats) {
+  const bool build = errors.empty();  // else only report bad patterns (configtest shows all)
   std::array<std::vector<Pattern>, kScopeCount> by_scope;
   for (std::size_t i = 0; i < impl.rules.size(); ++i) {
     const Rule& r = impl.rules[i];
@@ -161,6 +162,9 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
     }
     std::free(info);
     by_scope[static_cast<std::size_t>(r.scope)].push_back(Pattern{static_cast<int>(i), r.pattern, flags});
+  }
+  if (!build || !errors.empty()) {
+    return;
   }
   for (std::size_t s = 0; s < kScopeCount; ++s) {
     std::vector<Pattern>& patterns = by_scope[s];

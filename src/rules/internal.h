@@ -61,8 +61,10 @@ struct RuleSet::Impl {
   std::uint64_t serial = 0;                // unique per RuleSet in this process
 };
 
-// Compiles every scope that has rules, using the cache when it can. Errors are per
-// pattern ("rule ID: pattern rejected by Hyperscan: REASON") with the rule's location.
+// Checks every pattern alone (hs_expression_info), then, when no error was found here or
+// before (`errors` empty on entry), compiles every scope that has rules, using the cache
+// when it can. Errors are per pattern ("rule ID: pattern rejected by Hyperscan: REASON")
+// with the rule's location.
 void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vector<Error>& errors,
                    LoadStats& stats);
 

@@ -551,9 +551,7 @@ LoadReport finish(std::vector<Rule> rules, std::vector<Error> errors, const std:
     if (!r.composite && r.scope == Scope::Header) names.insert(r.header_name);
   }
   impl->header_names.assign(names.begin(), names.end());
-  if (errors.empty()) {
-    compileScopes(*impl, cache_dir, errors, stats);
-  }
+  compileScopes(*impl, cache_dir, errors, stats);
   LoadReport report;
   report.stats = stats;
   if (!errors.empty()) {
@@ -612,13 +610,13 @@ LoadReport load(const LoadOptions& options) {
     std::sort(files.begin(), files.end());
     for (const fs::path& p : files) {
       std::ifstream in(p, std::ios::binary);
-      std::ostringstream text;
-      if (in) text << in.rdbuf();
       if (!in) {
         errors.push_back(Error::at(SourceLoc{p.string(), 0}, Errc::Invalid,
                                    std::string("cannot read: ") + std::strerror(errno)));
         continue;
       }
+      std::ostringstream text;
+      text << in.rdbuf();
       ++stats.files;
       parseFile(text.str(), p.string(), rules, errors, broken);
     }

@@ -372,3 +372,23 @@ TEST(RulesMatcher, AbortedMessageClosesStreams) {
 
 }  // namespace
 }  // namespace mw::rules
+
+namespace mw::rules {
+namespace {
+
+// configtest must show every error at once: a bad pattern is reported even when another
+// file has a duplicate id or a YAML error.
+TEST(RulesErrors, AllKindsReportedTogether) {
+  TempDir dir;
+  dir.write("10.yaml", "rules:\n" + rule("A", "body:raw", "a(") + rule("A", "body:raw", "x"));
+  dir.write("20.yaml", "rules: [\n");
+  LoadReport r = load(LoadOptions{{dir.path.string()}, ""});
+  ASSERT_EQ(r.errors.size(), 3u);
+  const std::string f10 = (dir.path / "10.yaml").string(), f20 = (dir.path / "20.yaml").string();
+  EXPECT_EQ(r.errors[0].describe().substr(0, f10.size() + 31), f10 + ":2: rule A: pattern rejected by");
+  EXPECT_EQ(r.errors[1].describe().substr(0, f10.size() + 25), f10 + ":7: rule A: duplicate id ");
+  EXPECT_EQ(r.errors[2].describe().substr(0, f20.size() + 3), f20 + ":2:");
+}
+
+}  // namespace
+}  // namespace mw::rules
