@@ -29,8 +29,10 @@ EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-be
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+bench: bench/spf_bench$(EXEEXT) bench/rules_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) \
+		mailwarden$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
+	./bench/rules_bench$(EXEEXT) $(BENCH_ARGS)
 
 # The whole-filter benchmarks, one command per table of doc/PERFORMANCE.md (root: the
 # nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
@@ -43,3 +45,13 @@ bench-postfix: bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
 	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
 bench-soak: mailwarden$(EXEEXT)
 	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)
+
+
+# The rules matcher against one PCRE2 regex at a time (bench/rules_bench.cpp). Without
+# libpcre2-8 (configure says so) it measures the matcher alone.
+EXTRA_PROGRAMS += bench/rules_bench
+bench_rules_bench_SOURCES = bench/rules_bench.cpp
+bench_rules_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(HS_CFLAGS) $(PCRE2_CFLAGS)
+bench_rules_bench_LDADD = libmw_rules.a libmw_verdict.a libmw_message.a libmw_obs.a libmw_base.a $(YAML_LIBS) \
+	$(FMT_LIBS) $(HS_LIBS) $(PCRE2_LIBS) $(BENCHMARK_LIBS) -lpthread
+CLEANFILES += bench/rules_bench

@@ -23,6 +23,8 @@ packages=(
   # libraries (DESIGN.md, Dependencies)
   libmilter-dev libopendkim-dev libspf2-dev "$hs" libyaml-cpp-dev libunbound-dev libevent-dev
   libldns-dev libexpected-dev libfmt-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  # bench only: the PCRE2 comparison of bench/rules_bench.cpp
+  libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
 )

@@ -16,6 +16,8 @@
 #include "mailwarden/config/config.h"
 #include "mailwarden/message/reader.h"
 #include "mailwarden/milter/milter.h"
+#include "mailwarden/rules/rules.h"
+#include "mailwarden/rules/testcases.h"
 #include "mailwarden/scan/scan.h"
 #include "mailwarden/scan/snapshot.h"
 
@@ -28,7 +30,8 @@ constexpr const char* kUsage =
     "  mailwarden check [-c FILE] [--dns-zone FILE]... [--client-ip IP] [--client-name NAME]\n"
     "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
     "                   [--json] MESSAGE.eml     one message through the same pipeline\n"
-    "  mailwarden configtest [-c FILE]          print every configuration error\n";
+    "  mailwarden configtest [-c FILE]          print every configuration error\n"
+    "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n";
 
 bool fileExists(const std::string& path) {
   struct stat st {};
@@ -332,6 +335,64 @@ int runConfigtest(const std::vector<std::string>& args) {
   }
   std::printf("%s: configuration OK\n", path.c_str());
   return 0;
+}
+
+int runRules(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "test") {
+    std::fprintf(stderr, "mailwarden rules: expected 'test'\n");
+    printUsage(true);
+    return 1;
+  }
+  std::optional<std::string> config_path;
+  std::vector<std::string> dirs;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (!args[i].empty() && args[i][0] == '-') {
+      std::fprintf(stderr, "mailwarden rules test: unknown option %s\n", args[i].c_str());
+      return 1;
+    } else {
+      dirs.push_back(args[i]);
+    }
+  }
+  if (config_path && !dirs.empty()) {
+    std::fprintf(stderr, "mailwarden rules test: give -c FILE or folders, not both\n");
+    return 1;
+  }
+  message::Limits limits;
+  rules::LoadOptions options;
+  options.dirs = dirs;
+  if (dirs.empty()) {
+    std::optional<config::Config> cfg = loadConfig(config_path, false);
+    if (!cfg) {
+      return 2;
+    }
+    options.dirs = cfg->rule_dirs;
+    limits = cfg->limits;
+  } else {
+    for (const std::string& d : dirs) {
+      struct stat st {};
+      if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        std::fprintf(stderr, "mailwarden rules test: %s: not a folder\n", d.c_str());
+        return 1;
+      }
+    }
+  }
+  obs::configure(obs::Sink::Stderr, obs::Level::Error);  // a cache warning is not a test result
+  rules::LoadReport loaded = rules::load(options);
+  if (!loaded.ok()) {
+    for (const Error& e : loaded.errors) {
+      std::fprintf(stderr, "%s\n", e.describe().c_str());
+    }
+    std::fprintf(stderr, "%zu rule error(s)\n", loaded.errors.size());
+    return 2;
+  }
+  const rules::TestSummary sum = rules::runTests(loaded.rules, limits);
+  for (const rules::CaseFailure& f : sum.failures) {
+    std::printf("%s:%d: rule %s: %s\n", f.where.file.c_str(), f.where.line, f.rule_id.c_str(), f.what.c_str());
+  }
+  std::printf("%zu passed, %zu failed\n", sum.passed, sum.failed);
+  return sum.failed == 0 ? 0 : 1;
 }
 
 int runMilter(const std::vector<std::string>& args) {

@@ -13,6 +13,9 @@ namespace mw::cli {
 int runCheck(const std::vector<std::string>& args);
 int runConfigtest(const std::vector<std::string>& args);
 int runMilter(const std::vector<std::string>& args);
+// `rules test [-c FILE | DIR...]`: runs every rule's test cases; 0 all passed, 1 a case
+// failed, 2 the rules (or the configuration) do not load.
+int runRules(const std::vector<std::string>& args);
 void printUsage(bool to_stderr);
 
 }  // namespace mw::cli

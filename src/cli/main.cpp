@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
     if (command == "configtest") {
       return mw::cli::runConfigtest(args);
     }
+    if (command == "rules") {
+      return mw::cli::runRules(args);
+    }
     if (command == "run") {
       return mw::cli::runMilter(args);
     }

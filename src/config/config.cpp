@@ -453,6 +453,15 @@ void Loader::document(const YAML::Node& root) {
               config_.rule_dirs = std::move(*v);
             }
           }},
+         {"cache_dir",
+          [&](const Field& g) {
+            // An empty string (or null) switches the cache off.
+            if (g.value.IsNull() || (g.value.IsScalar() && g.value.Scalar().empty() && !isPlain(g.value))) {
+              config_.rules_cache_dir.clear();
+            } else if (auto v = path(g)) {
+              config_.rules_cache_dir = std::move(*v);
+            }
+          }},
        });
      }},
   });

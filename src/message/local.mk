@@ -9,5 +9,6 @@ libmw_message_a_SOURCES = \
 	src/message/decode.cpp \
 	src/message/reader.cpp \
 	src/message/mime.cpp \
-	src/message/address.cpp
+	src/message/address.cpp \
+	src/message/text.cpp
 EXTRA_DIST += src/message/utf8.h

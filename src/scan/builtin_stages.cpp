@@ -1,6 +1,7 @@
 #include "builtin_stages.h"
 
 #include <string>
+#include <vector>
 
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/message/mime.h"
@@ -9,9 +10,32 @@
 namespace mw::scan {
 namespace {
 
+// Forwards the parser's events to every attached sink, in attachment order.
+class MimeFanout final : public message::MimeSink {
+ public:
+  void add(message::MimeSink& sink) { sinks_.push_back(&sink); }
+  void partBegin(const message::PartInfo& p) override {
+    for (message::MimeSink* s : sinks_) s->partBegin(p);
+  }
+  void partHeader(const message::PartInfo& p, const message::HeaderField& f) override {
+    for (message::MimeSink* s : sinks_) s->partHeader(p, f);
+  }
+  void partData(const message::PartInfo& p, std::string_view data) override {
+    for (message::MimeSink* s : sinks_) s->partData(p, data);
+  }
+  void partEnd(const message::PartInfo& p) override {
+    for (message::MimeSink* s : sinks_) s->partEnd(p);
+  }
+
+ private:
+  std::vector<message::MimeSink*> sinks_;
+};
+
 class MimeStage final : public Stage {
  public:
-  explicit MimeStage(const message::Limits& limits) : parser_(limits, nullptr) {}
+  explicit MimeStage(const message::Limits& limits) : parser_(limits, &fanout_) {}
+
+  void attach(message::MimeSink& sink) { fanout_.add(sink); }
 
   std::string_view name() const noexcept override { return "mime"; }
 
@@ -33,6 +57,7 @@ class MimeStage final : public Stage {
   }
 
  private:
+  MimeFanout fanout_;  // declared first: the parser points at it
   message::MimeParser parser_;
 };
 
@@ -72,6 +97,15 @@ class HeaderGuard final : public Stage {
 }  // namespace
 
 StagePtr makeMimeStage(const message::Limits& limits) { return std::make_unique<MimeStage>(limits); }
+
+void attachMimeSink(std::vector<StagePtr>& stages, message::MimeSink& sink) {
+  for (StagePtr& s : stages) {
+    if (auto* mime = dynamic_cast<MimeStage*>(s.get())) {
+      mime->attach(sink);
+      return;
+    }
+  }
+}
 
 StagePtr makeHeaderGuard(const verdict::Policy& policy) {
   return std::make_unique<HeaderGuard>(policy);

@@ -1,8 +1,8 @@
 // scan/builtin_stages.h — the stages every message goes through regardless of which
 // checks are configured. Private to scan/.
 //   MimeStage     — runs the streaming MIME parser over the body so structural defects
-//                   (and, later, decoded content for the rules) are known; memory is
-//                   bounded by message::Limits.
+//                   are known, and fans its part events out to attached sinks (the
+//                   rules stage); memory is bounded by message::Limits.
 //   SpfStage      — spf_stage.cpp.
 //   HeaderGuard   — finds received Authentication-Results fields that claim our
 //                   authserv-id (RFC 8601 §5: they must be removed, or a sender could
@@ -10,9 +10,11 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/message/limits.h"
+#include "mailwarden/message/mime.h"
 #include "mailwarden/scan/stage.h"
 #include "mailwarden/verdict/verdict.h"
 
@@ -27,5 +29,16 @@ class Snapshot;
 StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
 // DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
 StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+
+// Content rules (rules_stage.cpp): matches as the message streams, concludes composites
+// after every stage's endOfMessage. Registers itself with the MIME stage among
+// `earlier` so the body is parsed once. Call only when snapshot.rules() is set.
+StagePtr makeRulesStage(const Snapshot& snapshot, std::vector<StagePtr>& earlier);
+
+// Adds `sink` to the MIME stage among `stages` (no-op without one): the MIME stage fans
+// its parser's events out to every attached sink, which must outlive the stage's
+// parser (both live in the same stage list; MimeParser calls sinks only from
+// header/body/finish, never from its destructor).
+void attachMimeSink(std::vector<StagePtr>& stages, message::MimeSink& sink);
 
 }  // namespace mw::scan

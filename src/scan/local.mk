@@ -5,4 +5,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/scan.cpp \
 	src/scan/snapshot.cpp \
 	src/scan/spf_stage.cpp \
-	src/scan/dmarc_stage.cpp
+	src/scan/dmarc_stage.cpp \
+	src/scan/rules_stage.cpp

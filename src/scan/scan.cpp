@@ -92,6 +92,9 @@ verdict::Verdict Scan::finish() {
   for (const StagePtr& stage : stages_) {
     stage->endOfMessage(findings_);
   }
+  for (const StagePtr& stage : stages_) {
+    stage->conclude(findings_);
+  }
   findings_.defects.merge(headers_.defects());
   verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
 

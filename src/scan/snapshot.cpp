@@ -16,10 +16,12 @@ std::atomic<std::uint64_t> g_next_generation{1};  // generations start at 1; 0 =
 Stage::~Stage() = default;
 
 Snapshot::Snapshot(config::Config config, ClockConstSharedPtr clock,
-                   dns::ResolverSharedPtr resolver, std::uint64_t generation)
+                   dns::ResolverSharedPtr resolver, rules::RuleSetConstSharedPtr rules,
+                   std::uint64_t generation)
     : config_(std::move(config)),
       clock_(std::move(clock)),
       resolver_(std::move(resolver)),
+      rules_(std::move(rules)),
       generation_(generation) {}
 
 namespace {
@@ -56,6 +58,21 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   if (!clock) {
     clock = std::make_shared<SystemClock>();
   }
+  rules::RuleSetConstSharedPtr rules;
+  if (!config.rule_dirs.empty()) {
+    rules::LoadReport loaded = rules::load(rules::LoadOptions{config.rule_dirs, config.rules_cache_dir});
+    if (!loaded.ok()) {
+      // One Error carrying every rule error, one line each (configtest prints it whole).
+      std::string all;
+      for (const Error& e : loaded.errors) {
+        all += (all.empty() ? "" : "\n") + e.describe();
+      }
+      return fail(Errc::Invalid, std::move(all));
+    }
+    if (!loaded.rules->rules().empty()) {
+      rules = std::move(loaded.rules);
+    }
+  }
   if (!resolver) {
     Result<dns::ResolverSharedPtr> made = makeResolver(config.dns);
     if (!made) {
@@ -65,7 +82,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   }
   const std::uint64_t generation = g_next_generation.fetch_add(1);
   return std::shared_ptr<const Snapshot>(
-      new Snapshot(std::move(config), std::move(clock), std::move(resolver), generation));
+      new Snapshot(std::move(config), std::move(clock), std::move(resolver), std::move(rules), generation));
 }
 
 std::vector<StagePtr> Snapshot::makeStages() const {
@@ -80,6 +97,7 @@ std::vector<StagePtr> Snapshot::makeStages() const {
   if (config_.spf.enabled) {
     stages.push_back(makeSpfStage(*this, budget));
   }
+  if (rules_) stages.push_back(makeRulesStage(*this, stages));
   if (config_.dmarc.enabled) {
     stages.push_back(makeDmarcStage(*this, budget));  // last: reads the SPF/DKIM results
   }

@@ -10,7 +10,8 @@ MW_INTEG_TESTS = \
 	tests/integration/postfix_milter_test.sh \
 	tests/integration/memory_test.sh \
 	tests/integration/sendmail_test.sh \
-	tests/integration/spf_test.sh
+	tests/integration/spf_test.sh \
+	tests/integration/rules_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/messages.sh \

@@ -112,6 +112,9 @@ struct Config {
   SpfOptions spf;
   DmarcOptions dmarc;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
+  // rules.cache_dir: compiled rule databases are kept here so a restart with unchanged
+  // rules does not recompile; empty = no cache. Not writable: warned, not an error.
+  std::string rules_cache_dir = "/var/cache/mailwarden";
 };
 
 struct LoadResult {

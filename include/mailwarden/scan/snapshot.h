@@ -16,13 +16,15 @@
 #include "mailwarden/base/result.h"
 #include "mailwarden/config/config.h"
 #include "mailwarden/dns/resolver.h"
+#include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
 
 namespace mw::scan {
 
 class Snapshot {
  public:
-  // Validates what the configuration refers to and builds the resolver: the zone files
+  // Validates what the configuration refers to, loads and compiles the rule files
+  // (every rule error in one Error, one "FILE:LINE: rule ID: ..." line each) and builds the resolver: the zone files
   // of dns.zone_files when there are any (offline), else libunbound with dns.resolvers
   // (or /etc/resolv.conf). `resolver` replaces that choice (tests). Never throws except
   // bad_alloc.
@@ -36,17 +38,20 @@ class Snapshot {
   const ClockConstSharedPtr& clockPtr() const noexcept { return clock_; }
   dns::Resolver& resolver() const noexcept { return *resolver_; }
   std::uint64_t generation() const noexcept { return generation_; }
+  // The compiled content rules of config().rule_dirs; nullptr when there are none.
+  const rules::RuleSetConstSharedPtr& rules() const noexcept { return rules_; }
 
   // The stages of one message, in pipeline order. Never throws except bad_alloc.
   std::vector<StagePtr> makeStages() const;
 
  private:
   Snapshot(config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver,
-           std::uint64_t generation);
+           rules::RuleSetConstSharedPtr rules, std::uint64_t generation);
 
   config::Config config_;
   ClockConstSharedPtr clock_;
   dns::ResolverSharedPtr resolver_;
+  rules::RuleSetConstSharedPtr rules_;
   std::uint64_t generation_;
 };
 

@@ -45,6 +45,9 @@ class Stage {
     return Flow::Continue;
   }
   virtual void endOfMessage(verdict::Findings&) noexcept = 0;
+  // After every stage's endOfMessage, in stage order: for work that needs the results of
+  // stages that run later (the rules' composites read DMARC, the last stage).
+  virtual void conclude(verdict::Findings&) noexcept {}
 };
 
 using StagePtr = std::unique_ptr<Stage>;

@@ -1,0 +1,84 @@
+// message/text.h — streaming text helpers for content rules, bounded by their own
+// limits (never by message size). Thread-compatible; never throw except bad_alloc.
+//
+//   Utf8Stream  — passes text through with ill-formed UTF-8 replaced by U+FFFD (RFC
+//                 3629 §3: never interpret ill-formed sequences); a sequence split
+//                 across chunks is kept whole. Hyperscan's UTF-8 mode requires valid
+//                 input (hs_compile.h, HS_FLAG_UTF8).
+//   HtmlText    — HTML (a text/html part, chunk by chunk) to its text: tags, comments,
+//                 <script>/<style> contents removed, character references decoded
+//                 (HTML 5 §13.2.5.72; the common named ones and numeric ones), block
+//                 elements (p, div, br, li, tr, h1-6, td) become a line break, other
+//                 tags nothing (so "<b>V</b>iagra" reads "Viagra", as the reader sees
+//                 it). href= and src= attribute values are collected as URLs.
+//   UrlFinder   — bare URLs in text: "http://", "https://" and "www." after a
+//                 non-word character, up to whitespace, '<', '>', '"' or a control
+//                 character; trailing ".,;:!?)'" is not part of the URL. The prefix
+//                 is given lower-case (schemes and host names are case-insensitive,
+//                 RFC 3986 §3.1/§3.2.2), so a rule can anchor on "^http://".
+// Every URL is at most kMaxUrlBytes (longer ones are cut there).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mw::message {
+
+inline constexpr std::size_t kMaxUrlBytes = 4096;
+
+class Utf8Stream {
+ public:
+  // Appends the valid prefix of pending + chunk to out (ill-formed bytes as U+FFFD);
+  // keeps an incomplete trailing sequence (<= 3 bytes) for the next call.
+  void feed(std::string_view chunk, std::string& out);
+  // The kept bytes, replaced (the text ended inside a sequence).
+  void finish(std::string& out);
+
+ private:
+  std::string pending_;
+};
+
+class UrlFinder {
+ public:
+  // Appends the URLs complete within the text so far to `urls`.
+  void feed(std::string_view text, std::vector<std::string>& urls);
+  void finish(std::vector<std::string>& urls);
+
+ private:
+  void emit(std::vector<std::string>& urls);
+  // The last 16 bytes, lower-case, as a ring (no copying per byte), to recognise a prefix.
+  char ring_[16] = {};
+  std::size_t seen_ = 0;  // bytes pushed into ring_ since the last URL (or the start)
+  std::string url_;
+  bool in_url_ = false;
+};
+
+class HtmlText {
+ public:
+  // Appends the text of `html` to `text` and attribute URLs to `urls`.
+  void feed(std::string_view html, std::string& text, std::vector<std::string>& urls);
+  void finish(std::string& text, std::vector<std::string>& urls);
+
+ private:
+  enum class State { Text, Entity, TagOpen, TagName, InTag, AttrName, AfterAttrName, BeforeValue, Value,
+                     Comment, Declaration, RawText };
+  void endTag(std::string& text);
+  void endAttribute(std::vector<std::string>& urls);
+  void flushEntity(std::string& out);
+
+  State state_ = State::Text;
+  std::string tag_;        // lower-case name of the tag being read (<= 16 bytes kept)
+  bool closing_ = false;   // </tag>
+  std::string attr_;       // lower-case attribute name (<= 16 bytes kept)
+  std::string value_;      // its value so far (<= kMaxUrlBytes)
+  char quote_ = 0;         // the value's quote, or 0 for an unquoted value
+  std::string entity_;     // "&..." being read (<= 12 bytes)
+  State entity_return_ = State::Text;
+  std::string raw_end_;    // "script" / "style" while in their raw text
+  std::string raw_window_; // recent raw text, lower-case, to find "</script"
+  std::string comment_;    // the last bytes of a comment, to find "-->"
+};
+
+}  // namespace mw::message

@@ -1,0 +1,79 @@
+// rules/internal.h — private to rules/: the RuleSet's compiled form, the Hyperscan RAII
+// handles and the composite expression. The only header of the project that includes
+// hs/hs.h.
+#pragma once
+
+#include <hs/hs.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailwarden/base/unique_c.h"
+#include "mailwarden/rules/rules.h"
+
+namespace mw::rules {
+
+using HsDatabase = UniqueC<hs_database_t, hs_free_database>;
+using HsScratch = UniqueC<hs_scratch_t, hs_free_scratch>;
+using HsCompileError = UniqueC<hs_compile_error_t, hs_free_compile_error>;
+
+// A composite's expression, as a flat tree: nodes[root] is the top. A leaf names a rule
+// (rule >= 0) or an auth symbol (auth >= 0).
+struct Expr {
+  enum class Kind { Leaf, Not, And, Or };
+  struct Node {
+    Kind kind = Kind::Leaf;
+    int a = -1, b = -1;    // children (Not: a only)
+    int rule = -1;         // Leaf: index into RuleSet::rules()
+    int auth = -1;         // Leaf: index into authSymbolNames()
+  };
+  std::vector<Node> nodes;
+  int root = -1;
+};
+
+// Parses `text` (and, or, not, parentheses, identifiers; not > and > or). Identifiers
+// are resolved by `resolve`, which returns false for an unknown one. The error says what
+// and where (column).
+struct ExprParse {
+  Expr expr;
+  std::vector<std::string> names;  // identifiers, in order of appearance
+};
+Result<ExprParse> parseExpression(std::string_view text);
+
+// One scope's database; `ids[i]` is the rule index of Hyperscan pattern id i.
+struct ScopeDb {
+  HsDatabase db;
+  std::vector<int> ids;
+  bool utf8 = false;  // a pattern has HS_FLAG_UTF8: input must be valid UTF-8
+};
+
+struct RuleSet::Impl {
+  std::vector<Rule> rules;
+  std::map<std::string, int, std::less<>> by_id;
+  std::array<ScopeDb, kScopeCount> scopes;
+  std::vector<std::string> header_names;  // sorted, lower-case: the fields header:* reads
+  std::vector<int> composites;             // rule indexes, in evaluation (dependency) order
+  std::vector<Expr> exprs;                 // per rule (empty for pattern rules)
+  std::uint64_t serial = 0;                // unique per RuleSet in this process
+};
+
+// Checks every pattern alone (hs_expression_info), then, when no error was found here or
+// before (`errors` empty on entry), compiles every scope that has rules, using the cache
+// when it can. Errors are per pattern ("rule ID: pattern rejected by Hyperscan: REASON")
+// with the rule's location.
+void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vector<Error>& errors,
+                   LoadStats& stats);
+
+// Hyperscan's per-thread scratch, grown to fit `impl` if it does not yet. nullptr when
+// Hyperscan cannot allocate.
+hs_scratch_t* threadScratch(const RuleSet::Impl& impl);
+
+// 64-bit FNV-1a, for cache keys and checksums (not a defence against an attacker who
+// can write the cache folder: that folder is root's).
+std::uint64_t fnv1a(std::string_view data, std::uint64_t seed = 0xcbf29ce484222325ULL) noexcept;
+
+}  // namespace mw::rules

@@ -1,0 +1,309 @@
+// rules/matcher.cpp — one message against a RuleSet: a Hyperscan stream per scope (per
+// item for per-item scopes), fed as the content arrives, then composites.
+#include <algorithm>
+#include <set>
+
+#include "internal.h"
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/message/decode.h"
+#include "mailwarden/message/text.h"
+
+namespace mw::rules {
+namespace {
+
+// Bounds of our own work per message (message::Limits bounds what the parser keeps).
+constexpr std::size_t kMaxUrls = 1000;
+constexpr std::size_t kMaxItems = 10000;  // header fields, attachments, recipients matched
+
+struct StreamClose {
+  void operator()(hs_stream_t* s) const noexcept {
+    // hs_runtime.h: every opened stream must be closed; with no callback a NULL scratch
+    // is allowed, which is what an aborted message needs.
+    if (s != nullptr) static_cast<void>(hs_close_stream(s, nullptr, nullptr, nullptr));
+  }
+};
+using HsStream = std::unique_ptr<hs_stream_t, StreamClose>;
+
+}  // namespace
+
+struct Matcher::State final : message::MimeSink {
+  RuleSetConstSharedPtr set;
+  const RuleSet::Impl* impl = nullptr;
+  std::vector<bool> hits;
+  std::optional<std::string> failure;
+  std::array<HsStream, kScopeCount> open;   // the whole-message streams
+  std::array<message::Utf8Stream, kScopeCount> utf8;
+  std::string_view current_header;          // Scope::Header: the field being scanned
+  std::size_t items = 0;
+  std::size_t header_bytes = 0;
+  std::size_t max_header_bytes = 0;
+  bool finished = false;
+  bool concluded = false;
+  // body:text and url state of the current leaf part
+  bool part_text = false;
+  bool part_html = false;
+  bool text_started = false;
+  message::HtmlText html;
+  message::UrlFinder urlfinder;
+  std::set<std::string> urls_seen;
+  std::string buf;
+  std::vector<std::string> urls;
+
+  bool has(Scope s) const { return static_cast<bool>(impl->scopes[static_cast<std::size_t>(s)].db); }
+  const ScopeDb& db(Scope s) const { return impl->scopes[static_cast<std::size_t>(s)]; }
+
+  static int onMatch(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+    auto* st = static_cast<std::pair<State*, Scope>*>(ctx);
+    State& self = *st->first;
+    const ScopeDb& d = self.db(st->second);
+    if (id >= d.ids.size()) return 0;
+    const int rule = d.ids[id];
+    const Rule& r = self.impl->rules[static_cast<std::size_t>(rule)];
+    if (st->second == Scope::Header && !ascii::iequals(r.header_name, self.current_header)) {
+      return 0;  // one database for all header:NAME rules: only this field's rules count
+    }
+    self.hits[static_cast<std::size_t>(rule)] = true;
+    return 0;  // continue: other rules may match in the same stream
+  }
+
+  hs_scratch_t* scratch() {
+    hs_scratch_t* s = threadScratch(*impl);
+    if (s == nullptr && !failure) failure = "rules: cannot allocate Hyperscan scratch";
+    return s;
+  }
+
+  // Feeds `data` to `stream` (Hyperscan takes unsigned int lengths: split bigger input).
+  void scan(hs_stream_t* stream, Scope scope, std::string_view data) {
+    if (stream == nullptr || data.empty()) return;
+    hs_scratch_t* s = scratch();
+    if (s == nullptr) return;
+    std::pair<State*, Scope> ctx{this, scope};
+    constexpr std::size_t kMaxPiece = 1u << 30;
+    while (!data.empty()) {
+      const std::string_view piece = data.substr(0, kMaxPiece);
+      const hs_error_t rc = hs_scan_stream(stream, piece.data(), static_cast<unsigned>(piece.size()), 0, s, &State::onMatch, &ctx);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && !failure) {
+        failure = "rules: Hyperscan scan error " + std::to_string(rc);
+      }
+      data.remove_prefix(piece.size());
+    }
+  }
+
+  void close(HsStream& stream, Scope scope) {
+    if (!stream) return;
+    hs_scratch_t* s = scratch();
+    std::pair<State*, Scope> ctx{this, scope};
+    // Closing with a callback reports end-anchored ($) matches.
+    if (s != nullptr) static_cast<void>(hs_close_stream(stream.release(), s, &State::onMatch, &ctx));
+    else stream.reset();
+  }
+
+  HsStream openStream(Scope scope) {
+    hs_stream_t* st = nullptr;
+    if (hs_open_stream(db(scope).db.get(), 0, &st) != HS_SUCCESS) {
+      if (!failure) failure = "rules: cannot open a Hyperscan stream";
+      return nullptr;
+    }
+    return HsStream(st);
+  }
+
+  // Whole-message scopes: the stream opens with the first data.
+  void feed(Scope scope, std::string_view data) {
+    if (!has(scope) || data.empty()) return;
+    HsStream& st = open[static_cast<std::size_t>(scope)];
+    if (!st) st = openStream(scope);
+    if (db(scope).utf8) {
+      buf.clear();
+      utf8[static_cast<std::size_t>(scope)].feed(data, buf);
+      scan(st.get(), scope, buf);
+    } else {
+      scan(st.get(), scope, data);
+    }
+  }
+
+  void endScope(Scope scope) {
+    HsStream& st = open[static_cast<std::size_t>(scope)];
+    if (st && db(scope).utf8) {
+      buf.clear();
+      utf8[static_cast<std::size_t>(scope)].finish(buf);
+      scan(st.get(), scope, buf);
+    }
+    close(st, scope);
+  }
+
+  // Per-item scopes: one stream per item, so ^ and $ anchor at the item's ends.
+  void item(Scope scope, std::string_view text) {
+    if (!has(scope) || items >= kMaxItems) return;
+    ++items;
+    HsStream st = openStream(scope);
+    if (db(scope).utf8) {
+      std::string clean;
+      message::Utf8Stream u;
+      u.feed(text, clean);
+      u.finish(clean);
+      scan(st.get(), scope, clean);
+    } else {
+      scan(st.get(), scope, text);
+    }
+    close(st, scope);
+  }
+
+  void foundUrls() {
+    for (std::string& u : urls) {
+      if (urls_seen.size() >= kMaxUrls) break;
+      if (urls_seen.insert(u).second) item(Scope::Url, u);
+    }
+    urls.clear();
+  }
+
+  void bodyText(std::string_view text) {
+    if (has(Scope::Url)) {
+      urlfinder.feed(text, urls);
+      foundUrls();
+    }
+    feed(Scope::BodyText, text);
+  }
+
+  // MimeSink
+  void partBegin(const message::PartInfo& p) override {
+    if (p.is_multipart) return;
+    if (!p.filename.empty()) item(Scope::AttachmentName, p.filename);
+    const bool text = p.content_type.starts_with("text/");
+    if (!text && !p.content_type.starts_with("multipart/")) item(Scope::AttachmentType, p.content_type);
+    part_text = text;
+    part_html = p.content_type == "text/html";
+    if (part_text && text_started) bodyText("\n");  // parts are separated in body:text
+    text_started |= part_text;
+    html = message::HtmlText();
+    urlfinder = message::UrlFinder();
+  }
+  void partHeader(const message::PartInfo&, const message::HeaderField&) override {}
+  void partData(const message::PartInfo&, std::string_view data) override {
+    if (!part_text || (!has(Scope::BodyText) && !has(Scope::Url))) return;
+    if (part_html) {
+      std::string text;
+      html.feed(data, text, urls);
+      foundUrls();
+      bodyText(text);
+    } else {
+      bodyText(data);
+    }
+  }
+  void partEnd(const message::PartInfo& p) override {
+    if (p.is_multipart || !part_text) return;
+    if (part_html) {
+      std::string text;
+      html.finish(text, urls);
+      foundUrls();
+      bodyText(text);
+    }
+    urlfinder.finish(urls);
+    foundUrls();
+    part_text = false;
+  }
+};
+
+Matcher::Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits) : s_(std::make_unique<State>()) {
+  s_->set = std::move(rules);
+  s_->impl = &s_->set->impl();
+  s_->hits.assign(s_->impl->rules.size(), false);
+  s_->max_header_bytes = limits.max_header_bytes;
+}
+
+Matcher::~Matcher() = default;  // HsStream closes whatever is still open (abort)
+
+message::MimeSink& Matcher::mimeSink() noexcept { return *s_; }
+
+void Matcher::envelope(const message::Envelope& env) {
+  s_->item(Scope::EnvMailFrom, env.mail_from);
+  s_->item(Scope::EnvHelo, env.helo);
+  s_->item(Scope::EnvClientName, env.client_name);
+  for (const std::string& r : env.rcpts) s_->item(Scope::EnvRcpt, r);
+}
+
+void Matcher::header(const message::HeaderField& field) {
+  State& s = *s_;
+  // Stages see every received field (stage.h); our work is bounded like the HeaderList.
+  s.header_bytes += field.name.size() + field.value.size() + 4;
+  if (s.header_bytes > s.max_header_bytes) return;
+  if (s.has(Scope::Headers)) {
+    std::string line = field.name + ":";
+    if (field.value.empty() || (field.value[0] != ' ' && field.value[0] != '\t')) line += ' ';
+    line += field.value;
+    line += "\r\n";
+    s.feed(Scope::Headers, line);
+  }
+  if (s.has(Scope::Header)) {
+    const std::string name = ascii::lower(field.name);
+    if (std::binary_search(s.impl->header_names.begin(), s.impl->header_names.end(), name)) {
+      message::Defects ignored;
+      const std::string value = message::decodeHeaderValue(message::unfold(field.value), ignored);
+      s.current_header = name;
+      s.item(Scope::Header, value);
+      s.current_header = {};
+    }
+  }
+}
+
+void Matcher::body(std::string_view raw_chunk) { s_->feed(Scope::BodyRaw, raw_chunk); }
+
+void Matcher::finish() {
+  if (s_->finished) return;
+  s_->finished = true;
+  for (std::size_t i = 0; i < kScopeCount; ++i) s_->endScope(static_cast<Scope>(i));
+}
+
+void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Findings& findings) {
+  State& s = *s_;
+  if (s.concluded) return;
+  finish();
+  s.concluded = true;
+  const auto& names = authSymbolNames();
+  std::vector<bool> auth(names.size(), false);
+  for (const std::string& a : auth_symbols) {
+    auto it = std::find(names.begin(), names.end(), a);
+    if (it != names.end()) auth[static_cast<std::size_t>(it - names.begin())] = true;
+  }
+  // Composites in dependency order (loader.cpp), so a composite's components are final.
+  for (const int c : s.impl->composites) {
+    const Expr& e = s.impl->exprs[static_cast<std::size_t>(c)];
+    std::vector<char> val(e.nodes.size(), 0);
+    // Nodes are created children-first (expr.cpp), so one forward pass evaluates them.
+    for (std::size_t i = 0; i < e.nodes.size(); ++i) {
+      const Expr::Node& n = e.nodes[i];
+      auto at = [&](int k) { return k >= 0 && val[static_cast<std::size_t>(k)] != 0; };
+      switch (n.kind) {
+        case Expr::Kind::Leaf:
+          val[i] = n.rule >= 0 ? s.hits[static_cast<std::size_t>(n.rule)] : (n.auth >= 0 && auth[static_cast<std::size_t>(n.auth)]);
+          break;
+        case Expr::Kind::Not: val[i] = !at(n.a); break;
+        case Expr::Kind::And: val[i] = at(n.a) && at(n.b); break;
+        case Expr::Kind::Or: val[i] = at(n.a) || at(n.b); break;
+      }
+    }
+    s.hits[static_cast<std::size_t>(c)] = e.root >= 0 && val[static_cast<std::size_t>(e.root)] != 0;
+  }
+  for (std::size_t i = 0; i < s.impl->rules.size(); ++i) {
+    if (!s.hits[i]) continue;
+    const Rule& r = s.impl->rules[i];
+    findings.contributions.push_back(verdict::Contribution{r.id, r.score.value_or(0.0)});
+    if (r.action && *r.action > findings.forced) {
+      findings.forced = *r.action;
+      findings.forced_reply.reset();
+      if (r.reply) {
+        const bool reject = *r.action == verdict::Action::Reject;
+        findings.forced_reply = verdict::SmtpReply{reject ? 550 : 451, reject ? "5.7.1" : "4.7.1", *r.reply};
+      }
+    }
+  }
+  if (s.failure && !findings.failure) findings.failure = *s.failure;
+}
+
+bool Matcher::hit(std::string_view id) const noexcept {
+  const int i = s_->set->find(id);
+  return i >= 0 && s_->hits[static_cast<std::size_t>(i)];
+}
+
+const std::optional<std::string>& Matcher::failure() const noexcept { return s_->failure; }
+
+}  // namespace mw::rules
