@@ -147,13 +147,13 @@ DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
     if (const auto t = timeTag(tag(sig, "t")); t && *t > now + drift) {
       dkim_sig_ignore(sig);
       ctx->notes[sig] = {Status::Policy, "signature timestamp t=" + std::to_string(*t) +
-                                             " is in the future (now " + std::to_string(now) + ")"};
+                                             " is in the future, now " + std::to_string(now)};
       continue;
     }
     if (const auto x = timeTag(tag(sig, "x")); x && now > *x + drift) {
       dkim_sig_ignore(sig);
       ctx->notes[sig] = {Status::Policy, "signature expired at x=" + std::to_string(*x) +
-                                             " (now " + std::to_string(now) + ")"};
+                                             ", now " + std::to_string(now)};
       continue;
     }
   }
@@ -406,18 +406,18 @@ void Verifier::Impl::collect() {
                dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH) {
       if (alg == DKIM_SIGN_RSASHA1) {
         r.result = Status::Policy;
-        r.reason = "rsa-sha1 is not accepted (RFC 8301 section 3.1)";
+        r.reason = "rsa-sha1 is not accepted, RFC 8301 section 3.1";
       } else if (alg != DKIM_SIGN_ED25519SHA256 && r.key_bits < 1024) {
         r.result = Status::Policy;
         r.reason = "RSA key of " + std::to_string(r.key_bits) +
-                   " bits is under 1024 (RFC 8301 section 3.2)";
+                   " bits is under 1024, RFC 8301 section 3.2";
       } else {
         r.result = Status::Pass;
       }
     } else if (err == DKIM_SIGERROR_KEYTOOSMALL) {
       r.result = Status::Policy;
       r.reason = "RSA key of " + std::to_string(r.key_bits) +
-                 " bits is under 1024 (RFC 8301 section 3.2)";
+                 " bits is under 1024, RFC 8301 section 3.2";
     } else if (err == DKIM_SIGERROR_BADSIG) {
       r.result = Status::Fail;
       r.reason = "signature did not verify";
@@ -430,7 +430,7 @@ void Verifier::Impl::collect() {
     } else if (err == DKIM_SIGERROR_EXPIRED || err == DKIM_SIGERROR_FUTURE) {
       // Only when a time tag is implausible (kLibraryDrift): before 2001.
       r.result = Status::PermError;
-      r.reason = "implausible signature time (" + sigErrorText(err) + ")";
+      r.reason = "implausible signature time: " + sigErrorText(err);
     } else if (err != DKIM_SIGERROR_UNKNOWN && err != DKIM_SIGERROR_OK) {
       r.result = Status::PermError;
       r.reason = sigErrorText(err);

@@ -4,4 +4,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/builtin_stages.h \
 	src/scan/scan.cpp \
 	src/scan/snapshot.cpp \
-	src/scan/spf_stage.cpp
+	src/scan/spf_stage.cpp \
+	src/scan/dkim_stage.cpp

@@ -79,6 +79,18 @@ struct SpfOptions {
   bool reject_on_fail = false;
 };
 
+// DKIM (RFC 6376) verification and what its results do to a message. RFC 8301 (no
+// rsa-sha1, no RSA key under 1024 bits) is not configurable. A signature that does not
+// pass is, by itself, like no signature (RFC 6376 §6.1): the scores are small, added
+// once per message and only when no signature passed; DMARC judges alignment.
+struct DkimOptions {
+  bool enabled = true;
+  int max_signatures = 5;        // evaluated per message (the first ones in the header)
+  double fail_score = 1.0;       // "fail": a signature did not verify
+  double policy_score = 0.5;     // "policy": rsa-sha1, weak key, t= future, x= expired
+  double permerror_score = 0.5;  // "permerror": broken signature or key record
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -87,6 +99,7 @@ struct Config {
   LogOptions log;
   DnsOptions dns;
   SpfOptions spf;
+  DkimOptions dkim;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
 };
 

@@ -15,6 +15,7 @@
 #include "mailwarden/base/clock.h"
 #include "mailwarden/base/result.h"
 #include "mailwarden/config/config.h"
+#include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/scan/stage.h"
 
@@ -36,6 +37,8 @@ class Snapshot {
   const ClockConstSharedPtr& clockPtr() const noexcept { return clock_; }
   dns::Resolver& resolver() const noexcept { return *resolver_; }
   std::uint64_t generation() const noexcept { return generation_; }
+  // The libopendkim handle of this snapshot; nullptr when dkim.enabled is false.
+  const dkim::Library* dkimLibrary() const noexcept { return dkim_.get(); }
 
   // The stages of one message, in pipeline order. Never throws except bad_alloc.
   std::vector<StagePtr> makeStages() const;
@@ -48,6 +51,7 @@ class Snapshot {
   ClockConstSharedPtr clock_;
   dns::ResolverSharedPtr resolver_;
   std::uint64_t generation_;
+  dkim::LibraryConstSharedPtr dkim_ = nullptr;
 };
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
