@@ -8,3 +8,13 @@ tests_conformance_spf_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_SPF_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/spf-floor.txt"'
 tests_conformance_spf_suite_LDADD = $(MW_SPF_LINK) $(YAML_LIBS)
 EXTRA_DIST += tests/conformance/spf-floor.txt
+# DKIM: the Mail::DKIM corpus, RFC 8463 A.3 and dkimpy's data through dkim/
+# (dkim_suite.cpp says how each is scored).
+check_PROGRAMS += tests/conformance/dkim_suite
+TESTS += tests/conformance/dkim_suite
+tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp
+tests_conformance_dkim_suite_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dkim"' \
+	-DMW_DKIM_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dkim-floor.txt"'
+tests_conformance_dkim_suite_LDADD = $(MW_DKIM_LINK) $(YAML_LIBS)
+EXTRA_DIST += tests/conformance/dkim-floor.txt
