@@ -11,6 +11,7 @@
 // does not set Findings::failure: whether it matters is DMARC's decision. Scores
 // (config dkim.*) are added once per message and only when no signature passed.
 #include <string>
+#include <utility>
 
 #include "builtin_stages.h"
 #include "mailwarden/dkim/dkim.h"
@@ -115,14 +116,17 @@ class DkimStage final : public Stage {
         a.reason += a.reason.empty() ? "" : "; ";
         a.reason += "header over the configured limits was not verified";
       }
-      // RFC 8601 §2.7.1 / RFC 6008: header.d, header.i, header.s, header.a, header.b.
-      a.properties.emplace_back("header.d", s.domain);
-      if (!s.identity.empty()) {
-        a.properties.emplace_back("header.i", s.identity);
+      // RFC 8601 §2.7.1 / RFC 6008: header.d, header.i, header.s, header.a, header.b;
+      // a tag an unparsable signature lacks is left out rather than written empty.
+      for (const auto& [prop, value] : {std::pair<const char*, const std::string&>{"header.d", s.domain},
+                                        {"header.i", s.identity},
+                                        {"header.s", s.selector},
+                                        {"header.a", s.algorithm},
+                                        {"header.b", s.b_prefix}}) {
+        if (!value.empty()) {
+          a.properties.emplace_back(prop, value);
+        }
       }
-      a.properties.emplace_back("header.s", s.selector);
-      a.properties.emplace_back("header.a", s.algorithm);
-      a.properties.emplace_back("header.b", s.b_prefix);
       a.domain = s.domain;
       findings.auth.push_back(std::move(a));
       switch (s.result) {
