@@ -183,6 +183,11 @@ Result<std::unique_ptr<Signer>> Signer::create(const SignOptions& o) {
   if (!m.dkim) {
     return fail(Errc::Invalid, std::string("dkim_sign: ") + resultText(st));
   }
+  if (!o.identity.empty() &&
+      dkim_set_signer(m.dkim.get(), reinterpret_cast<const unsigned char*>(o.identity.c_str())) !=
+          DKIM_STAT_OK) {
+    return fail(Errc::Invalid, "dkim_set_signer refused the identity " + o.identity);
+  }
   return s;
 }
 

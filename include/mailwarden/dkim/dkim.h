@@ -126,6 +126,7 @@ struct SignOptions {
   // RSA: a PEM private key. Ed25519: the base64 of the 32-byte seed (dkimpy's and
   // RFC 8463 A.1's form) or a PEM PKCS#8 key.
   std::string private_key;
+  std::string identity;         // i= (RFC 6376 §3.5, "@domain" or "user@domain"); "" = none
   std::int64_t timestamp = 0;   // t=; 0 = now
   std::int64_t expiration = 0;  // x=; 0 = none
   // c=simple/simple instead of relaxed/relaxed (tests of byte-exact header handling).

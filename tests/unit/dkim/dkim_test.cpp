@@ -300,11 +300,16 @@ TEST_F(DkimTest, LeadingSpaceOfHeaderValuesIsPreserved) {
 }
 
 TEST_F(DkimTest, IdentityAndUpperCaseDomain) {
-  // d= in upper case is reported lower-case (DMARC compares it).
-  std::string m = sign(kMessage, opts("ed25519", Algorithm::Ed25519Sha256));
-  const Outcome out = verify(m);
+  // d= in upper case is reported lower-case (DMARC compares it); i= as given.
+  SignOptions o = opts("ed25519", Algorithm::Ed25519Sha256);
+  o.domain = "DKIM.Test";
+  o.identity = "alice@mail.dkim.test";
+  const Outcome out = verify(sign(kMessage, o));
   ASSERT_EQ(out.signatures.size(), 1u);
-  EXPECT_TRUE(out.signatures[0].identity.empty());
+  EXPECT_EQ(out.signatures[0].result, Status::Pass) << out.signatures[0].reason;
+  EXPECT_EQ(out.signatures[0].domain, "dkim.test");
+  EXPECT_EQ(out.signatures[0].identity, "alice@mail.dkim.test");
+  EXPECT_TRUE(verify(sign(kMessage, opts("rsa2048"))).signatures[0].identity.empty());
 }
 
 TEST(DkimSigner, RejectsBadKeys) {
