@@ -26,6 +26,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/unique_c.h"
@@ -86,11 +88,15 @@ struct Verifier::Impl {
   int not_evaluated = 0;
   std::map<const DKIM_SIGINFO*, SigNote> notes;  // keyed by libopendkim's handle
   std::string field;  // reused buffer for "Name:value"
+  std::vector<std::pair<std::string, std::string>> pending;  // header until endOfHeaders()
+  std::map<std::size_t, SignatureResult> withheld;  // by index among DKIM-Signature fields
 
   Impl(const Library& l, dns::Resolver& r, const dns::Budget& b, const Clock& c, VerifyOptions o)
       : library(l), resolver(r), budget(b), clock(c), options(o) {}
 
   void collect();
+  void collectLibrary();
+  void withholdOversigned();
 };
 
 namespace {
@@ -284,13 +290,93 @@ void Verifier::header(std::string_view name, std::string_view value) {
   if (m.skip || m.eoh_done) {
     return;
   }
-  m.field.assign(name);
-  m.field += ':';
-  m.field.append(value);
-  // A field libopendkim refuses (no colon in its view, too long) is left out of its
-  // view; the signatures that cover it then fail, which is the right outcome.
-  static_cast<void>(dkim_header(m.dkim.get(), reinterpret_cast<unsigned char*>(m.field.data()),
-                                m.field.size()));
+  // Kept until endOfHeaders(): the overflow guard needs the whole header (libopendkim
+  // keeps a copy of every field until dkim_eoh() anyway).
+  m.pending.emplace_back(std::string(name), std::string(value));
+}
+
+namespace {
+
+// The value of tag `name` in a DKIM-Signature tag-list (RFC 6376 §3.2), whitespace
+// (folding included) removed; nullopt when absent.
+std::optional<std::string> rawTag(std::string_view list, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    const std::size_t semi = std::min(list.find(';', pos), list.size());
+    const std::string_view item = list.substr(pos, semi - pos);
+    const std::size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string tname;
+      for (const char c : item.substr(0, eq)) {
+        if (!ascii::isWsp(c)) {
+          tname += c;
+        }
+      }
+      if (tname == name) {
+        std::string v;
+        for (const char c : item.substr(eq + 1)) {
+          if (!ascii::isWsp(c)) {
+            v += c;
+          }
+        }
+        return v;
+      }
+    }
+    pos = semi + 1;
+  }
+  return std::nullopt;
+}
+
+// How often h= names DKIM-Signature.
+std::size_t signedSignatureFields(std::string_view value) {
+  const std::optional<std::string> h = rawTag(value, "h");
+  std::size_t n = 0;
+  if (!h) {
+    return 0;
+  }
+  std::size_t pos = 0;
+  while (pos <= h->size()) {
+    const std::size_t colon = std::min(h->find(':', pos), h->size());
+    n += ascii::iequals(std::string_view(*h).substr(pos, colon - pos), "dkim-signature") ? 1 : 0;
+    pos = colon + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+// withholdOversigned - libopendkim 2.11.0~beta2 writes past a heap array in dkim_eoh()
+// when a signature's h= names DKIM-Signature more often than the message has such
+// fields (found by tests/fuzz/dkim_verify_fuzz.cpp; valgrind: "Invalid write of size
+// 8" after a 32-byte block, then a bad free in dkim_free()). The exact condition
+// inside libopendkim is not known; we withhold every signature whose h= names
+// DKIM-Signature more often than the message has *other* DKIM-Signature fields (RFC
+// 6376 §5.4.2 would hash the extra names as empty; signers that over-sign
+// DKIM-Signature are rare): permerror with the reason, never given to libopendkim. The
+// withheld field is not fed either, so signatures covering it fail.
+void Verifier::Impl::withholdOversigned() {
+  std::size_t signature_fields = 0;
+  for (const auto& [name, value] : pending) {
+    signature_fields += ascii::iequals(name, DKIM_SIGNHEADER) ? 1 : 0;
+  }
+  std::size_t index = 0;  // among DKIM-Signature fields
+  for (auto& [name, value] : pending) {
+    if (!ascii::iequals(name, DKIM_SIGNHEADER)) {
+      continue;
+    }
+    if (signedSignatureFields(value) > signature_fields - 1) {
+      SignatureResult r;
+      r.result = Status::PermError;
+      r.domain = ascii::lower(rawTag(value, "d").value_or(""));
+      r.selector = rawTag(value, "s").value_or("");
+      r.algorithm = ascii::lower(rawTag(value, "a").value_or(""));
+      r.b_prefix = rawTag(value, "b").value_or("").substr(0, 8);
+      r.reason = "h= names DKIM-Signature more often than the message has other such fields";
+      withheld.emplace(index, std::move(r));
+      name.clear();  // not fed
+    }
+    ++index;
+  }
 }
 
 void Verifier::endOfHeaders() {
@@ -302,6 +388,21 @@ void Verifier::endOfHeaders() {
   if (m.skip) {
     return;
   }
+  m.withholdOversigned();
+  for (auto& [name, value] : m.pending) {
+    if (name.empty()) {
+      continue;
+    }
+    m.field.assign(name);
+    m.field += ':';
+    m.field.append(value);
+    // A field libopendkim refuses (no colon in its view, too long) is left out of its
+    // view; the signatures that cover it then fail, which is the right outcome.
+    static_cast<void>(dkim_header(m.dkim.get(), reinterpret_cast<unsigned char*>(m.field.data()),
+                                  m.field.size()));
+  }
+  m.pending.clear();
+  m.pending.shrink_to_fit();
   const DKIM_STAT st = dkim_eoh(m.dkim.get());
   switch (st) {
     case DKIM_STAT_OK:
@@ -365,6 +466,30 @@ Outcome Verifier::finish() {
 }
 
 void Verifier::Impl::collect() {
+  collectLibrary();
+  if (withheld.empty()) {
+    return;
+  }
+  // Put the withheld signatures back in header order, then apply max_signatures.
+  std::vector<SignatureResult> merged;
+  std::size_t next = 0;
+  const std::size_t total = outcome.signatures.size() + withheld.size();
+  for (std::size_t i = 0; i < total; ++i) {
+    if (const auto w = withheld.find(i); w != withheld.end()) {
+      merged.push_back(std::move(w->second));
+    } else if (next < outcome.signatures.size()) {
+      merged.push_back(std::move(outcome.signatures[next++]));
+    }
+  }
+  const auto max = static_cast<std::size_t>(std::max(options.max_signatures, 0));
+  if (merged.size() > max) {
+    outcome.not_evaluated += static_cast<int>(merged.size() - max);
+    merged.resize(max);
+  }
+  outcome.signatures = std::move(merged);
+}
+
+void Verifier::Impl::collectLibrary() {
   outcome.not_evaluated = not_evaluated;
   DKIM_SIGINFO** sigs = nullptr;
   int n = 0;
