@@ -9,3 +9,6 @@ tests_unit_dkim_dkim_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_unit_dkim_dkim_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_dkim_dkim_tests_LDADD = $(MW_DKIM_LINK) $(MW_GTEST_LINK)
 EXTRA_DIST += tests/keys
+# `mailwarden check` with DKIM: JSON fields, A-R properties, --now driving t=/x=.
+TESTS += tests/unit/dkim/check_cli_test.sh
+dist_noinst_SCRIPTS += tests/unit/dkim/check_cli_test.sh
