@@ -13,5 +13,5 @@ MW_DKIM_LINK = libmw_dkim.a libmw_dns.a libmw_message.a libmw_base.a \
 
 # tests/tools/dkim_sign: signs a message on stdin (tests, DMARC golden cases, demo).
 noinst_PROGRAMS += tests/tools/dkim_sign
-tests_tools_dkim_sign_SOURCES = tests/tools/dkim_sign.cpp
+tests_tools_dkim_sign_SOURCES = tests/tools/dkim_sign.cpp tests/support/lsan_opendkim.cpp
 tests_tools_dkim_sign_LDADD = $(MW_DKIM_LINK)

@@ -12,7 +12,8 @@ EXTRA_DIST += tests/conformance/spf-floor.txt
 # (dkim_suite.cpp says how each is scored).
 check_PROGRAMS += tests/conformance/dkim_suite
 TESTS += tests/conformance/dkim_suite
-tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp
+tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp \
+	tests/support/lsan_opendkim.cpp
 tests_conformance_dkim_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dkim"' \
 	-DMW_DKIM_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dkim-floor.txt"'

@@ -136,6 +136,9 @@ struct SignOptions {
   bool allow_weak_key = false;
 };
 
+// libopendkim leaks the loaded private key of each signer (a few hundred bytes; see
+// tests/support/lsan_opendkim.cpp): fine for tests and tools, not for a long-running
+// signer of many messages.
 // Signs one message (relaxed/relaxed by default, RFC 6376 §3.4.2/§3.4.4) the same way the
 // Verifier reads it: header() per field, body() per chunk, then signatureField() gives
 // the value of the DKIM-Signature field to prepend ("v=1; a=...", folded with CRLF+TAB).

@@ -3,7 +3,8 @@
 # temperror, chunking).
 check_PROGRAMS += tests/unit/dkim/dkim_tests
 TESTS += tests/unit/dkim/dkim_tests
-tests_unit_dkim_dkim_tests_SOURCES = tests/unit/dkim/dkim_test.cpp
+tests_unit_dkim_dkim_tests_SOURCES = tests/unit/dkim/dkim_test.cpp \
+	tests/support/lsan_opendkim.cpp
 tests_unit_dkim_dkim_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"'
 tests_unit_dkim_dkim_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
