@@ -5,6 +5,13 @@ bench_spf_bench_SOURCES = bench/spf_bench.cpp tests/support/nsd_server.h
 bench_spf_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(UNBOUND_CFLAGS)
 bench_spf_bench_LDADD = $(MW_SPF_LINK) $(FMT_LIBS) $(BENCHMARK_LIBS) -lpthread
 CLEANFILES += bench/spf_bench
+# DKIM verification per message (rsa-sha256 2048, ed25519) and its OpenSSL floor.
+EXTRA_PROGRAMS += bench/dkim_bench
+bench_dkim_bench_SOURCES = bench/dkim_bench.cpp
+bench_dkim_bench_CPPFLAGS = $(AM_CPPFLAGS) -DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"'
+bench_dkim_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
+bench_dkim_bench_LDADD = $(MW_DKIM_LINK) $(BENCHMARK_LIBS) -lcrypto -lpthread
+CLEANFILES += bench/dkim_bench
 EXTRA_DIST += doc/PERFORMANCE.md
 
 # The whole-filter benchmark (issue 7): milter_load, our MTA side of the milter protocol
@@ -29,9 +36,10 @@ EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-be
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT) bench/rules_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) \
+bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) \
 		mailwarden$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
+	./bench/dkim_bench$(EXEEXT) $(BENCH_ARGS)
 	./bench/rules_bench$(EXEEXT) $(BENCH_ARGS)
 
 # The whole-filter benchmarks, one command per table of doc/PERFORMANCE.md (root: the

@@ -443,6 +443,26 @@ void Loader::document(const YAML::Node& root) {
          {"reject_on_fail", [&](const Field& g) { setBool(g, o.reject_on_fail); }},
        });
      }},
+    {"dkim",
+     [&](const Field& f) {
+       DkimOptions& o = config_.dkim;
+       auto score = [&](const Field& g, double& out) {
+         if (auto v = number(g)) {
+           if (*v < -1000 || *v > 1000) {
+             error(g, "must be between -1000 and 1000");
+             return;
+           }
+           out = *v;
+         }
+       };
+       mapping(f, {
+         {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
+         {"max_signatures", [&](const Field& g) { setInt(g, o.max_signatures, 1, 50); }},
+         {"fail_score", [&](const Field& g) { score(g, o.fail_score); }},
+         {"policy_score", [&](const Field& g) { score(g, o.policy_score); }},
+         {"permerror_score", [&](const Field& g) { score(g, o.permerror_score); }},
+       });
+     }},
     {"dmarc", [&](const Field& f) { dmarc(f); }},
     {"rules",
      [&](const Field& f) {

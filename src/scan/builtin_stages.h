@@ -4,6 +4,7 @@
 //                   are known, and fans its part events out to attached sinks (the
 //                   rules stage); memory is bounded by message::Limits.
 //   SpfStage      — spf_stage.cpp.
+//   DkimStage     — dkim_stage.cpp.
 //   HeaderGuard   — finds received Authentication-Results fields that claim our
 //                   authserv-id (RFC 8601 §5: they must be removed, or a sender could
 //                   forge our results) and received X-Mailwarden-* / X-Spam-* fields.
@@ -27,6 +28,10 @@ class Snapshot;
 // SPF (RFC 7208) for the MAIL FROM identity (the HELO identity for the null sender) and,
 // if configured, the HELO identity; runs at MAIL FROM, when its input is known.
 StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+// DKIM (RFC 6376) for every signature of the message, fed as it streams in
+// (dkim_stage.cpp); needs snapshot.dkimLibrary().
+StagePtr makeDkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+
 // DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
 StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
 

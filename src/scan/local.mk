@@ -5,5 +5,6 @@ libmw_scan_a_SOURCES = \
 	src/scan/scan.cpp \
 	src/scan/snapshot.cpp \
 	src/scan/spf_stage.cpp \
+	src/scan/dkim_stage.cpp \
 	src/scan/dmarc_stage.cpp \
 	src/scan/rules_stage.cpp

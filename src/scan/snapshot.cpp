@@ -80,9 +80,19 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
     }
     resolver = std::move(*made);
   }
+  dkim::LibraryConstSharedPtr dkim_library;
+  if (config.dkim.enabled) {
+    Result<dkim::LibraryConstSharedPtr> lib = dkim::Library::create();
+    if (!lib) {
+      return fail(lib.error());
+    }
+    dkim_library = std::move(*lib);
+  }
   const std::uint64_t generation = g_next_generation.fetch_add(1);
-  return std::shared_ptr<const Snapshot>(
-      new Snapshot(std::move(config), std::move(clock), std::move(resolver), std::move(rules), generation));
+  auto* snapshot = new Snapshot(std::move(config), std::move(clock), std::move(resolver),
+                               std::move(rules), generation);
+  snapshot->dkim_ = std::move(dkim_library);
+  return std::shared_ptr<const Snapshot>(snapshot);
 }
 
 std::vector<StagePtr> Snapshot::makeStages() const {
@@ -96,6 +106,9 @@ std::vector<StagePtr> Snapshot::makeStages() const {
   stages.push_back(makeMimeStage(config_.limits));
   if (config_.spf.enabled) {
     stages.push_back(makeSpfStage(*this, budget));
+  }
+  if (dkim_) {
+    stages.push_back(makeDkimStage(*this, budget));
   }
   if (rules_) stages.push_back(makeRulesStage(*this, stages));
   if (config_.dmarc.enabled) {

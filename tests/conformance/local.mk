@@ -18,3 +18,15 @@ tests_conformance_dmarc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_DMARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dmarc-floor.txt"'
 tests_conformance_dmarc_suite_LDADD = $(MW_DMARC_LINK) $(YAML_LIBS)
 EXTRA_DIST += tests/conformance/dmarc-floor.txt
+
+# DKIM: the Mail::DKIM corpus, RFC 8463 A.3 and dkimpy's data through dkim/
+# (dkim_suite.cpp says how each is scored).
+check_PROGRAMS += tests/conformance/dkim_suite
+TESTS += tests/conformance/dkim_suite
+tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp \
+	tests/support/lsan_opendkim.cpp
+tests_conformance_dkim_suite_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dkim"' \
+	-DMW_DKIM_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dkim-floor.txt"'
+tests_conformance_dkim_suite_LDADD = $(MW_DKIM_LINK) $(YAML_LIBS)
+EXTRA_DIST += tests/conformance/dkim-floor.txt

@@ -8,11 +8,12 @@ include tests/fuzz/config.mk
 include tests/fuzz/verdict.mk
 include tests/fuzz/dns.mk
 include tests/fuzz/spf.mk
+include tests/fuzz/dkim.mk
 include tests/fuzz/dmarc.mk
 include tests/fuzz/rules.mk
 
 MW_FUZZ_LIBCODE = $(libmw_config_a_SOURCES) $(libmw_rules_a_SOURCES) $(libmw_verdict_a_SOURCES) \
-	$(libmw_spf_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
+	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
 	$(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
 
 .PHONY: fuzz
@@ -24,7 +25,7 @@ fuzz:
 	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) $(FMT_CFLAGS) $(YAML_CFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(HS_CFLAGS) \
 	    $(top_srcdir)/tests/fuzz/$${t}_fuzz.cpp \
 	    $(addprefix $(top_srcdir)/,$(MW_FUZZ_LIBCODE)) \
-	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
+	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
 	    -o tests/fuzz/fuzz-$$t || exit 1; \
 	done
 	@echo "run one with: tests/fuzz/fuzz-NAME -max_total_time=60 tests/fuzz/corpus/NAME"

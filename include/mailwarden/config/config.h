@@ -79,6 +79,18 @@ struct SpfOptions {
   bool reject_on_fail = false;
 };
 
+// DKIM (RFC 6376) verification and what its results do to a message. RFC 8301 (no
+// rsa-sha1, no RSA key under 1024 bits) is not configurable. A signature that does not
+// pass is, by itself, like no signature (RFC 6376 §6.1): the scores are small, added
+// once per message and only when no signature passed; DMARC judges alignment.
+struct DkimOptions {
+  bool enabled = true;
+  int max_signatures = 5;        // evaluated per message (the first ones in the header)
+  double fail_score = 1.0;       // "fail": a signature did not verify
+  double policy_score = 0.5;     // "policy": rsa-sha1, weak key, t= future, x= expired
+  double permerror_score = 0.5;  // "permerror": broken signature or key record
+};
+
 // DMARC (RFC 9989) as a policy. `monitor` records the result and never acts on it;
 // `enforce` rejects on p=reject and applies `quarantine_action` on p=quarantine (after
 // sp/np/t). Exceptions (a domain or a client network: a known forwarder, a mailing list)
@@ -110,6 +122,7 @@ struct Config {
   LogOptions log;
   DnsOptions dns;
   SpfOptions spf;
+  DkimOptions dkim;
   DmarcOptions dmarc;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
   // rules.cache_dir: compiled rule databases are kept here so a restart with unchanged

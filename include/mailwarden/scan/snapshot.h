@@ -15,6 +15,7 @@
 #include "mailwarden/base/clock.h"
 #include "mailwarden/base/result.h"
 #include "mailwarden/config/config.h"
+#include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
@@ -40,6 +41,8 @@ class Snapshot {
   std::uint64_t generation() const noexcept { return generation_; }
   // The compiled content rules of config().rule_dirs; nullptr when there are none.
   const rules::RuleSetConstSharedPtr& rules() const noexcept { return rules_; }
+  // The libopendkim handle of this snapshot; nullptr when dkim.enabled is false.
+  const dkim::Library* dkimLibrary() const noexcept { return dkim_.get(); }
 
   // The stages of one message, in pipeline order. Never throws except bad_alloc.
   std::vector<StagePtr> makeStages() const;
@@ -53,6 +56,7 @@ class Snapshot {
   dns::ResolverSharedPtr resolver_;
   rules::RuleSetConstSharedPtr rules_;
   std::uint64_t generation_;
+  dkim::LibraryConstSharedPtr dkim_ = nullptr;
 };
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;

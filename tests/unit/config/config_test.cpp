@@ -107,6 +107,11 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("spf.softfail_score", got.spf.softfail_score, want.spf.softfail_score);
   cmp("spf.permerror_score", got.spf.permerror_score, want.spf.permerror_score);
   cmp("spf.reject_on_fail", got.spf.reject_on_fail, want.spf.reject_on_fail);
+  cmp("dkim.enabled", got.dkim.enabled, want.dkim.enabled);
+  cmp("dkim.max_signatures", got.dkim.max_signatures, want.dkim.max_signatures);
+  cmp("dkim.fail_score", got.dkim.fail_score, want.dkim.fail_score);
+  cmp("dkim.policy_score", got.dkim.policy_score, want.dkim.policy_score);
+  cmp("dkim.permerror_score", got.dkim.permerror_score, want.dkim.permerror_score);
   cmp("rules.directories", got.rule_dirs, want.rule_dirs);
   return out;
 }
@@ -138,6 +143,12 @@ const std::vector<FileCase> kFileCases = {
       "spf.yaml:4: spf.fail_score: must be between -1000 and 1000",
       "spf.yaml:5: spf.softfail_score: expected a number",
       "spf.yaml:7: spf: unknown key 'check_heloo' (did you mean 'check_helo'?)"}},
+    {"dkim.yaml",
+     {"dkim.yaml:3: dkim.enabled: expected a boolean (true/false)",
+      "dkim.yaml:4: dkim.max_signatures: must be between 1 and 50 (got 0)",
+      "dkim.yaml:5: dkim.fail_score: must be between -1000 and 1000",
+      "dkim.yaml:6: dkim.policy_score: expected a number",
+      "dkim.yaml:7: dkim: unknown key 'max_signature' (did you mean 'max_signatures'?)"}},
     {"bad_bool.yaml",
      {"bad_bool.yaml:3: headers.verdict: expected a boolean (true/false)",
       "bad_bool.yaml:4: headers.score: expected a boolean (true/false)",
@@ -323,6 +334,11 @@ TEST(ConfigFile, ValidFullFileFillsEveryField) {
   want.spf.softfail_score = -1;
   want.spf.permerror_score = 0;
   want.spf.reject_on_fail = true;
+  want.dkim.enabled = false;
+  want.dkim.max_signatures = 3;
+  want.dkim.fail_score = 2;
+  want.dkim.policy_score = 1.5;
+  want.dkim.permerror_score = -0.5;
   const std::vector<std::string> diff = differences(r.config, want);
   EXPECT_TRUE(diff.empty()) << joined(diff);
   EXPECT_EQ(r.config.path, want.path);

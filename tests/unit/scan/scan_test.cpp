@@ -69,9 +69,10 @@ TEST(Scan, CleanMessageIsAcceptedWithHeaders) {
   ASSERT_NE(prepended(v, "Authentication-Results"), nullptr);
   // example.com is not in the test zone: SPF none for MAIL FROM; the HELO name
   // client.example has no record either, so only the MAIL FROM result is written.
+  // The message is not DKIM-signed: dkim=none.
   EXPECT_EQ(prepended(v, "Authentication-Results")->value,
             "mx.test.example;\r\n\tspf=none (no SPF record at example.com) "
-            "smtp.mailfrom=alice@example.com;\r\n"
+            "smtp.mailfrom=alice@example.com;\r\n\tdkim=none;\r\n"
             "\tdmarc=none (no DMARC record) header.from=example.com");
   EXPECT_EQ(s.envelope().mail_from, "alice@example.com");
   EXPECT_EQ(s.envelope().rcpts.size(), 1u);
@@ -202,23 +203,23 @@ TEST(Scan, SpfResultsIntoHeadersScoresAndPolicy) {
   const SpfCase cases[] = {
       {"pass", "192.0.2.1", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=pass smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
        verdict::Action::Accept, 0},
       {"fail scores", "198.51.100.7", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=fail smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=fail smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
+       "\tspf=fail smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
        verdict::Action::Tag, 5},
       {"softfail", "192.0.2.1", "a@soft.test.example",
        "mx.test.example;\r\n\tspf=softfail smtp.mailfrom=a@soft.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdmarc=none (no From field)",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
        verdict::Action::Accept, 2},
       {"null sender checks HELO", "192.0.2.1", "",
        "mx.test.example;\r\n\tspf=pass smtp.helo=relay.test.example;\r\n"
-       "\tdmarc=none (no From field)",
+       "\tdkim=none;\r\n\tdmarc=none (no From field)",
        verdict::Action::Accept, 0},
       {"temperror follows the failure policy", "192.0.2.1", "a@slow.test.example", nullptr,
        verdict::Action::TempFail, 0},
-      {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example; none",
+      {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example;\r\n\tdkim=none",
        verdict::Action::Accept, 0},
   };
   for (const SpfCase& c : cases) {
@@ -267,6 +268,7 @@ TEST(Scan, SpfDisabled) {
   config::Config cfg = config::defaults();
   cfg.spf.enabled = false;
   cfg.dmarc.enabled = false;
+  cfg.dkim.enabled = false;
   Scan s(snapshot(cfg));
   s.connect("198.51.100.7", "x");
   s.mailFrom("a@origin.test.example");

@@ -1,0 +1,173 @@
+// scan/dkim_stage.cpp — DKIM (RFC 6376) for every message: the Verifier is fed each
+// header field as received and each body chunk as it streams in, key lookups happen at
+// end of headers, results are concluded at end of message.
+//
+// What goes into Findings, per evaluated signature and in signature order (the DMARC
+// stage reads method "dkim", result and domain):
+//   AuthResult{method "dkim", result (RFC 8601 token), reason (comment, not for pass),
+//              properties header.d, header.i (if any), header.s, header.a, header.b
+//              (the first 8 characters of b=, RFC 6008), domain = d= lower-case}.
+// No signature: one AuthResult{dkim, none}. temperror (a key lookup that timed out)
+// does not set Findings::failure: whether it matters is DMARC's decision. Scores
+// (config dkim.*) are added once per message and only when no signature passed.
+#include <string>
+#include <utility>
+
+#include "builtin_stages.h"
+#include "mailwarden/dkim/dkim.h"
+#include "mailwarden/obs/log.h"
+#include "mailwarden/scan/snapshot.h"
+
+namespace mw::scan {
+namespace {
+
+class DkimStage final : public Stage {
+ public:
+  DkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
+      : options_(snapshot.config().dkim),
+        limits_(snapshot.limits()),
+        budget_(std::move(budget)),
+        verifier_(*snapshot.dkimLibrary(), snapshot.resolver(), *budget_, snapshot.clock(),
+                  dkim::VerifyOptions{options_.max_signatures, 300}) {}
+
+  std::string_view name() const noexcept override { return "dkim"; }
+
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+    // Scan hands every received field to the stages (stage.h); we bound our own work to
+    // what message::Limits allows a header: fields beyond that are not seen, and a
+    // signature covering them fails, which is the outcome such a header deserves.
+    bytes_ += field.name.size() + field.value.size();
+    if (++fields_ > limits_.max_headers || bytes_ > limits_.max_header_bytes) {
+      truncated_ = true;
+      return Flow::Continue;
+    }
+    try {
+      verifier_.header(field.name, field.value);
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+    return Flow::Continue;
+  }
+
+  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) noexcept override {
+    queue_id_ = env.queue_id;
+    try {
+      verifier_.endOfHeaders();
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+    return Flow::Continue;
+  }
+
+  Flow body(std::string_view chunk, verdict::Findings&) noexcept override {
+    try {
+      verifier_.body(chunk);
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+    return Flow::Continue;
+  }
+
+  void endOfMessage(verdict::Findings& findings) noexcept override {
+    try {
+      recordResults(findings);
+    } catch (const std::exception& e) {
+      findings.failure = std::string("dkim: ") + e.what();
+    }
+  }
+
+ private:
+  void recordResults(verdict::Findings& findings) {
+    if (!error_.empty()) {
+      findings.failure = "dkim: " + error_;
+      return;
+    }
+    const dkim::Outcome out = verifier_.finish();
+    const std::string qid = queue_id_.empty() ? "NOQUEUE" : queue_id_;
+    if (!out.error.empty()) {
+      obs::log(obs::Level::Warn, qid, "dkim", "{}", out.error);
+    }
+    if (out.not_evaluated > 0) {
+      obs::log(obs::Level::Info, qid, "dkim", "{} signature(s) not evaluated (max_signatures {})",
+               out.not_evaluated, options_.max_signatures);
+    }
+    if (out.signatures.empty()) {
+      verdict::AuthResult a;
+      a.method = "dkim";
+      if (out.error.empty()) {
+        a.result = "none";  // RFC 8601 §2.7.1: the message was not signed
+      } else {
+        a.result = "permerror";
+        a.reason = out.error;
+      }
+      findings.auth.push_back(std::move(a));
+      return;
+    }
+    bool passed = false;
+    bool any_fail = false;
+    bool any_policy = false;
+    bool any_permerror = false;
+    for (const dkim::SignatureResult& s : out.signatures) {
+      verdict::AuthResult a;
+      a.method = "dkim";
+      a.result = std::string(dkim::toString(s.result));
+      a.reason = s.reason;
+      if (truncated_ && s.result != dkim::Status::Pass) {
+        a.reason += a.reason.empty() ? "" : "; ";
+        a.reason += "header over the configured limits was not verified";
+      }
+      // RFC 8601 §2.7.1 / RFC 6008: header.d, header.i, header.s, header.a, header.b;
+      // a tag an unparsable signature lacks is left out rather than written empty.
+      for (const auto& [prop, value] : {std::pair<const char*, const std::string&>{"header.d", s.domain},
+                                        {"header.i", s.identity},
+                                        {"header.s", s.selector},
+                                        {"header.a", s.algorithm},
+                                        {"header.b", s.b_prefix}}) {
+        if (!value.empty()) {
+          a.properties.emplace_back(prop, value);
+        }
+      }
+      a.domain = s.domain;
+      findings.auth.push_back(std::move(a));
+      switch (s.result) {
+        case dkim::Status::Pass: passed = true; break;
+        case dkim::Status::Fail: any_fail = true; break;
+        case dkim::Status::Policy: any_policy = true; break;
+        case dkim::Status::PermError:
+        case dkim::Status::Neutral: any_permerror = true; break;
+        case dkim::Status::TempError:
+          obs::log(obs::Level::Warn, qid, "dkim", "temperror for d={} s={}: {}", s.domain,
+                   s.selector, s.reason);
+          break;
+      }
+    }
+    if (passed) {
+      return;
+    }
+    if (any_fail) {
+      findings.contributions.push_back({"DKIM_FAIL", options_.fail_score});
+    } else if (any_policy) {
+      findings.contributions.push_back({"DKIM_POLICY", options_.policy_score});
+    } else if (any_permerror) {
+      findings.contributions.push_back({"DKIM_PERMERROR", options_.permerror_score});
+    }
+  }
+
+  config::DkimOptions options_;
+  message::Limits limits_;
+  std::shared_ptr<const dns::Budget> budget_;
+  dkim::Verifier verifier_;
+  std::size_t fields_ = 0;
+  std::size_t bytes_ = 0;
+  bool truncated_ = false;
+  std::string error_;
+  std::string queue_id_;
+};
+
+}  // namespace
+
+StagePtr makeDkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
+  return std::make_unique<DkimStage>(snapshot, std::move(budget));
+}
+
+}  // namespace mw::scan

@@ -1,0 +1,145 @@
+// scan/dkim_stage.cpp through Scan: what DKIM puts into the Verdict's auth results and
+// score (the fields the DMARC stage reads), with keys from tests/keys/keys.zone.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "mailwarden/config/config.h"
+#include "mailwarden/dkim/dkim.h"
+#include "mailwarden/dns/zone.h"
+#include "mailwarden/message/reader.h"
+#include "mailwarden/scan/scan.h"
+
+namespace mw::scan {
+namespace {
+
+constexpr std::int64_t kT = 1'700'000'000;
+
+const std::string kMessage =
+    "From: alice@dkim.test\r\n"
+    "To: bob@example.org\r\n"
+    "Subject: hello\r\n"
+    "\r\n"
+    "hi there\r\n";
+
+std::string readKey(const std::string& name) {
+  std::ifstream in(std::string(MW_TEST_KEYS_DIR) + "/" + name + ".pem", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string signEd25519(const std::string& raw, std::int64_t expire = 0) {
+  dkim::SignOptions o;
+  o.domain = "dkim.test";
+  o.selector = "ed25519";
+  o.algorithm = dkim::Algorithm::Ed25519Sha256;
+  o.private_key = readKey("ed25519");
+  o.timestamp = kT;
+  o.expiration = expire;
+  auto out = dkim::signMessage(raw, o);
+  EXPECT_TRUE(out) << out.error().describe();
+  return out ? *out : std::string();
+}
+
+SnapshotConstSharedPtr snapshot(std::int64_t now, config::Config cfg = config::defaults()) {
+  cfg.policy.authserv_id = "mx.test.example";
+  auto zone = std::make_shared<dns::ZoneResolver>();
+  EXPECT_TRUE(zone->loadFile(std::string(MW_TEST_KEYS_DIR) + "/keys.zone"));
+  auto s = Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(now), zone);
+  EXPECT_TRUE(s) << s.error().describe();
+  return *s;
+}
+
+verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw) {
+  Scan scan(snap);
+  scan.mailFrom("<alice@dkim.test>");
+  struct Sink final : message::ReaderSink {
+    Scan& s;
+    explicit Sink(Scan& x) : s(x) {}
+    void header(std::string_view n, std::string_view v) override { s.header(n, v); }
+    void endOfHeaders() override { s.endOfHeaders(); }
+    void body(std::string_view c) override { s.body(c); }
+  } sink(scan);
+  message::MessageReader reader(snap->limits(), sink);
+  reader.feed(raw);
+  reader.finish();
+  return scan.finish();
+}
+
+std::vector<verdict::AuthResult> dkimResults(const verdict::Verdict& v) {
+  std::vector<verdict::AuthResult> out;
+  for (const auto& a : v.auth) {
+    if (a.method == "dkim") {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+TEST(DkimStage, PassWithPropertiesInOrder) {
+  const verdict::Verdict v = run(snapshot(kT + 10), signEd25519(kMessage));
+  const auto r = dkimResults(v);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].result, "pass");
+  EXPECT_EQ(r[0].domain, "dkim.test");
+  EXPECT_TRUE(r[0].reason.empty());
+  ASSERT_EQ(r[0].properties.size(), 4u);
+  EXPECT_EQ(r[0].properties[0].first, "header.d");
+  EXPECT_EQ(r[0].properties[0].second, "dkim.test");
+  EXPECT_EQ(r[0].properties[1].first, "header.s");
+  EXPECT_EQ(r[0].properties[1].second, "ed25519");
+  EXPECT_EQ(r[0].properties[2].first, "header.a");
+  EXPECT_EQ(r[0].properties[2].second, "ed25519-sha256");
+  EXPECT_EQ(r[0].properties[3].first, "header.b");
+  EXPECT_EQ(r[0].properties[3].second.size(), 8u);
+  EXPECT_DOUBLE_EQ(v.score, 0.0);
+}
+
+TEST(DkimStage, FailHasReasonAndScoreOnce) {
+  std::string m = signEd25519(signEd25519(kMessage));
+  m.replace(m.find("hi there"), 8, "hi THERE");
+  const verdict::Verdict v = run(snapshot(kT + 10), m);
+  const auto r = dkimResults(v);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& a : r) {
+    EXPECT_EQ(a.result, "fail");
+    EXPECT_FALSE(a.reason.empty());
+  }
+  EXPECT_DOUBLE_EQ(v.score, 1.0);  // dkim.fail_score, once per message
+}
+
+// The snapshot's clock (check --now) decides x=.
+TEST(DkimStage, ExpiryFollowsTheSnapshotClock) {
+  const std::string m = signEd25519(kMessage, kT + 3600);
+  EXPECT_EQ(dkimResults(run(snapshot(kT + 10), m))[0].result, "pass");
+  const auto late = dkimResults(run(snapshot(kT + 86400), m));
+  EXPECT_EQ(late[0].result, "policy");
+  EXPECT_NE(late[0].reason.find("expired"), std::string::npos);
+}
+
+TEST(DkimStage, UnsignedIsNoneAndTempErrorIsNotAFailure) {
+  const verdict::Verdict none = run(snapshot(kT), kMessage);
+  ASSERT_EQ(dkimResults(none).size(), 1u);
+  EXPECT_EQ(dkimResults(none)[0].result, "none");
+
+  dkim::SignOptions o;
+  o.domain = "dkim.test";
+  o.selector = "timeout";
+  o.algorithm = dkim::Algorithm::Ed25519Sha256;
+  o.private_key = readKey("ed25519");
+  o.timestamp = kT;
+  const verdict::Verdict v = run(snapshot(kT + 10), *dkim::signMessage(kMessage, o));
+  ASSERT_EQ(dkimResults(v).size(), 1u);
+  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_FALSE(v.failed);  // DMARC decides whether a DKIM temperror matters
+  EXPECT_EQ(v.action, verdict::Action::Accept);
+}
+
+TEST(DkimStage, DisabledMeansNoDkimResult) {
+  config::Config cfg = config::defaults();
+  cfg.dkim.enabled = false;
+  EXPECT_TRUE(dkimResults(run(snapshot(kT, cfg), signEd25519(kMessage))).empty());
+}
+
+}  // namespace
+}  // namespace mw::scan
