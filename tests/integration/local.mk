@@ -25,6 +25,7 @@ EXTRA_DIST += $(MW_INTEG_TESTS) \
 check-integration:
 	@failed=0; for t in $(MW_INTEG_TESTS); do \
 	  echo "=== $$t"; \
-	  MW_BIN=$${MW_BIN:-$(abs_top_builddir)/mailwarden} bash $(top_srcdir)/$$t; rc=$$?; \
+	  MW_BIN=$${MW_BIN:-$(abs_top_builddir)/mailwarden} MAILWARDEN=$${MAILWARDEN:-$(abs_top_builddir)/mailwarden} \
+	    bash $(top_srcdir)/$$t; rc=$$?; \
 	  case $$rc in 0) ;; 77) echo "SKIP $$t" ;; *) failed=1 ;; esac; \
 	done; exit $$failed

@@ -55,7 +55,9 @@ write_config() {
     echo "authserv_id: mx.test.example"
     echo "log: {target: stderr, level: info}"
     echo "spf: {enabled: false}  # protocol tests ask no DNS"
+    echo "dkim: {enabled: false}"
     echo "dmarc: {enabled: false}"
+    echo "rules: {directories: []}"
     local line
     for line in "$@"; do
       echo "$line"

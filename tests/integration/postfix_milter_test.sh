@@ -333,8 +333,12 @@ write_config() {
 		  level: info
 		spf:
 		  enabled: false
+		dkim:
+		  enabled: false
 		dmarc:
 		  enabled: false
+		rules:
+		  directories: []
 	YAML
 	mv -f "$1.tmp" "$1"
 }

@@ -317,8 +317,12 @@ log:
 # No DNS here: this test is about Sendmail and the milter; SPF has its own tests.
 spf:
   enabled: false
+dkim:
+  enabled: false
 dmarc:
   enabled: false
+rules:
+  directories: []
 EOF
 "$mailwarden" run -c "$w/mailwarden.yaml" >"$w/mailwarden.log" 2>&1 &
 mw_pid=$!
