@@ -55,7 +55,7 @@ dns:
   zone_files: ["$top/contrib/demo/demo.zone"]
 # SPF, DKIM and DMARC are on by default (DMARC in monitor mode: recorded, scored, never
 # enforced; README.md, "DMARC"). The shipped content rules, as installed to
-# /etc/mailwarden/rules by \`make install\`; compiled databases cached in the work dir.
+# /etc/mailwarden/rules by make install; compiled databases cached in the work dir.
 rules:
   directories: ["$top/rules"]
   cache_dir: "$W/rules-cache"
