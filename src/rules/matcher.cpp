@@ -286,7 +286,12 @@ void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Fi
   for (std::size_t i = 0; i < s.impl->rules.size(); ++i) {
     if (!s.hits[i]) continue;
     const Rule& r = s.impl->rules[i];
-    findings.contributions.push_back(verdict::Contribution{r.id, r.score.value_or(0.0)});
+    // A rule with score 0 and no action is a building block (HAS_DATE for "not
+    // HAS_DATE"): its hit feeds composites and `rules test`, but listing it would put a
+    // dozen "=0.00" entries into every message's X-Mailwarden-Rules.
+    if (r.action || r.score.value_or(0.0) != 0.0) {
+      findings.contributions.push_back(verdict::Contribution{r.id, r.score.value_or(0.0)});
+    }
     if (r.action && *r.action > findings.forced) {
       findings.forced = *r.action;
       findings.forced_reply.reset();

@@ -213,6 +213,24 @@ TEST(RulesPipeline, Thresholds) {
   EXPECT_EQ(no.reply->text, "not here");
 }
 
+TEST(RulesPipeline, BuildingBlocksFeedCompositesButAreNotListed) {
+  TempDir dir;
+  dir.write("10.yaml", "rules:\n"
+                       "  - id: BLOCK\n    description: b\n    scope: body:raw\n    pattern: blk\n    score: 0\n"
+                       "  - id: NOBLOCK\n    description: c\n    expression: 'not BLOCK'\n    score: 1.5\n"
+                       "  - id: HELD\n    description: h\n    scope: body:raw\n    pattern: held\n    action: quarantine\n");
+  auto snap = pipeline(dir);
+  ASSERT_TRUE(snap);
+  const verdict::Verdict with = run(snap, "blk\r\n");
+  EXPECT_TRUE(with.contributions.empty());  // BLOCK hit, score 0, no action: not listed
+  const verdict::Verdict without = run(snap, "nothing\r\n");
+  ASSERT_EQ(without.contributions.size(), 1u);
+  EXPECT_EQ(without.contributions[0].rule_id, "NOBLOCK");
+  const verdict::Verdict held = run(snap, "blk held\r\n");
+  ASSERT_EQ(held.contributions.size(), 1u);  // an action-only rule is listed
+  EXPECT_EQ(held.contributions[0].rule_id, "HELD");
+}
+
 TEST(RulesPipeline, BadRuleKeepsOldSnapshotOnReload) {
   TempDir dir;
   dir.write("10.yaml", "rules:\n" + rule("OK", "body:raw", "x"));
