@@ -58,6 +58,8 @@ chmod 0755 "$MDIR"
 MILTER_SOCKET=unix:$MDIR/milter.sock
 CONF=$MDIR/mailwarden.yaml
 mw_milter_config "$CONF" "$MILTER_SOCKET"
+# The base config turns the rules off (`rules: directories: []`); this test turns them on.
+sed -i '/^rules:$/,/^  directories: \[\]$/d' "$CONF"
 cat >>"$CONF" <<EOF
 thresholds:
   tag: 5
