@@ -420,14 +420,20 @@ void QuotedPrintableDecoder::feed(std::string_view in, std::string& out) {
         } else if (c == '\n') {
           pending_.clear();  // rule 3: trailing whitespace is deleted
           out += "\r\n";
+        } else if (c == '=') {
+          out += pending_;
+          pending_.clear();
+          state_ = State::Eq;
         } else {
           out += pending_;
           pending_.clear();
-          if (c == '=') {
-            state_ = State::Eq;
-          } else {
-            out += c;
-          }
+          // A run of literal characters (rule 2) is copied in one append, not a byte
+          // at a time: only whitespace, line breaks and '=' need the state machine.
+          std::size_t j = i + 1;
+          while (j < in.size() && in[j] != '=' && in[j] != ' ' && in[j] != '\t' && in[j] != '\r' && in[j] != '\n') ++j;
+          out.append(in.data() + i, j - i);
+          i = j;
+          break;
         }
         ++i;
         break;
