@@ -317,7 +317,32 @@ void appendRawText(std::string_view s, std::string& out, Defects& defects) {
 // Base64Decoder
 
 void Base64Decoder::feed(std::string_view in, std::string& out) {
-  for (const char ch : in) {
+  // Fast path: at a quantum boundary with no '=' seen, four alphabet characters are
+  // exactly three bytes (§6.8), so whole quanta are decoded with four table lookups
+  // into a buffer sized once. The first character outside the alphabet (line break,
+  // padding, junk) hands over to the byte-wise loop below, which keeps every defect
+  // rule; it returns here at the next quantum boundary.
+  const std::size_t start = out.size();
+  out.resize(start + in.size() / 4 * 3 + 3);
+  char* w = out.data() + start;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    if (bits_ == 0 && quantum_ == 0 && pad_ == 0) {
+      while (i + 4 <= in.size()) {
+        const auto* p = reinterpret_cast<const unsigned char*>(in.data() + i);
+        const std::int8_t a = kBase64[p[0]], b = kBase64[p[1]], c = kBase64[p[2]], d = kBase64[p[3]];
+        if ((a | b | c | d) < 0) break;  // a negative entry: not a data character
+        const std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                                (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+        w[0] = static_cast<char>(v >> 16);
+        w[1] = static_cast<char>((v >> 8) & 0xFFu);
+        w[2] = static_cast<char>(v & 0xFFu);
+        w += 3;
+        i += 4;
+      }
+      if (i >= in.size()) break;
+    }
+    const char ch = in[i++];
     const std::int8_t v = kBase64[static_cast<unsigned char>(ch)];
     if (v >= 0) {
       if (pad_ > 0) {
@@ -333,7 +358,7 @@ void Base64Decoder::feed(std::string_view in, std::string& out) {
       bits_ += 6;
       if (bits_ >= 8) {
         bits_ -= 8;
-        out += static_cast<char>((acc_ >> bits_) & 0xFFu);
+        *w++ = static_cast<char>((acc_ >> bits_) & 0xFFu);
       }
       acc_ &= (1u << bits_) - 1u;
       quantum_ = (quantum_ + 1) % 4;  // four characters are 24 bits: bits_ is 0 again
@@ -355,6 +380,9 @@ void Base64Decoder::feed(std::string_view in, std::string& out) {
     }
     defects_.set(Defect::InvalidBase64);  // outside the alphabet: ignored (§6.8)
   }
+  // At most one byte per 4/3 input characters was written, plus two from bits carried
+  // in: the buffer sized above was enough; drop what was not used.
+  out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 void Base64Decoder::finish(std::string& /*out*/) {
@@ -392,14 +420,20 @@ void QuotedPrintableDecoder::feed(std::string_view in, std::string& out) {
         } else if (c == '\n') {
           pending_.clear();  // rule 3: trailing whitespace is deleted
           out += "\r\n";
+        } else if (c == '=') {
+          out += pending_;
+          pending_.clear();
+          state_ = State::Eq;
         } else {
           out += pending_;
           pending_.clear();
-          if (c == '=') {
-            state_ = State::Eq;
-          } else {
-            out += c;
-          }
+          // A run of literal characters (rule 2) is copied in one append, not a byte
+          // at a time: only whitespace, line breaks and '=' need the state machine.
+          std::size_t j = i + 1;
+          while (j < in.size() && in[j] != '=' && in[j] != ' ' && in[j] != '\t' && in[j] != '\r' && in[j] != '\n') ++j;
+          out.append(in.data() + i, j - i);
+          i = j;
+          break;
         }
         ++i;
         break;

@@ -63,6 +63,63 @@ TEST(Base64Decoder, Table) {
   }
 }
 
+// feed() decodes whole quanta four characters at a time and falls back to a byte-wise
+// loop at anything else: fed in one piece or in pieces of every size, and with line
+// breaks, padding and junk at every position, it must give the byte-wise result (one
+// character per call never reaches the four-character path) and the same defects.
+TEST(Base64Decoder, QuantumPathMatchesByteWise) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string others = "\r\n \t=!*\xC3";
+  std::uint64_t seed = 0x5eed;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  for (int round = 0; round < 400; ++round) {
+    std::string in;
+    const std::size_t n = next() % 300;
+    const std::size_t rare = 2 + next() % 40;  // how often a non-alphabet character comes
+    for (std::size_t i = 0; i < n; ++i) {
+      in += next() % rare == 0 ? others[next() % others.size()] : alphabet[next() % alphabet.size()];
+    }
+    Base64Decoder ref;
+    const std::string want = decodeAll(in, ref, 1);
+    for (const std::size_t step : {std::size_t{0}, std::size_t{2}, std::size_t{5}, std::size_t{64}}) {
+      SCOPED_TRACE("round " + std::to_string(round) + " step " + std::to_string(step) + " in '" + escape(in) + "'");
+      Base64Decoder d;
+      const std::string got = decodeAll(in, d, step);
+      EXPECT_EQ(got, want);
+      EXPECT_EQ(d.defects().describe(), ref.defects().describe());
+    }
+  }
+}
+
+// feed() copies runs of literal characters in one append: in one piece or in pieces of
+// every size it must give what one character per call gives (runs of length one, the
+// state machine alone), defects included.
+TEST(QuotedPrintableDecoder, RunsMatchByteWise) {
+  const std::string chars = "abcXYZ019.,<>\"=  \t\t\r\n\r\n=3D=C3=A9=\r\n=G";
+  std::uint64_t seed = 0x9e11;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  for (int round = 0; round < 400; ++round) {
+    std::string in;
+    const std::size_t n = next() % 200;
+    for (std::size_t i = 0; i < n; ++i) in += chars[next() % chars.size()];
+    QuotedPrintableDecoder ref;
+    const std::string want = decodeAll(in, ref, 1);
+    for (const std::size_t step : {std::size_t{0}, std::size_t{3}, std::size_t{17}}) {
+      SCOPED_TRACE("round " + std::to_string(round) + " step " + std::to_string(step) + " in '" + escape(in) + "'");
+      QuotedPrintableDecoder d;
+      const std::string got = decodeAll(in, d, step);
+      EXPECT_EQ(got, want);
+      EXPECT_EQ(d.defects().describe(), ref.defects().describe());
+    }
+  }
+}
+
 TEST(QuotedPrintableDecoder, Table) {
   const std::vector<CodecCase> cases = {
       {"plain", "hello", "hello", false},
