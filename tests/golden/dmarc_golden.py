@@ -9,7 +9,9 @@ A case holds:
   config.yaml   optional: appended to base.yaml (a dmarc: section)
   want          hand-written intent: "result=R policy=P action=A" (policy "-" = none)
   expected.json the golden output: the Authentication-Results value byte for byte, the
-                JSON dmarc object, action, reply and rules
+                JSON dkim list (DMARC's DKIM input, recorded also when a reject or
+                tempfail leaves no Authentication-Results), dmarc object, action, reply
+                and rules
 
 Both `want` and expected.json must match. MW_GOLDEN_UPDATE=1 rewrites expected.json
 (review the diff: `want` is never rewritten). MW_BIN names the binary (default
@@ -56,6 +58,7 @@ def run_case(binary, root, name, update):
           if h.get("op") == "prepend" and h.get("name") == "Authentication-Results"]
     got = {
         "authentication_results": ar[0] if ar else None,
+        "dkim": out["dkim"],
         "dmarc": out["dmarc"],
         "action": out["action"],
         "reply": out["reply"],

@@ -691,11 +691,15 @@ mw_swaks() {
 
 mw_bin() { printf '%s\n' "${MW_BIN:-$MW_REPO_DIR/mailwarden}"; }
 
-# mw_milter_config FILE SOCKET [AUTHSERV_ID]: writes a minimal mailwarden config that
-# listens on SOCKET (libmilter form: unix:/path or inet:PORT@127.0.0.1) and logs to
-# stderr. Tests append their own sections.
+# mw_milter_config FILE SOCKET [AUTHSERV_ID [RULES_DIR]]: writes a minimal mailwarden
+# config that listens on SOCKET (libmilter form: unix:/path or inet:PORT@127.0.0.1) and
+# logs to stderr. It loads no rules unless RULES_DIR is given (then only that folder).
+# Tests append their own sections (not rules:, which is already here: a repeated key is
+# a configuration error).
 mw_milter_config() {
-	local file=$1 socket=$2 authserv=${3:-mx.test.example}
+	local file=$1 socket=$2 authserv=${3:-mx.test.example} rules_dir=${4:-}
+	local rules="[]"
+	[[ -z $rules_dir ]] || rules="[\"$rules_dir\"]"
 	cat >"$file" <<EOF
 milter:
   socket: "$socket"
@@ -713,8 +717,11 @@ dkim:
   enabled: false
 dmarc:
   enabled: false
+# No rules either (the default is /etc/mailwarden/rules): whatever a machine has
+# installed there would change these tests' exact header expectations; rules_test.sh
+# passes the folder it tests.
 rules:
-  directories: []
+  directories: $rules
 EOF
 }
 

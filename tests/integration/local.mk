@@ -11,7 +11,8 @@ MW_INTEG_TESTS = \
 	tests/integration/memory_test.sh \
 	tests/integration/sendmail_test.sh \
 	tests/integration/spf_test.sh \
-	tests/integration/rules_test.sh
+	tests/integration/rules_test.sh \
+	tests/integration/dmarc_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/messages.sh \
@@ -19,7 +20,8 @@ EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/mw_msgtool.py \
 	tests/integration/mw_fake_milter.py \
 	tests/integration/sendmail_capture.py \
-	tests/integration/spf.zone
+	tests/integration/spf.zone \
+	tests/integration/dmarc.zone
 
 .PHONY: check-integration
 check-integration:

@@ -319,7 +319,9 @@ declare -A FROM=(
 # --- mailwarden's configuration ----------------------------------------------------
 # write_config FILE AUTHSERV: the test configuration (lib.sh's mw_milter_config plus a
 # short drain_timeout, see section 5), written to a temporary name and renamed, so a
-# SIGHUP never reads a half-written file.
+# SIGHUP never reads a half-written file. No authentication method and no rules: the
+# block above is exactly "none" (DKIM would add dkim=none, rules from /etc a score);
+# they have their own tests.
 DRAIN_SECONDS=4
 write_config() {
 	cat >"$1.tmp" <<-YAML

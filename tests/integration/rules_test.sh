@@ -57,17 +57,12 @@ mkdir -p "$MDIR"
 chmod 0755 "$MDIR"
 MILTER_SOCKET=unix:$MDIR/milter.sock
 CONF=$MDIR/mailwarden.yaml
-mw_milter_config "$CONF" "$MILTER_SOCKET"
-# The base config turns the rules off (`rules: directories: []`); this test turns them on.
-sed -i '/^rules:$/,/^  directories: \[\]$/d' "$CONF"
+mw_milter_config "$CONF" "$MILTER_SOCKET" mx.test.example "$RULES_DIR"
 cat >>"$CONF" <<EOF
 thresholds:
   tag: 5
   quarantine: 10
   reject: 15
-rules:
-  directories:
-    - "$RULES_DIR"
 EOF
 if "$bin" configtest -c "$CONF" >"$W/configtest.out" 2>&1; then
 	mw_pass "0 configtest accepts the configuration with the shipped rules"

@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# dmarc_test.sh -- DKIM and DMARC end to end: mailwarden (libunbound) asks a real DNS
+# server (nsd) for SPF, DKIM key and DMARC records while it is the milter of a private
+# Postfix.
+#
+#   sudo MW_BIN=/path/to/mailwarden tests/integration/dmarc_test.sh
+#
+# Exits 77 (SKIP) without the mailwarden binary, the dkim_sign tool (MW_DKIM_SIGN,
+# default: tests/tools/dkim_sign next to MW_BIN, i.e. the build tree), nsd, swaks,
+# postfix or `ip netns`. Prints PASS / FAIL lines and "N passed, N failed" last; exits
+# non-zero on failure.
+#
+# Layout as in spf_test.sh: a network namespace of our own (mw-dmarc-PID) holds nsd on
+# 127.0.0.1:53 and mailwarden; Postfix (root namespace) reaches mailwarden's unix socket
+# through the file system. The zone is tests/integration/dmarc.zone (all of "example.").
+#
+#   1  nsd answers in the namespace; mailwarden (dmarc.mode: enforce) listens.
+#   a  a message From a@good.example, signed at test time with dkim_sign (d=good.example,
+#      tests/keys/rsa2048.pem), MAIL FROM a@good.example: delivered with spf=pass,
+#      dkim=pass and dmarc=pass in Authentication-Results.
+#   b  From ceo@bank.example (p=reject), unsigned, MAIL FROM x@spoofer.example (SPF
+#      passes, not aligned): 550 5.7.1 at end of DATA naming the policy, nothing
+#      delivered or queued.
+#   c  the configuration rewritten with dmarc.mode: monitor and SIGHUP: the same spoof
+#      is delivered with dmarc=fail (p=reject ... not enforced: monitor mode).
+#   d  `mailwarden check --dns-zone dmarc.zone` (same configuration minus the
+#      resolvers, same envelope) prints exactly the block the milter added for a.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+mw_require_root
+REAL_BIN=$(mw_bin)
+if [[ ! -x $REAL_BIN ]]; then
+	echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
+	exit 77
+fi
+REAL_BIN=$(readlink -f "$REAL_BIN")
+DKIM_SIGN=${MW_DKIM_SIGN:-$(dirname "$REAL_BIN")/tests/tools/dkim_sign}
+if [[ ! -x $DKIM_SIGN ]]; then
+	echo "SKIP: no dkim_sign at $DKIM_SIGN (set MW_DKIM_SIGN; make builds it)"
+	exit 77
+fi
+NSD=${MW_NSD:-/usr/sbin/nsd}
+if [[ ! -x $NSD ]]; then
+	echo "SKIP: nsd not installed ($NSD; apt-get install nsd)"
+	exit 77
+fi
+for tool in swaks postfix ip; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool not installed"
+		exit 77
+	fi
+done
+if ! ip netns list >/dev/null 2>&1; then
+	echo "SKIP: ip netns unavailable"
+	exit 77
+fi
+
+t_start=$(mw_now_ms)
+NS=mw-dmarc-$$
+NS_MADE=""
+ZONE=$MW_INTEG_DIR/dmarc.zone
+KEY=$MW_REPO_DIR/tests/keys/rsa2048.pem
+AUTHSERV=mx.test.example
+HELO=client.good.example
+
+# Cleanup: lib.sh's (every recorded PID, newest first; work dir), then our namespace.
+dmarc_cleanup() {
+	local rc=$?
+	set +e
+	(exit "$rc")
+	mw_cleanup
+	if [[ -n $NS_MADE ]]; then
+		ip netns del "$NS" 2>/dev/null || mw_log "could not delete namespace $NS"
+		NS_MADE=""
+	fi
+	exit "$rc"
+}
+trap dmarc_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if ! ip netns add "$NS" 2>/dev/null; then
+	echo "SKIP: cannot create a network namespace (ip netns add $NS)"
+	exit 77
+fi
+NS_MADE=1
+ip netns exec "$NS" ip link set lo up
+
+mw_workdir W
+mkdir -p "$W/nsd" "$W/milter" "$W/msgs" "$W/check"
+chmod 0755 "$W/milter"
+
+# --- nsd inside the namespace ------------------------------------------------------
+NSD_PORT=53
+cat >"$W/nsd/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$W/nsd"
+  pidfile: "$W/nsd/nsd-own.pid"
+  database: ""
+  xfrdfile: "$W/nsd/xfrd.state"
+  zonelistfile: "$W/nsd/zone.list"
+  xfrdir: "$W/nsd"
+  logfile: "$W/nsd/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: example
+  zonefile: "$ZONE"
+EOF
+
+# dns_probe NAME: one UDP TXT query to 127.0.0.1:NSD_PORT inside the namespace; true if
+# the answer has RCODE NOERROR and at least one answer record.
+dns_probe() {
+	ip netns exec "$NS" "$MW_PYTHON" - "$1" "$NSD_PORT" <<'EOF'
+import socket, struct, sys
+name, port = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", 0x4d57, 0x0100, 1, 0, 0, 0)
+for label in name.rstrip(".").split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 16, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+try:
+    s.sendto(q, ("127.0.0.1", port))
+    r = s.recv(4096)
+except OSError:
+    sys.exit(1)
+_, flags, _, an, _, _ = struct.unpack(">HHHHHH", r[:12])
+sys.exit(0 if (flags & 0xF) == 0 and an > 0 else 1)
+EOF
+}
+
+# nsd_start: nsd -d in the namespace; records "PID STARTTIME" in W/nsd/nsd.pid.
+nsd_start() {
+	local pid
+	ip netns exec "$NS" "$NSD" -d -c "$W/nsd/nsd.conf" </dev/null >>"$W/nsd/nsd.out" 2>&1 &
+	pid=$!
+	_mw_record_pid "$W/nsd/nsd.pid" "$pid" || {
+		mw_log "nsd exited at once: $(tail -n 5 "$W/nsd/nsd.out" "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	}
+	_mw_register proc "$W/nsd/nsd.pid"
+	NSD_PID=$pid
+	if ! mw_wait_until 10 dns_probe sel._domainkey.good.example; then
+		mw_log "nsd not answering after 10 s: $(tail -n 5 "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	fi
+}
+nsd_stop() {
+	_mw_stop_pidfile "$W/nsd/nsd.pid" 5
+	_mw_unregister proc "$W/nsd/nsd.pid"
+}
+
+# --- mailwarden's configuration -----------------------------------------------------
+MILTER_SOCKET=unix:$W/milter/m.sock
+common_config() { # MODE
+	cat <<EOF
+milter:
+  socket: "$MILTER_SOCKET"
+  user: ""
+  socket_mode: "0666"
+  drain_timeout: 2
+authserv_id: $AUTHSERV
+failure_policy: tempfail
+log:
+  target: stderr
+  level: info
+spf:
+  enabled: true
+  check_helo: false
+  reject_on_fail: false
+dkim:
+  enabled: true
+dmarc:
+  enabled: true
+  mode: $1
+# The rules have their own test (rules_test.sh); none here, whatever /etc holds.
+rules:
+  directories: []
+EOF
+}
+milter_config() { # MODE
+	common_config "$1"
+	cat <<EOF
+dns:
+  resolvers: ["127.0.0.1@$NSD_PORT"]
+  timeout_ms: 1000
+  retries: 0
+  budget_ms: 3000
+EOF
+}
+CONF=$W/milter/mailwarden.yaml
+CHECK_CONF=$W/check/mailwarden.yaml
+milter_config enforce >"$CONF"
+{
+	common_config enforce
+	cat <<EOF
+dns:
+  timeout_ms: 1000
+  retries: 0
+  budget_ms: 3000
+EOF
+} >"$CHECK_CONF"
+
+# mailwarden in the namespace: MW_BIN becomes a wrapper that execs `ip netns exec`,
+# which execs mailwarden, so mw_milter_start's recorded PID is mailwarden's.
+cat >"$W/mw-in-ns" <<EOF
+#!/bin/sh
+exec ip netns exec "$NS" "$REAL_BIN" "\$@"
+EOF
+chmod 0755 "$W/mw-in-ns"
+
+# --- messages ------------------------------------------------------------------------
+mkmsg() { # NAME FROM
+	printf 'From: %s\nTo: rcpt@dest.test.example\nSubject: dmarc %s\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nMessage-ID: <dmarc-%s@test.example>\n\nDMARC test message %s.\n' \
+		"$2" "$1" "$1" "$1" >"$W/msgs/$1.lf"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" crlf "$W/msgs/$1.lf" "$W/msgs/$1.eml"
+}
+declare -A FROM=([signed]=a@good.example [spoof]=x@spoofer.example [monitor]=x@spoofer.example)
+mkmsg signed a@good.example
+mkmsg spoof ceo@bank.example
+mkmsg monitor ceo@bank.example
+# Signed now (t= is the current time, no x=): the milter verifies with its own clock.
+if ! "$DKIM_SIGN" --key "$KEY" --domain good.example --selector sel <"$W/msgs/signed.eml" >"$W/msgs/signed.signed" 2>"$W/msgs/sign.err"; then
+	mw_fail "a dkim_sign signs the message" "$(cat "$W/msgs/sign.err")"
+	mw_summary || exit 1
+fi
+mv "$W/msgs/signed.signed" "$W/msgs/signed.eml"
+
+# block FILE: the fields above the first Received: of a captured message, unfolded, one
+# per line (LF).
+block() {
+	"$MW_PYTHON" - "$1" <<'EOF'
+import re, sys
+data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0]
+out = []
+for f in re.split(rb"\n(?![ \t])", head):
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    out.append(re.sub(rb"\n[ \t]+", b" ", f))
+sys.stdout.buffer.write(b"\n".join(out) + b"\n")
+EOF
+}
+# same_block CHECK_OUT FILE: check's output up to its first empty line equals the fields
+# above FILE's first Received: (CRLF -> LF, folding kept).
+same_block() {
+	"$MW_PYTHON" - "$1" "$2" <<'EOF'
+import re, sys
+out = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+cut = out.find(b"\n\n")
+if cut < 0:
+    print("check output has no empty line: %r" % out[:300]); sys.exit(1)
+printed = out[:cut + 1]
+data = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0] + b"\n"
+fields = re.findall(rb"[^\n]*\n(?:[ \t][^\n]*\n)*", head)
+blk = b""
+for f in fields:
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    blk += f
+if printed != blk:
+    print("check printed %r, the milter added %r" % (printed, blk)); sys.exit(1)
+print("%d bytes, %d lines" % (len(printed), printed.count(b"\n")))
+EOF
+}
+
+# --- 1: start -------------------------------------------------------------------------
+t0=$(mw_now_ms)
+NSD_PID=""
+if nsd_start; then
+	mw_pass "1 nsd (pid $NSD_PID) answers on 127.0.0.1:$NSD_PORT inside $NS"
+else
+	mw_fail "1 nsd starts inside $NS"
+	mw_summary || exit 1
+fi
+mw_sink_start "$W/sink" 0
+MW_BIN=$W/mw-in-ns mw_milter_start "$W/milter" "$CONF"
+MLOG=$W/milter/milter.log
+mw_netns=$(ip netns identify "$MW_MILTER_PID" 2>/dev/null || true)
+mw_exe=$(readlink -f "/proc/$MW_MILTER_PID/exe" 2>/dev/null || true)
+if [[ $mw_exe == "$REAL_BIN" && $mw_netns == "$NS" ]]; then
+	mw_pass "1 recorded pid $MW_MILTER_PID is mailwarden itself ($mw_exe), in namespace $mw_netns"
+else
+	mw_fail "1 recorded pid is mailwarden in $NS" "exe '$mw_exe', netns '$mw_netns'"
+fi
+smtp_port=""
+mw_free_port smtp_port
+mw_pf_start "$W/pf" "$smtp_port" "$MW_SINK_PORT" "$MILTER_SOCKET"
+echo "started nsd, sink, mailwarden and postfix in $(($(mw_now_ms) - t0)) ms"
+
+delivered=0
+# send NAME: sends W/msgs/NAME.eml with MAIL FROM FROM[NAME] and HELO HELO; 0 if accepted.
+send() {
+	mw_swaks "$smtp_port" --helo "$HELO" --from "${FROM[$1]}" --to "rcpt-$1@dest.test.example" \
+		--data "$W/msgs/$1.eml" >"$W/swaks-$1.log" 2>&1
+}
+# check_cmd NAME OUT: mailwarden check with the milter's envelope.
+check_cmd() {
+	"$REAL_BIN" check -c "$CHECK_CONF" --dns-zone "$ZONE" --client-ip 127.0.0.1 \
+		--client-name unknown --helo "$HELO" --mail-from "${FROM[$1]}" \
+		--rcpt "rcpt-$1@dest.test.example" "$W/msgs/$1.eml" >"$2" 2>"$2.err"
+}
+
+# deliver NAME LABEL WANT...: sends NAME, waits for its copy, checks that the unfolded
+# block has every WANT line fragment; sets GOT to the captured file ("" if none).
+GOT=""
+deliver() {
+	local n=$1 label=$2 blk w missing=""
+	shift 2
+	GOT=""
+	if ! send "$n"; then
+		mw_fail "$label: accepted by Postfix" "$(grep '^<\*\*' "$W/swaks-$n.log" || tail -n 3 "$W/swaks-$n.log")"
+		return 0
+	fi
+	delivered=$((delivered + 1))
+	if ! mw_wait_for_messages "$W/sink" "$delivered" 20 ||
+		! GOT=$(mw_find_captured "$W/sink" "Message-ID: <dmarc-$n@test.example>"); then
+		mw_fail "$label: delivered once"
+		GOT=""
+		return 0
+	fi
+	blk=$(block "$GOT")
+	for w in "$@"; do
+		grep -q -F -e "$w" <<<"$blk" || missing+=" [$w]"
+	done
+	if [[ -z $missing ]]; then
+		mw_pass "$label: $(tr '\n' '|' <<<"$blk" | sed 's/|$//')"
+	else
+		mw_fail "$label" "missing$missing in: $blk"
+	fi
+}
+
+# --- a (+d): signed, aligned -----------------------------------------------------------
+deliver signed "a signed by good.example" \
+	"Authentication-Results: $AUTHSERV;" \
+	"spf=pass smtp.mailfrom=a@good.example" \
+	"dkim=pass" "header.d=good.example" \
+	"dmarc=pass (p=reject" "header.from=good.example" \
+	"X-Mailwarden-Verdict: accept"
+if [[ -n $GOT ]]; then
+	rc=0
+	check_cmd signed "$W/check/signed.out" || rc=$?
+	if [[ $rc -eq 0 ]] && res=$(same_block "$W/check/signed.out" "$GOT"); then
+		mw_pass "d mailwarden check --dns-zone prints the block the milter added for a ($res)"
+	else
+		mw_fail "d mailwarden check --dns-zone prints the milter's block for a" "exit $rc ${res:-$(head -c 300 "$W/check/signed.out")}"
+	fi
+else
+	mw_fail "d mailwarden check --dns-zone prints the milter's block for a" "a was not delivered"
+fi
+
+# --- b: spoof of a p=reject domain, enforce --------------------------------------------
+before=$(mw_count_messages "$W/sink")
+rc=0
+send spoof || rc=$?
+reply=$(grep -m1 '^<\*\*' "$W/swaks-spoof.log" || true)
+re_550='^<\*\* +550 5\.7\.1 .*bank\.example'
+if [[ $rc -ne 0 && $reply =~ $re_550 ]] && grep -q '^<- *354' "$W/swaks-spoof.log" &&
+	! grep -q '^<- *250 .*queued as' "$W/swaks-spoof.log"; then
+	mw_pass "b spoof of bank.example (p=reject), enforce: 550 5.7.1 at end of DATA (${reply#<\*\* })"
+else
+	mw_fail "b spoof: 550 5.7.1 at end of DATA" "swaks rc=$rc: $(grep -E '^(<-|<\*\*)' "$W/swaks-spoof.log" | tail -n 4 | tr '\n' ' ')"
+fi
+sleep 1 # anything wrongly relayed would reach the sink within a second
+if [[ $(mw_count_messages "$W/sink") -eq $before && $(mw_pf_queue_count "$W/pf") -eq 0 ]]; then
+	mw_pass "b nothing delivered or queued"
+else
+	mw_fail "b nothing delivered or queued" "sink $(mw_count_messages "$W/sink") (was $before), queue $(mw_pf_queue_count "$W/pf")"
+fi
+if grep -q -E 'milter-reject: END-OF-MESSAGE from [^ ]+: 5\.7\.1 .*from=<x@spoofer\.example>' "$W/pf/maillog"; then
+	mw_pass "b Postfix logged milter-reject END-OF-MESSAGE 5.7.1"
+else
+	mw_fail "b Postfix logged the milter's 550" "$(grep -E 'milter|550' "$W/pf/maillog" | tail -n 2)"
+fi
+
+# --- c: monitor mode through SIGHUP ----------------------------------------------------
+milter_config monitor >"$CONF"
+reloads_before=$(grep -c 'configuration reloaded' "$MLOG" || true)
+read -r mpid mstart <"$W/milter/milter.pid"
+_reloaded() { (($(grep -c 'configuration reloaded' "$MLOG" || true) > reloads_before)); }
+if _mw_pid_same "$mpid" "$mstart" && kill -HUP "$mpid" && mw_wait_until 10 _reloaded; then
+	mw_pass "c SIGHUP: $(grep 'configuration reloaded' "$MLOG" | tail -n 1 | cut -c 1-160)"
+else
+	mw_fail "c SIGHUP reloads the configuration (dmarc.mode: monitor)" "$(tail -n 3 "$MLOG")"
+fi
+deliver monitor "c the same spoof in monitor mode" \
+	"spf=pass smtp.mailfrom=x@spoofer.example" \
+	"dkim=none" \
+	"dmarc=fail (p=reject" "not enforced: monitor mode" "header.from=bank.example" \
+	"X-Mailwarden-Rules: DMARC_REJECT="
+
+# --- stop ------------------------------------------------------------------------------
+mw_milter_stop "$W/milter" 10
+mw_pf_stop "$W/pf"
+nsd_stop
+mw_sink_stop "$W/sink"
+# nsd's main process exits before its server child is gone; give the namespace a moment.
+_ns_empty() { [[ -z $(ip netns pids "$NS" 2>/dev/null) ]]; }
+if mw_wait_until 5 _ns_empty; then
+	mw_pass "stop: no process left in $NS"
+else
+	mw_fail "stop: no process left in $NS" "pids: $(ip netns pids "$NS" | tr '\n' ' ')"
+fi
+echo "total $(($(mw_now_ms) - t_start)) ms"
+mw_summary
