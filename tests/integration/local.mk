@@ -15,6 +15,7 @@ MW_INTEG_TESTS = \
 	tests/integration/dmarc_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
+	tests/integration/netns_dns.sh \
 	tests/integration/messages.sh \
 	tests/integration/mw_capture.py \
 	tests/integration/mw_msgtool.py \

@@ -26,6 +26,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns_dns.sh"
 mw_require_root
 REAL_BIN=$(mw_bin)
 if [[ ! -x $REAL_BIN ]]; then
@@ -50,106 +51,18 @@ if ! ip netns list >/dev/null 2>&1; then
 fi
 
 t_start=$(mw_now_ms)
-NS=mw-spf-$$
-NS_MADE=""
 ZONE=$MW_INTEG_DIR/spf.zone
 AUTHSERV=mx.test.example
 HELO=helo.test.example
 
-# Cleanup: lib.sh's (every recorded PID, newest first; work dir), then our namespace.
-spf_cleanup() {
-	local rc=$?
-	set +e
-	(exit "$rc")
-	mw_cleanup
-	if [[ -n $NS_MADE ]]; then
-		ip netns del "$NS" 2>/dev/null || mw_log "could not delete namespace $NS"
-		NS_MADE=""
-	fi
-	exit "$rc"
-}
-trap spf_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-if ! ip netns add "$NS" 2>/dev/null; then
-	echo "SKIP: cannot create a network namespace (ip netns add $NS)"
-	exit 77
-fi
-NS_MADE=1
-ip netns exec "$NS" ip link set lo up
+netns_setup mw-spf
 
 mw_workdir W
 mkdir -p "$W/nsd" "$W/milter" "$W/msgs" "$W/check"
 chmod 0755 "$W/milter"
 
 # --- nsd inside the namespace ------------------------------------------------------
-NSD_PORT=53
-cat >"$W/nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$NSD_PORT
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$W/nsd"
-  pidfile: "$W/nsd/nsd-own.pid"
-  database: ""
-  xfrdfile: "$W/nsd/xfrd.state"
-  zonelistfile: "$W/nsd/zone.list"
-  xfrdir: "$W/nsd"
-  logfile: "$W/nsd/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: test.example
-  zonefile: "$ZONE"
-EOF
-
-# dns_probe NAME: one UDP TXT query to 127.0.0.1:NSD_PORT inside the namespace; true if
-# the answer has RCODE NOERROR and at least one answer record.
-dns_probe() {
-	ip netns exec "$NS" "$MW_PYTHON" - "$1" "$NSD_PORT" <<'EOF'
-import socket, struct, sys
-name, port = sys.argv[1], int(sys.argv[2])
-q = struct.pack(">HHHHHH", 0x4d57, 0x0100, 1, 0, 0, 0)
-for label in name.rstrip(".").split("."):
-    q += bytes([len(label)]) + label.encode()
-q += b"\0" + struct.pack(">HH", 16, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-try:
-    s.sendto(q, ("127.0.0.1", port))
-    r = s.recv(4096)
-except OSError:
-    sys.exit(1)
-_, flags, _, an, _, _ = struct.unpack(">HHHHHH", r[:12])
-sys.exit(0 if (flags & 0xF) == 0 and an > 0 else 1)
-EOF
-}
-
-# nsd_start: nsd -d in the namespace; records "PID STARTTIME" in W/nsd/nsd.pid.
-nsd_start() {
-	local pid
-	ip netns exec "$NS" "$NSD" -d -c "$W/nsd/nsd.conf" </dev/null >>"$W/nsd/nsd.out" 2>&1 &
-	pid=$!
-	_mw_record_pid "$W/nsd/nsd.pid" "$pid" || {
-		mw_log "nsd exited at once: $(tail -n 5 "$W/nsd/nsd.out" "$W/nsd/nsd.log" 2>/dev/null)"
-		return 1
-	}
-	_mw_register proc "$W/nsd/nsd.pid"
-	NSD_PID=$pid
-	if ! mw_wait_until 10 dns_probe pass.test.example; then
-		mw_log "nsd not answering after 10 s: $(tail -n 5 "$W/nsd/nsd.log" 2>/dev/null)"
-		return 1
-	fi
-}
-nsd_stop() {
-	_mw_stop_pidfile "$W/nsd/nsd.pid" 5
-	_mw_unregister proc "$W/nsd/nsd.pid"
-}
+nsd_config test.example "$ZONE"
 
 # --- mailwarden's configuration -----------------------------------------------------
 MILTER_SOCKET=unix:$W/milter/m.sock
@@ -216,49 +129,11 @@ mkmsg() { # NAME FROM
 declare -A FROM=([pass]=a@pass.test.example [fail]=b@fail.test.example [retry]=c@retry.test.example)
 for n in pass fail retry; do mkmsg "$n" "${FROM[$n]}"; done
 
-# block FILE: the fields above the first Received: of a captured message, unfolded, one
-# per line (LF).
-block() {
-	"$MW_PYTHON" - "$1" <<'EOF'
-import re, sys
-data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
-head = data.split(b"\n\n", 1)[0]
-out = []
-for f in re.split(rb"\n(?![ \t])", head):
-    if f.split(b":", 1)[0].strip().lower() == b"received":
-        break
-    out.append(re.sub(rb"\n[ \t]+", b" ", f))
-sys.stdout.buffer.write(b"\n".join(out) + b"\n")
-EOF
-}
-# same_block CHECK_OUT FILE: check's output up to its first empty line equals the fields
-# above FILE's first Received: (CRLF -> LF, folding kept).
-same_block() {
-	"$MW_PYTHON" - "$1" "$2" <<'EOF'
-import re, sys
-out = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
-cut = out.find(b"\n\n")
-if cut < 0:
-    print("check output has no empty line: %r" % out[:300]); sys.exit(1)
-printed = out[:cut + 1]
-data = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
-head = data.split(b"\n\n", 1)[0] + b"\n"
-fields = re.findall(rb"[^\n]*\n(?:[ \t][^\n]*\n)*", head)
-blk = b""
-for f in fields:
-    if f.split(b":", 1)[0].strip().lower() == b"received":
-        break
-    blk += f
-if printed != blk:
-    print("check printed %r, the milter added %r" % (printed, blk)); sys.exit(1)
-print("%d bytes, %d lines" % (len(printed), printed.count(b"\n")))
-EOF
-}
 
 # --- 1: start -------------------------------------------------------------------------
 t0=$(mw_now_ms)
 NSD_PID=""
-if nsd_start; then
+if nsd_start pass.test.example; then
 	mw_pass "1 nsd (pid $NSD_PID) answers on 127.0.0.1:$NSD_PORT inside $NS"
 else
 	mw_fail "1 nsd starts inside $NS"
@@ -372,7 +247,7 @@ if [[ $(mw_count_messages "$W/sink") -eq $before && $(mw_pf_queue_count "$W/pf")
 else
 	mw_fail "5 DNS down: nothing relayed or queued" "sink $(mw_count_messages "$W/sink") (was $before), queue $(mw_pf_queue_count "$W/pf")"
 fi
-if nsd_start; then
+if nsd_start pass.test.example; then
 	mw_pass "5 nsd started again (pid $NSD_PID)"
 else
 	mw_fail "5 nsd started again"

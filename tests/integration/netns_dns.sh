@@ -1,0 +1,145 @@
+# netns_dns.sh -- sourced by the integration tests that need a real DNS server: a network
+# namespace of the test's own with nsd on 127.0.0.1:53 inside it, so no query can leave
+# the machine (spf_test.sh, dmarc_test.sh). Source lib.sh first; needs $NSD (nsd binary)
+# and, for nsd_config and later, the work directory $W.
+
+# netns_setup PREFIX: creates namespace PREFIX-PID (NS), brings its lo up, and installs
+# the EXIT trap: lib.sh's cleanup (every recorded PID, newest first; work dir), then the
+# namespace. Exits 77 (SKIP) when namespaces cannot be made here.
+netns_setup() {
+	NS=$1-$$
+	NS_MADE=""
+	trap _netns_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	if ! ip netns add "$NS" 2>/dev/null; then
+		echo "SKIP: cannot create a network namespace (ip netns add $NS)"
+		exit 77
+	fi
+	NS_MADE=1
+	ip netns exec "$NS" ip link set lo up
+}
+_netns_cleanup() {
+	local rc=$?
+	set +e
+	(exit "$rc")
+	mw_cleanup
+	if [[ -n $NS_MADE ]]; then
+		ip netns del "$NS" 2>/dev/null || mw_log "could not delete namespace $NS"
+		NS_MADE=""
+	fi
+	exit "$rc"
+}
+
+# nsd_config ZONE_NAME ZONE_FILE: nsd's configuration in W/nsd, serving one zone on
+# 127.0.0.1:NSD_PORT (53) inside the namespace.
+nsd_config() {
+	local zone_name=$1 zone_file=$2
+	mkdir -p "$W/nsd"
+	NSD_PORT=53
+	cat >"$W/nsd/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$NSD_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$W/nsd"
+  pidfile: "$W/nsd/nsd-own.pid"
+  database: ""
+  xfrdfile: "$W/nsd/xfrd.state"
+  zonelistfile: "$W/nsd/zone.list"
+  xfrdir: "$W/nsd"
+  logfile: "$W/nsd/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: $zone_name
+  zonefile: "$zone_file"
+EOF
+}
+
+# dns_probe NAME: one UDP TXT query to 127.0.0.1:NSD_PORT inside the namespace; true if
+# the answer has RCODE NOERROR and at least one answer record.
+dns_probe() {
+	ip netns exec "$NS" "$MW_PYTHON" - "$1" "$NSD_PORT" <<'EOF'
+import socket, struct, sys
+name, port = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", 0x4d57, 0x0100, 1, 0, 0, 0)
+for label in name.rstrip(".").split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 16, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+try:
+    s.sendto(q, ("127.0.0.1", port))
+    r = s.recv(4096)
+except OSError:
+    sys.exit(1)
+_, flags, _, an, _, _ = struct.unpack(">HHHHHH", r[:12])
+sys.exit(0 if (flags & 0xF) == 0 and an > 0 else 1)
+EOF
+}
+
+# nsd_start PROBE_NAME: nsd -d in the namespace, ready once PROBE_NAME (a TXT name of
+# the zone) is answered; records "PID STARTTIME" in W/nsd/nsd.pid.
+nsd_start() {
+	local pid probe=$1
+	ip netns exec "$NS" "$NSD" -d -c "$W/nsd/nsd.conf" </dev/null >>"$W/nsd/nsd.out" 2>&1 &
+	pid=$!
+	_mw_record_pid "$W/nsd/nsd.pid" "$pid" || {
+		mw_log "nsd exited at once: $(tail -n 5 "$W/nsd/nsd.out" "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	}
+	_mw_register proc "$W/nsd/nsd.pid"
+	NSD_PID=$pid
+	if ! mw_wait_until 10 dns_probe "$probe"; then
+		mw_log "nsd not answering after 10 s: $(tail -n 5 "$W/nsd/nsd.log" 2>/dev/null)"
+		return 1
+	fi
+}
+nsd_stop() {
+	_mw_stop_pidfile "$W/nsd/nsd.pid" 5
+	_mw_unregister proc "$W/nsd/nsd.pid"
+}
+
+# block FILE: the fields above the first Received: of a captured message, unfolded, one
+# per line (LF).
+block() {
+	"$MW_PYTHON" - "$1" <<'EOF'
+import re, sys
+data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0]
+out = []
+for f in re.split(rb"\n(?![ \t])", head):
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    out.append(re.sub(rb"\n[ \t]+", b" ", f))
+sys.stdout.buffer.write(b"\n".join(out) + b"\n")
+EOF
+}
+# same_block CHECK_OUT FILE: check's output up to its first empty line equals the fields
+# above FILE's first Received: (CRLF -> LF, folding kept).
+same_block() {
+	"$MW_PYTHON" - "$1" "$2" <<'EOF'
+import re, sys
+out = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+cut = out.find(b"\n\n")
+if cut < 0:
+    print("check output has no empty line: %r" % out[:300]); sys.exit(1)
+printed = out[:cut + 1]
+data = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+head = data.split(b"\n\n", 1)[0] + b"\n"
+fields = re.findall(rb"[^\n]*\n(?:[ \t][^\n]*\n)*", head)
+blk = b""
+for f in fields:
+    if f.split(b":", 1)[0].strip().lower() == b"received":
+        break
+    blk += f
+if printed != blk:
+    print("check printed %r, the milter added %r" % (printed, blk)); sys.exit(1)
+print("%d bytes, %d lines" % (len(printed), printed.count(b"\n")))
+EOF
+}
