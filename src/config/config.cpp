@@ -122,6 +122,17 @@ class Loader {
       out = *v;
     }
   }
+  // A method's score (spf:, dkim:, dmarc:): a number within +-1000, so one misplaced
+  // digit cannot outweigh every threshold by orders of magnitude unnoticed.
+  void setScore(const Field& f, double& out) {
+    if (auto v = number(f)) {
+      if (*v < -1000 || *v > 1000) {
+        error(f, "must be between -1000 and 1000");
+        return;
+      }
+      out = *v;
+    }
+  }
 
   void milter(const Field& f);
   void thresholds(const Field& f);
@@ -425,42 +436,24 @@ void Loader::document(const YAML::Node& root) {
     {"spf",
      [&](const Field& f) {
        SpfOptions& o = config_.spf;
-       auto score = [&](const Field& g, double& out) {
-         if (auto v = number(g)) {
-           if (*v < -1000 || *v > 1000) {
-             error(g, "must be between -1000 and 1000");
-             return;
-           }
-           out = *v;
-         }
-       };
        mapping(f, {
          {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
          {"check_helo", [&](const Field& g) { setBool(g, o.check_helo); }},
-         {"fail_score", [&](const Field& g) { score(g, o.fail_score); }},
-         {"softfail_score", [&](const Field& g) { score(g, o.softfail_score); }},
-         {"permerror_score", [&](const Field& g) { score(g, o.permerror_score); }},
+         {"fail_score", [&](const Field& g) { setScore(g, o.fail_score); }},
+         {"softfail_score", [&](const Field& g) { setScore(g, o.softfail_score); }},
+         {"permerror_score", [&](const Field& g) { setScore(g, o.permerror_score); }},
          {"reject_on_fail", [&](const Field& g) { setBool(g, o.reject_on_fail); }},
        });
      }},
     {"dkim",
      [&](const Field& f) {
        DkimOptions& o = config_.dkim;
-       auto score = [&](const Field& g, double& out) {
-         if (auto v = number(g)) {
-           if (*v < -1000 || *v > 1000) {
-             error(g, "must be between -1000 and 1000");
-             return;
-           }
-           out = *v;
-         }
-       };
        mapping(f, {
          {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
          {"max_signatures", [&](const Field& g) { setInt(g, o.max_signatures, 1, 50); }},
-         {"fail_score", [&](const Field& g) { score(g, o.fail_score); }},
-         {"policy_score", [&](const Field& g) { score(g, o.policy_score); }},
-         {"permerror_score", [&](const Field& g) { score(g, o.permerror_score); }},
+         {"fail_score", [&](const Field& g) { setScore(g, o.fail_score); }},
+         {"policy_score", [&](const Field& g) { setScore(g, o.policy_score); }},
+         {"permerror_score", [&](const Field& g) { setScore(g, o.permerror_score); }},
        });
      }},
     {"dmarc", [&](const Field& f) { dmarc(f); }},
@@ -490,15 +483,6 @@ void Loader::document(const YAML::Node& root) {
 
 void Loader::dmarc(const Field& f) {
   DmarcOptions& o = config_.dmarc;
-  auto score = [&](const Field& g, double& out) {
-    if (auto v = number(g)) {
-      if (*v < -1000 || *v > 1000) {
-        error(g, "must be between -1000 and 1000");
-        return;
-      }
-      out = *v;
-    }
-  };
   // A list of strings, each passing `check`; the whole list is kept only when all do.
   auto strings = [&](const Field& g, std::vector<std::string>& out, auto check) {
     auto elements = list(g);
@@ -554,10 +538,10 @@ void Loader::dmarc(const Field& f) {
           [&](const Field& h) { strings(h, o.exception_networks, detail::checkNetwork); }},
        });
      }},
-    {"reject_score", [&](const Field& g) { score(g, o.reject_score); }},
-    {"quarantine_score", [&](const Field& g) { score(g, o.quarantine_score); }},
-    {"none_score", [&](const Field& g) { score(g, o.none_score); }},
-    {"bad_from_score", [&](const Field& g) { score(g, o.bad_from_score); }},
+    {"reject_score", [&](const Field& g) { setScore(g, o.reject_score); }},
+    {"quarantine_score", [&](const Field& g) { setScore(g, o.quarantine_score); }},
+    {"none_score", [&](const Field& g) { setScore(g, o.none_score); }},
+    {"bad_from_score", [&](const Field& g) { setScore(g, o.bad_from_score); }},
   });
 }
 
