@@ -123,20 +123,10 @@ dns:
 EOF
 } >"$CHECK_CONF"
 
-# mailwarden in the namespace: MW_BIN becomes a wrapper that execs `ip netns exec`,
-# which execs mailwarden, so mw_milter_start's recorded PID is mailwarden's.
-cat >"$W/mw-in-ns" <<EOF
-#!/bin/sh
-exec ip netns exec "$NS" "$REAL_BIN" "\$@"
-EOF
-chmod 0755 "$W/mw-in-ns"
+netns_mw_wrapper
 
 # --- messages ------------------------------------------------------------------------
-mkmsg() { # NAME FROM
-	printf 'From: %s\nTo: rcpt@dest.test.example\nSubject: dmarc %s\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nMessage-ID: <dmarc-%s@test.example>\n\nDMARC test message %s.\n' \
-		"$2" "$1" "$1" "$1" >"$W/msgs/$1.lf"
-	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" crlf "$W/msgs/$1.lf" "$W/msgs/$1.eml"
-}
+mkmsg() { netns_mkmsg "$1" "$2" dmarc; } # NAME FROM
 declare -A FROM=([signed]=a@good.example [spoof]=x@spoofer.example [monitor]=x@spoofer.example)
 mkmsg signed a@good.example
 mkmsg spoof ceo@bank.example
@@ -150,35 +140,9 @@ mv "$W/msgs/signed.signed" "$W/msgs/signed.eml"
 
 
 # --- 1: start -------------------------------------------------------------------------
-t0=$(mw_now_ms)
-NSD_PID=""
-if nsd_start sel._domainkey.good.example; then
-	mw_pass "1 nsd (pid $NSD_PID) answers on 127.0.0.1:$NSD_PORT inside $NS"
-else
-	mw_fail "1 nsd starts inside $NS"
-	mw_summary || exit 1
-fi
-mw_sink_start "$W/sink" 0
-MW_BIN=$W/mw-in-ns mw_milter_start "$W/milter" "$CONF"
-MLOG=$W/milter/milter.log
-mw_netns=$(ip netns identify "$MW_MILTER_PID" 2>/dev/null || true)
-mw_exe=$(readlink -f "/proc/$MW_MILTER_PID/exe" 2>/dev/null || true)
-if [[ $mw_exe == "$REAL_BIN" && $mw_netns == "$NS" ]]; then
-	mw_pass "1 recorded pid $MW_MILTER_PID is mailwarden itself ($mw_exe), in namespace $mw_netns"
-else
-	mw_fail "1 recorded pid is mailwarden in $NS" "exe '$mw_exe', netns '$mw_netns'"
-fi
-smtp_port=""
-mw_free_port smtp_port
-mw_pf_start "$W/pf" "$smtp_port" "$MW_SINK_PORT" "$MILTER_SOCKET"
-echo "started nsd, sink, mailwarden and postfix in $(($(mw_now_ms) - t0)) ms"
+netns_stack_start sel._domainkey.good.example
 
 delivered=0
-# send NAME: sends W/msgs/NAME.eml with MAIL FROM FROM[NAME] and HELO HELO; 0 if accepted.
-send() {
-	mw_swaks "$smtp_port" --helo "$HELO" --from "${FROM[$1]}" --to "rcpt-$1@dest.test.example" \
-		--data "$W/msgs/$1.eml" >"$W/swaks-$1.log" 2>&1
-}
 # check_cmd NAME OUT: mailwarden check with the milter's envelope.
 check_cmd() {
 	"$REAL_BIN" check -c "$CHECK_CONF" --dns-zone "$ZONE" --client-ip 127.0.0.1 \

@@ -143,3 +143,58 @@ if printed != blk:
 print("%d bytes, %d lines" % (len(printed), printed.count(b"\n")))
 EOF
 }
+
+# --- the mail side: mailwarden inside the namespace, Postfix and a capture outside ----
+
+# netns_mw_wrapper: W/mw-in-ns, a stand-in for MW_BIN that execs `ip netns exec NS
+# REAL_BIN`, which execs mailwarden, so mw_milter_start's recorded PID is mailwarden's.
+netns_mw_wrapper() {
+	printf '#!/bin/sh\nexec ip netns exec "%s" "%s" "$@"\n' "$NS" "$REAL_BIN" >"$W/mw-in-ns"
+	chmod 0755 "$W/mw-in-ns"
+}
+
+# netns_mkmsg NAME FROM LABEL: W/msgs/NAME.eml (CRLF), a small message From FROM whose
+# Subject and Message-ID carry LABEL and NAME.
+netns_mkmsg() {
+	local label_uc
+	label_uc=$(printf '%s' "$3" | tr '[:lower:]' '[:upper:]')
+	printf 'From: %s\nTo: rcpt@dest.test.example\nSubject: %s %s\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nMessage-ID: <%s-%s@test.example>\n\n%s test message %s.\n' \
+		"$2" "$3" "$1" "$3" "$1" "$label_uc" "$1" >"$W/msgs/$1.lf"
+	"$MW_PYTHON" "$MW_INTEG_DIR/mw_msgtool.py" crlf "$W/msgs/$1.lf" "$W/msgs/$1.eml"
+}
+
+# netns_stack_start PROBE_NAME: nsd (ready when PROBE_NAME answers), the capture sink,
+# mailwarden in the namespace with CONF on MILTER_SOCKET (check "1": the recorded PID is
+# mailwarden itself, in NS), and a private Postfix on smtp_port with it as its milter.
+# Sets NSD_PID, MLOG and smtp_port.
+netns_stack_start() {
+	local t0 mw_netns mw_exe
+	t0=$(mw_now_ms)
+	NSD_PID=""
+	if nsd_start "$1"; then
+		mw_pass "1 nsd (pid $NSD_PID) answers on 127.0.0.1:$NSD_PORT inside $NS"
+	else
+		mw_fail "1 nsd starts inside $NS"
+		mw_summary || exit 1
+	fi
+	mw_sink_start "$W/sink" 0
+	MW_BIN=$W/mw-in-ns mw_milter_start "$W/milter" "$CONF"
+	MLOG=$W/milter/milter.log
+	mw_netns=$(ip netns identify "$MW_MILTER_PID" 2>/dev/null || true)
+	mw_exe=$(readlink -f "/proc/$MW_MILTER_PID/exe" 2>/dev/null || true)
+	if [[ $mw_exe == "$REAL_BIN" && $mw_netns == "$NS" ]]; then
+		mw_pass "1 recorded pid $MW_MILTER_PID is mailwarden itself ($mw_exe), in namespace $mw_netns"
+	else
+		mw_fail "1 recorded pid is mailwarden in $NS" "exe '$mw_exe', netns '$mw_netns'"
+	fi
+	smtp_port=""
+	mw_free_port smtp_port
+	mw_pf_start "$W/pf" "$smtp_port" "$MW_SINK_PORT" "$MILTER_SOCKET"
+	echo "started nsd, sink, mailwarden and postfix in $(($(mw_now_ms) - t0)) ms"
+}
+
+# send NAME: sends W/msgs/NAME.eml with MAIL FROM FROM[NAME] and HELO HELO; 0 if accepted.
+send() {
+	mw_swaks "$smtp_port" --helo "$HELO" --from "${FROM[$1]}" --to "rcpt-$1@dest.test.example" \
+		--data "$W/msgs/$1.eml" >"$W/swaks-$1.log" 2>&1
+}
