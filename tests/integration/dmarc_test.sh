@@ -41,21 +41,7 @@ if [[ ! -x $DKIM_SIGN ]]; then
 	echo "SKIP: no dkim_sign at $DKIM_SIGN (set MW_DKIM_SIGN; make builds it)"
 	exit 77
 fi
-NSD=${MW_NSD:-/usr/sbin/nsd}
-if [[ ! -x $NSD ]]; then
-	echo "SKIP: nsd not installed ($NSD; apt-get install nsd)"
-	exit 77
-fi
-for tool in swaks postfix ip; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-if ! ip netns list >/dev/null 2>&1; then
-	echo "SKIP: ip netns unavailable"
-	exit 77
-fi
+netns_require
 
 t_start=$(mw_now_ms)
 ZONE=$MW_INTEG_DIR/dmarc.zone

@@ -3,6 +3,26 @@
 # the machine (spf_test.sh, dmarc_test.sh). Source lib.sh first; needs $NSD (nsd binary)
 # and, for nsd_config and later, the work directory $W.
 
+# netns_require: exits 77 (SKIP) without nsd ($MW_NSD, default /usr/sbin/nsd; sets NSD),
+# swaks, postfix, or a working `ip netns`.
+netns_require() {
+	NSD=${MW_NSD:-/usr/sbin/nsd}
+	if [[ ! -x $NSD ]]; then
+		echo "SKIP: nsd not installed ($NSD; apt-get install nsd)"
+		exit 77
+	fi
+	for tool in swaks postfix ip; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "SKIP: $tool not installed"
+			exit 77
+		fi
+	done
+	if ! ip netns list >/dev/null 2>&1; then
+		echo "SKIP: ip netns unavailable"
+		exit 77
+	fi
+}
+
 # netns_setup PREFIX: creates namespace PREFIX-PID (NS), brings its lo up, and installs
 # the EXIT trap: lib.sh's cleanup (every recorded PID, newest first; work dir), then the
 # namespace. Exits 77 (SKIP) when namespaces cannot be made here.

@@ -34,21 +34,7 @@ if [[ ! -x $REAL_BIN ]]; then
 	exit 77
 fi
 REAL_BIN=$(readlink -f "$REAL_BIN")
-NSD=${MW_NSD:-/usr/sbin/nsd}
-if [[ ! -x $NSD ]]; then
-	echo "SKIP: nsd not installed ($NSD; apt-get install nsd)"
-	exit 77
-fi
-for tool in swaks postfix ip; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-if ! ip netns list >/dev/null 2>&1; then
-	echo "SKIP: ip netns unavailable"
-	exit 77
-fi
+netns_require
 
 t_start=$(mw_now_ms)
 ZONE=$MW_INTEG_DIR/spf.zone
