@@ -11,6 +11,9 @@
 //                       SpamAssassin do. Gets the scope texts ready-made (the header block,
 //                       the raw body, the decoded text): no parsing or decoding is timed,
 //                       which favours it.
+//   BM_HyperscanOnly/N  the other floor: the same N patterns compiled straight with
+//                       hs_compile_multi and streamed over each scope's ready-made text, no
+//                       code of ours. What any Hyperscan-based filter pays at N rules.
 //   BM_MimeParseOnly    the floor under BM_RulesMatcher: MIME parsing and decoding alone.
 // N = 10, 100, 1000, 10000. All report bytes/s over the corpus's message bytes in CPU
 // time (one thread: MB/s per core) and counters: hits per pass (the two engines should
@@ -26,6 +29,11 @@
 // classes, anchored (multiline) and unanchored patterns, with and without caseless,
 // spread over body:text, body:raw and headers; most are tokens that never occur (a rule
 // set mostly misses), some are words of the corpus (some hit).
+//
+// Profiling knobs (environment): MW_RULES_BENCH_SCOPE puts every rule in one scope,
+// MW_RULES_BENCH_SHAPE=0..5 generates one pattern shape only, MW_RULES_BENCH_NOCASE=1 makes
+// every rule case-sensitive, MW_RULES_BENCH_MIN_TIME=S runs each benchmark S seconds,
+// MW_RULES_BENCH_CACHE=DIR loads the databases from the rules cache.
 //
 // Reads rules::RuleSet::Impl (src/rules/internal.h) for the database sizes: this
 // program is a measurement of rules/ internals, like its unit tests.
@@ -67,7 +75,9 @@ namespace verdict = mw::verdict;
 constexpr std::uint64_t kSeed = 0x6d61696c77617264ULL;  // "mailward"
 constexpr std::size_t kMessages = 40;
 constexpr std::size_t kChunk = 64 * 1024;  // Postfix hands the milter up to 64 KiB per call
-constexpr double kMinTimeSeconds = 1.0;
+// MW_RULES_BENCH_MIN_TIME=S: seconds per benchmark instead of 1 (profiling under perf).
+const double kMinTimeSeconds =
+    std::getenv("MW_RULES_BENCH_MIN_TIME") != nullptr ? std::atof(std::getenv("MW_RULES_BENCH_MIN_TIME")) : 1.0;
 
 // SplitMix64: tiny, and its output does not depend on the standard library.
 class Rng {
@@ -365,8 +375,21 @@ std::optional<BenchScope> onlyScope() {
   std::exit(1);
 }
 
+// MW_RULES_BENCH_SHAPE=0..5 generates only that pattern shape (profiling: which shape
+// costs what); by default each rule draws one.
+std::optional<std::uint64_t> onlyShape() {
+  const char* env = std::getenv("MW_RULES_BENCH_SHAPE");
+  if (env == nullptr) return std::nullopt;
+  if (env[0] < '0' || env[0] > '5' || env[1] != '\0') {
+    std::fprintf(stderr, "rules_bench: MW_RULES_BENCH_SHAPE must be 0 to 5\n");
+    std::exit(1);
+  }
+  return static_cast<std::uint64_t>(env[0] - '0');
+}
+
 std::vector<GenRule> generateRules(std::size_t n) {
   const std::optional<BenchScope> only = onlyScope();
+  const std::optional<std::uint64_t> shape = onlyShape();
   Rng rng(kSeed ^ n);
   std::vector<GenRule> out;
   out.reserve(n);
@@ -374,9 +397,10 @@ std::vector<GenRule> generateRules(std::size_t n) {
     GenRule r;
     r.id = "GEN_" + std::to_string(i);
     r.scope = only ? *only : static_cast<BenchScope>(i % 3);
-    r.caseless = rng.below(2) == 0;
+    r.caseless = rng.below(2) == 0 && std::getenv("MW_RULES_BENCH_NOCASE") == nullptr;
     r.multiline = false;
-    switch (rng.below(6)) {
+    const std::uint64_t drawn = rng.below(6);
+    switch (shape ? *shape : drawn) {
       case 0:  // a literal word
         r.pattern = "\\b" + term(rng) + "\\b";
         break;
@@ -486,6 +510,7 @@ std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Lim
   return findings.contributions.size();
 }
 
+#ifdef MW_HAVE_PCRE2
 // The ids of the rules that hit one message (for MW_RULES_BENCH_DIFF).
 std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const Message& m) {
   const message::Limits limits;
@@ -510,6 +535,7 @@ std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const M
   for (const verdict::Contribution& c : findings.contributions) ids.push_back(c.rule_id);
   return ids;
 }
+#endif
 
 void BM_RulesMatcher(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
@@ -527,6 +553,90 @@ void BM_RulesMatcher(benchmark::State& state) {
   state.counters["db_bytes"] = static_cast<double>(s.db_bytes);
   state.counters["stream_bytes"] = static_cast<double>(s.stream_bytes);
   if (s.from_cache > 0) state.counters["from_cache"] = static_cast<double>(s.from_cache);
+}
+
+// ---------------------------------------- the floor: Hyperscan alone, no mailwarden code
+
+// The same generated patterns compiled straight with hs_compile_multi (one streaming
+// database per scope, the flags the loader gives them), streamed over the bytes each scope
+// sees (m.text, m.body, m.header_block) in the same 64 KiB chunks, with a callback that
+// only counts. No MIME parsing, no decoding, no rule bookkeeping: what any design built on
+// Hyperscan pays at N rules on this corpus. BM_RulesMatcher minus this is our own cost.
+struct RawHsDb {
+  hs_database_t* db = nullptr;
+  hs_scratch_t* scratch = nullptr;
+  RawHsDb() = default;
+  RawHsDb(const RawHsDb&) = delete;
+  RawHsDb& operator=(const RawHsDb&) = delete;
+  ~RawHsDb() {
+    hs_free_scratch(scratch);
+    hs_free_database(db);
+  }
+};
+
+struct RawHsSet {
+  std::array<RawHsDb, 3> scopes;  // indexed by BenchScope
+};
+
+const RawHsSet& rawHsSet(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<RawHsSet>> cache;
+  auto it = cache.find(n);
+  if (it != cache.end()) return *it->second;
+  auto s = std::make_unique<RawHsSet>();
+  const std::vector<GenRule> gen = generateRules(n);
+  for (std::size_t scope = 0; scope < 3; ++scope) {
+    std::vector<const char*> exprs;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (std::size_t i = 0; i < gen.size(); ++i) {
+      if (static_cast<std::size_t>(gen[i].scope) != scope) continue;
+      exprs.push_back(gen[i].pattern.c_str());
+      flags.push_back(HS_FLAG_SINGLEMATCH | (gen[i].caseless ? HS_FLAG_CASELESS : 0u) |
+                      (gen[i].multiline ? HS_FLAG_MULTILINE : 0u));
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    if (exprs.empty()) continue;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_STREAM,
+                         nullptr, &s->scopes[scope].db, &err) != HS_SUCCESS) {
+      std::fprintf(stderr, "rules_bench: hs_compile_multi: %s\n", err != nullptr ? err->message : "?");
+      std::exit(1);
+    }
+    if (hs_alloc_scratch(s->scopes[scope].db, &s->scopes[scope].scratch) != HS_SUCCESS) std::exit(1);
+  }
+  return *cache.emplace(n, std::move(s)).first->second;
+}
+
+int countMatch(unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  ++*static_cast<std::size_t*>(ctx);
+  return 0;
+}
+
+void BM_HyperscanOnly(benchmark::State& state) {
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  const RawHsSet& s = rawHsSet(n);
+  std::size_t hits = 0;
+  for (auto _ : state) {
+    hits = 0;
+    for (const Message& m : corpus()) {
+      const std::array<std::string_view, 3> texts = {m.text, m.body, m.header_block};
+      for (std::size_t scope = 0; scope < 3; ++scope) {
+        const RawHsDb& d = s.scopes[scope];
+        if (d.db == nullptr) continue;
+        hs_stream_t* stream = nullptr;
+        if (hs_open_stream(d.db, 0, &stream) != HS_SUCCESS) std::exit(1);
+        const std::string_view t = texts[scope];
+        for (std::size_t off = 0; off < t.size(); off += kChunk) {
+          const std::string_view chunk = t.substr(off, kChunk);
+          hs_scan_stream(stream, chunk.data(), static_cast<unsigned>(chunk.size()), 0, d.scratch, countMatch, &hits);
+        }
+        hs_close_stream(stream, d.scratch, countMatch, &hits);
+      }
+    }
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * corpusBytes()));
+  state.counters["hits"] = static_cast<double>(hits);
 }
 
 // ------------------------------------------------------- engine B: PCRE2, one at a time
@@ -683,6 +793,7 @@ void BM_MimeParseOnly(benchmark::State& state) {
 BENCHMARK(BM_MimeParseOnly)->Unit(benchmark::kMillisecond)->MinTime(kMinTimeSeconds);
 
 BENCHMARK(BM_RulesMatcher)->Apply(sizes);
+BENCHMARK(BM_HyperscanOnly)->Apply(sizes);
 #ifdef MW_HAVE_PCRE2
 BENCHMARK(BM_Pcre2Loop)->Apply(sizes);
 #endif
