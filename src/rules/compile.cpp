@@ -1,5 +1,5 @@
 // rules/compile.cpp — per-scope Hyperscan streaming databases, the on-disk cache of
-// serialized databases (hs_serialize_database), and per-thread scratch.
+// serialized databases (hs_serialize_database), and the scratch pool.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -223,31 +223,41 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
   }
 }
 
-hs_scratch_t* threadScratch(const RuleSet::Impl& impl) {
-  // One scratch per thread serves every database it was grown for (hs_runtime.h,
-  // hs_alloc_scratch), so a thread that scans for the old and the new snapshot during
-  // a reload keeps one scratch. `fitted` remembers the rule sets already fitted.
-  struct ThreadScratch {
-    HsScratch scratch;
-    std::vector<std::uint64_t> fitted;
-  };
-  thread_local ThreadScratch t;
-  for (const std::uint64_t s : t.fitted) {
-    if (s == impl.serial) return t.scratch.get();
+HsScratch ScratchPool::take(const std::array<ScopeDb, kScopeCount>& scopes) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  if (!free_.empty()) {
+    HsScratch s = std::move(free_.back());
+    free_.pop_back();
+    return s;
   }
-  hs_scratch_t* raw = t.scratch.release();
-  bool ok = true;
-  for (const ScopeDb& db : impl.scopes) {
-    if (db.db && hs_alloc_scratch(db.db.get(), &raw) != HS_SUCCESS) {
-      ok = false;
-      break;
+  if (!prototype_ && !failed_) {
+    hs_scratch_t* raw = nullptr;
+    for (const ScopeDb& db : scopes) {
+      if (db.db && hs_alloc_scratch(db.db.get(), &raw) != HS_SUCCESS) {
+        failed_ = true;
+        break;
+      }
+    }
+    prototype_.reset(raw);
+    if (failed_ || raw == nullptr) {
+      failed_ = true;  // no database, or Hyperscan cannot allocate: say so every time
+      return nullptr;
     }
   }
-  t.scratch.reset(raw);
-  if (!ok) return nullptr;
-  if (t.fitted.size() >= 16) t.fitted.erase(t.fitted.begin());  // bounded; refitting is cheap
-  t.fitted.push_back(impl.serial);
-  return t.scratch.get();
+  if (failed_) return nullptr;
+  hs_scratch_t* copy = nullptr;
+  if (hs_clone_scratch(prototype_.get(), &copy) != HS_SUCCESS) return nullptr;
+  return HsScratch(copy);
+}
+
+void ScratchPool::give(HsScratch scratch) noexcept {
+  if (!scratch) return;
+  try {
+    const std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(scratch));
+  } catch (...) {
+    // push_back could not grow: the scratch is freed by its handle instead
+  }
 }
 
 }  // namespace mw::rules

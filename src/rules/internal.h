@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,27 @@ struct ScopeDb {
   bool utf8 = false;  // a pattern has HS_FLAG_UTF8: input must be valid UTF-8
 };
 
+// The Hyperscan scratch of one RuleSet's matchers. hs_alloc_scratch validates every
+// database it grows a scratch for (a CRC over all the bytecode: about 0.2 ms a message
+// with 1,000 rules), so it runs once per RuleSet, for the prototype; a Matcher borrows a
+// scratch for its message (hs_clone_scratch of the prototype when none is free: a copy,
+// no validation) and gives it back when it ends. A per-thread scratch paid that
+// validation on every connection, since libmilter runs one thread per connection. The
+// pool holds as many scratches as messages were ever scanned at once.
+class ScratchPool {
+ public:
+  // A scratch fitted to every database in `scopes` (the same every call for one pool);
+  // nullptr when Hyperscan cannot allocate it.
+  HsScratch take(const std::array<ScopeDb, kScopeCount>& scopes);
+  void give(HsScratch scratch) noexcept;
+
+ private:
+  std::mutex mu_;
+  HsScratch prototype_;
+  bool failed_ = false;
+  std::vector<HsScratch> free_;
+};
+
 struct RuleSet::Impl {
   std::vector<Rule> rules;
   std::map<std::string, int, std::less<>> by_id;
@@ -59,6 +81,7 @@ struct RuleSet::Impl {
   std::vector<int> composites;             // rule indexes, in evaluation (dependency) order
   std::vector<Expr> exprs;                 // per rule (empty for pattern rules)
   std::uint64_t serial = 0;                // unique per RuleSet in this process
+  mutable ScratchPool scratch;             // matchers borrow from it
 };
 
 // Checks every pattern alone (hs_expression_info), then, when no error was found here or
@@ -67,10 +90,6 @@ struct RuleSet::Impl {
 // with the rule's location.
 void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vector<Error>& errors,
                    LoadStats& stats);
-
-// Hyperscan's per-thread scratch, grown to fit `impl` if it does not yet. nullptr when
-// Hyperscan cannot allocate.
-hs_scratch_t* threadScratch(const RuleSet::Impl& impl);
 
 // 64-bit FNV-1a, for cache keys and checksums (not a defence against an attacker who
 // can write the cache folder: that folder is root's).

@@ -57,6 +57,7 @@ struct Matcher::State final : message::MimeSink {
   // several KB with thousands of rules) that one call per field paid about 13 times a
   // message. Bounded by max_header_bytes like the fields themselves.
   std::string header_block;
+  HsScratch borrowed;
 
   void flushHeaders() {
     if (header_block.empty()) return;
@@ -84,10 +85,21 @@ struct Matcher::State final : message::MimeSink {
     return 0;  // continue: other rules may match in the same stream
   }
 
+  // Borrowed from the RuleSet's pool at the first scan, given back by ~State.
   hs_scratch_t* scratch() {
-    hs_scratch_t* s = threadScratch(*impl);
-    if (s == nullptr && !failure) failure = "rules: cannot allocate Hyperscan scratch";
-    return s;
+    if (!borrowed) borrowed = impl->scratch.take(impl->scopes);
+    if (!borrowed && !failure) failure = "rules: cannot allocate Hyperscan scratch";
+    return borrowed.get();
+  }
+
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() override {
+    // Streams first (closing needs no scratch without a callback), then the scratch
+    // goes back while `set` still keeps its pool alive.
+    for (HsStream& s : open) s.reset();
+    if (borrowed) impl->scratch.give(std::move(borrowed));
   }
 
   // Feeds `data` to `stream` (Hyperscan takes unsigned int lengths: split bigger input).

@@ -17,8 +17,8 @@
 //    database bytes) matches and Hyperscan accepts it; anything else is rebuilt and
 //    rewritten. A cache that cannot be written is not an error (logged at warn).
 //  - A Matcher is one message: thread-compatible, one thread at a time, but it may move
-//    between threads between calls (libmilter's pool): scratch space is per thread and
-//    grown (hs_alloc_scratch) the first time a thread scans with a new RuleSet. Every
+//    between threads between calls: it borrows Hyperscan scratch from its RuleSet's pool
+//    for the message (thread-safe; one hs_alloc_scratch per RuleSet, clones after). Every
 //    stream it opens is closed by finish() or by the destructor (abort).
 //  - Input is untrusted; nothing here throws except std::bad_alloc.
 #pragma once
