@@ -4,8 +4,9 @@
 noinst_LIBRARIES += libmw_dkim.a
 libmw_dkim_a_SOURCES = \
 	src/dkim/verify.cpp \
-	src/dkim/sign.cpp
-EXTRA_DIST += src/dkim/opendkim.h
+	src/dkim/sign.cpp \
+	src/dkim/key_cache.cpp
+EXTRA_DIST += src/dkim/opendkim.h src/dkim/key_cache.h
 libmw_dkim_a_CXXFLAGS = $(AM_CXXFLAGS) $(OPENDKIM_CFLAGS)
 # What a program using libmw_dkim.a links after it.
 MW_DKIM_LINK = libmw_dkim.a libmw_dns.a libmw_message.a libmw_base.a \

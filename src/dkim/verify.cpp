@@ -18,6 +18,7 @@
 //  - Signatures beyond max_signatures are marked with dkim_sig_ignore() in the
 //    prescreen callback: no DNS query, no hashing.
 #include "dkim/opendkim.h"
+#include "dkim/key_cache.h"
 
 #include <algorithm>
 #include <array>
@@ -255,6 +256,7 @@ Result<std::shared_ptr<const Library>> Library::create() {
   if (!dkim_libfeature(h, DKIM_FEATURE_ED25519)) {
     return fail(Errc::Internal, "libopendkim was built without Ed25519 (RFC 8463)");
   }
+  enableKeyCache();  // decoded RSA keys reused across messages (key_cache.cpp)
   unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES;
   std::uint64_t drift = kLibraryDrift;
   unsigned int min_bits = 1024;  // RFC 8301 §3.2

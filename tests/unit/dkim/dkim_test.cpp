@@ -8,6 +8,7 @@
 
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/zone.h"
+#include "src/dkim/key_cache.h"
 
 namespace {
 
@@ -261,6 +262,41 @@ TEST_F(DkimTest, MissingAndRevokedKeysArePermError) {
   const Outcome revoked = verify(sign(kMessage, o));
   ASSERT_EQ(revoked.signatures.size(), 1u);
   EXPECT_EQ(revoked.signatures[0].result, Status::PermError);
+}
+
+// dkim/key_cache.cpp serves libopendkim's key decoding from a cache keyed by the key's
+// bytes: a second verification with the same key is a hit, a cached key still fails
+// what it did not sign, and a selector publishing another key gets that key.
+TEST_F(DkimTest, DecodedKeyCacheIsKeyedByTheKeyBytes) {
+  const std::string good = sign(kMessage, opts("rsa2048"));
+  const mw::dkim::KeyCacheStats before = mw::dkim::keyCacheStats();
+  EXPECT_EQ(verify(good).signatures.at(0).result, Status::Pass);
+  EXPECT_EQ(verify(good).signatures.at(0).result, Status::Pass);
+  const mw::dkim::KeyCacheStats after = mw::dkim::keyCacheStats();
+  EXPECT_GE(after.hits, before.hits + 1);
+  EXPECT_GE(after.size, 1u);
+  std::string altered = good;
+  altered.replace(altered.find("numbers are in"), 7, "NUMBERS");
+  EXPECT_EQ(verify(altered).signatures.at(0).result, Status::Fail);
+
+  // The same zone, except that selector rsa2048 now publishes the 1024-bit key.
+  std::string text = readFile(std::string(MW_TEST_KEYS_DIR) + "/keys.zone");
+  const std::size_t old_owner = text.find("\nrsa2048._domainkey");
+  const std::size_t new_owner = text.find("\nrsa1024._domainkey");
+  ASSERT_NE(old_owner, std::string::npos);
+  ASSERT_NE(new_owner, std::string::npos);
+  text.replace(old_owner + 1, 7, "rsaold_");
+  text.replace(new_owner + 1, 7, "rsa2048");
+  mw::dns::ZoneResolver swapped;
+  ASSERT_TRUE(swapped.loadText(text, "swapped.zone").has_value());
+  const FixedClock clock(kT + 60);
+  const std::string by1024 = sign(kMessage, opts("rsa2048", Algorithm::RsaSha256, "rsa1024"));
+  const Outcome there = mw::dkim::verifyMessage(*library_, by1024, swapped, clock, {}, 0);
+  ASSERT_EQ(there.signatures.size(), 1u);
+  EXPECT_EQ(there.signatures[0].result, Status::Pass) << there.signatures[0].reason;
+  EXPECT_EQ(there.signatures[0].key_bits, 1024u);
+  EXPECT_EQ(verify(by1024).signatures.at(0).result, Status::Fail);
+  EXPECT_EQ(mw::dkim::verifyMessage(*library_, good, swapped, clock, {}, 0).signatures.at(0).result, Status::Fail);
 }
 
 TEST_F(DkimTest, OneByteChunksGiveTheSameResult) {
