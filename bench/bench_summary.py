@@ -4,7 +4,8 @@
   bench_summary.py OUT_DIR
 
 Reads OUT_DIR/raw/*.json: milter_load results (label "mode=direct dns=... socket=...
-workload=... c=... k=... milter=... run=N") and run-postfix-bench.sh results
+workload=... c=... k=... rules=... milter=... run=N"; rules= is mailwarden's rule set,
+the reference runs beside it carry the same value) and run-postfix-bench.sh results
 ("mode=postfix ..."). Groups runs that differ only in run=N, takes the median of each
 number over the runs, and prints one table per mode. For direct runs it adds
 mailwarden's msg/s as a percentage of the reference milter's in the same group (the
@@ -61,7 +62,7 @@ def group(runs, keys):
 
 
 def direct_table(runs, mode):
-    keys = ["dns", "socket", "workload", "c", "k", "milter"]
+    keys = ["dns", "socket", "workload", "c", "k", "rules", "milter"]
     groups = group([r for r in runs if r["_f"].get("mode") == mode], keys)
     if not groups:
         return []
@@ -89,12 +90,12 @@ def direct_table(runs, mode):
         summary[key] = s
         if f["milter"] == "ref":
             ref_rate[key[:-1]] = s["msg_s"]
-    head = ("| dns | socket | workload | c | k | milter | runs | msg/s (median) | % of ref | "
+    head = ("| dns | socket | workload | c | k | rules | milter | runs | msg/s (median) | % of ref | "
             "latency p50 / p90 / p99 / max ms | eob→reply p99 ms | milter CPU ms/msg | "
             "peak RSS KiB (VmRSS max) | VmHWM KiB | replies, modifications (run 1) |")
     rows.append(head)
-    rows.append("|" + "---|" * 15)
-    order = sorted(summary, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5] != "ref"))
+    rows.append("|" + "---|" * 16)
+    order = sorted(summary, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5], k[6] != "ref"))
     for key in order:
         s = summary[key]
         f = dict(zip(keys, key))
@@ -104,7 +105,7 @@ def direct_table(runs, mode):
         counts = ", ".join(f"{k} {v}" for k, v in {**s["replies"], **s["mods"]}.items())
         flag = f" NOT OK ({s['bad']} of {s['runs']})" if s["bad"] else ""
         rows.append(
-            f"| {f['dns']} | {f['socket']} | {f['workload']} | {f['c']} | {f['k']} | "
+            f"| {f['dns']} | {f['socket']} | {f['workload']} | {f['c']} | {f['k']} | {f['rules']} | "
             f"{f['milter']}{flag} | {s['runs']} | {fmt(s['msg_s'])} | "
             f"{fmt(pct, 0) + ' %' if pct is not None else '–'} | "
             f"{fmt(s['p50'], 2)} / {fmt(s['p90'], 2)} / {fmt(s['p99'], 2)} / {fmt(s['max'], 2)} | "

@@ -801,6 +801,12 @@ BENCHMARK(BM_Pcre2Loop)->Apply(sizes);
 }  // namespace
 
 int main(int argc, char** argv) {
+  // MW_RULES_BENCH_WRITE=N: prints the YAML of N generated rules and exits (the whole-
+  // filter benchmark, bench/run-milter-bench.sh --rules shipped+N, loads them).
+  if (const char* write = std::getenv("MW_RULES_BENCH_WRITE")) {
+    const std::string yaml = rulesYaml(generateRules(std::strtoul(write, nullptr, 10)));
+    return std::fwrite(yaml.data(), 1, yaml.size(), stdout) == yaml.size() ? 0 : 1;
+  }
   std::printf("rules_bench: corpus of %zu messages, %.2f MB (seed %#llx)\n", corpus().size(),
               static_cast<double>(corpusBytes()) / 1e6, static_cast<unsigned long long>(kSeed));
 #ifndef MW_HAVE_PCRE2

@@ -5,18 +5,22 @@
 #
 #   sudo bench/run-milter-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd]
 #        [--sockets unix,tcp] [--workloads 4k,100k,10m] [--connections C]
-#        [--per-connection K] [--scale F] [--no-memory] [--memory-only]
+#        [--per-connection K] [--scale F] [--rules SPEC,...] [--no-memory] [--memory-only]
 #
 # --build: the configured build directory holding mailwarden and bench/ (default: the
 # current directory; `make bench` builds bench/). --out: where results go (default
 # /tmp/mw-bench-DATE; kept). --scale F multiplies every message count (0.1 for a quick
-# look). Root is needed for the network namespace of --dns nsd; --dns zone works
+# look). --rules: the rule sets mailwarden runs with, each measured against the same
+# reference (bench_rules_dirs: none, shipped, shipped+N; default shipped+1000, the
+# issue's workload; `--rules shipped,shipped+10000` measures what 10,000 rules cost).
+# Root is needed for the network namespace of --dns nsd; --dns zone works
 # without (then everything runs in this namespace, loopback only).
 #
 # Layout. Per socket kind, both milters are started once and stay up (warm, as in
 # production): mailwarden with a bench config (bench/lib-bench.sh bench_mw_config: SPF
-# on for MAIL FROM and HELO, MIME, header guard, verdict headers; DNS from the zone file
-# or from nsd in a namespace of ours), ref_milter beside it. For each workload, R runs of
+# for MAIL FROM and HELO, DKIM, DMARC, the rules, MIME, header guard, verdict headers;
+# DNS from the zone file or from nsd in a namespace of ours), one per rule set in turn,
+# ref_milter beside it. For each workload, R runs of
 # each milter alternate (odd runs: reference first; even runs: mailwarden first), each
 # run a --warmup then the measured phase; every run's JSON is in OUT/raw, the medians in
 # OUT/summary.md (bench/bench_summary.py). On TCP, one extra run of ref_milter -N
@@ -44,6 +48,7 @@ PER_CONN=1
 SCALE=1
 MEMORY=1
 DIRECT=1
+RULES=shipped+1000
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
 	--scale) SCALE=$2; shift 2 ;;
 	--no-memory) MEMORY=0; shift ;;
 	--memory-only) DIRECT=0; shift ;;
+	--rules) RULES=$2; shift 2 ;;
 	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -90,6 +96,8 @@ ZONE=$W/bench.zone
 bench_zone "$ZONE"
 bench_make_messages "$W/msgs"
 bench_sign_messages "$W/msgs" "$ZONE"
+BENCH_RULES_CACHE=$W/rules-cache
+mkdir -p "$BENCH_RULES_CACHE"
 bench_machine "$OUT/machine.txt"
 cp "$ZONE" "$OUT/bench.zone"
 ls -l "$W/msgs"/*.eml | awk '{print $5, $9}' >"$OUT/messages.txt"
@@ -152,33 +160,41 @@ if [[ -z $WORKLOADS ]]; then
 fi
 IFS=, read -r -a WL <<<"$WORKLOADS"
 IFS=, read -r -a SK <<<"$SOCKETS"
+IFS=, read -r -a RS <<<"$RULES"
 
 if [[ $DIRECT == 1 ]]; then
 	for kind in "${SK[@]}"; do
-		socket_for mw_sock "$kind" mw
 		socket_for ref_sock "$kind" ref
-		bench_mw_config "$W/mw/mailwarden.yaml" "$mw_sock" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
-		"$BENCH_MW" configtest -c "$W/mw/mailwarden.yaml" >/dev/null
-		cp "$W/mw/mailwarden.yaml" "$OUT/mailwarden-$kind.yaml"
-		bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$mw_sock"
 		bench_ref_start "$W/ref" "$ref_sock"
-		mw_log "$kind: mailwarden pid $BENCH_MW_PID on $mw_sock, ref_milter pid $BENCH_REF_PID on $ref_sock"
-		for wl in "${WL[@]}"; do
-			read -r n warm <<<"$(plan "$wl")"
-			for ((run = 1; run <= RUNS; run++)); do
-				order=(ref mailwarden)
-				((run % 2 == 0)) && order=(mailwarden ref)
-				for m in "${order[@]}"; do
-					label="mode=direct dns=$DNS_MODE socket=$kind workload=$wl c=$CONNS k=$PER_CONN milter=$m run=$run"
-					if [[ $m == ref ]]; then
-						load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
-					else
-						load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
-					fi
+		for spec in "${RS[@]}"; do
+			socket_for mw_sock "$kind" mw
+			bench_rules_dirs "$spec" "$W"
+			bench_mw_config "$W/mw/mailwarden.yaml" "$mw_sock" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
+			"$BENCH_MW" configtest -c "$W/mw/mailwarden.yaml" >/dev/null
+			cp "$W/mw/mailwarden.yaml" "$OUT/mailwarden-$kind-$spec.yaml"
+			bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$mw_sock"
+			mw_log "$kind: mailwarden (rules $spec) pid $BENCH_MW_PID on $mw_sock, ref_milter pid $BENCH_REF_PID on $ref_sock"
+			for wl in "${WL[@]}"; do
+				read -r n warm <<<"$(plan "$wl")"
+				for ((run = 1; run <= RUNS; run++)); do
+					order=(ref mailwarden)
+					((run % 2 == 0)) && order=(mailwarden ref)
+					for m in "${order[@]}"; do
+						# rules=: mailwarden's rule set; the reference is measured again
+						# beside each one (same minutes, same neighbours) under its name.
+						label="mode=direct dns=$DNS_MODE socket=$kind workload=$wl c=$CONNS k=$PER_CONN rules=$spec milter=$m run=$run"
+						if [[ $m == ref ]]; then
+							load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+						else
+							load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+						fi
+					done
 				done
 			done
+			bench_mw_stop "$W/mw"
+			cp "$W/mw/milter.log" "$OUT/mailwarden-$kind-$spec.log" 2>/dev/null || true
+			: >"$W/mw/milter.log"
 		done
-		bench_mw_stop "$W/mw"
 		bench_ref_stop "$W/ref"
 		# Control (TCP only, one run): stock libmilter, Nagle left on (ref_milter -N), what
 		# the reference would measure without the TCP_NODELAY that mailwarden sets too.
@@ -186,12 +202,10 @@ if [[ $DIRECT == 1 ]]; then
 			socket_for stock_sock tcp ref-stock
 			bench_ref_start "$W/ref-stock" "$stock_sock" -N
 			read -r n warm <<<"$(plan 4k)"
-			load "mode=direct dns=$DNS_MODE socket=tcp workload=4k c=$CONNS k=$PER_CONN milter=ref-stock-nagle run=1" \
+			load "mode=direct dns=$DNS_MODE socket=tcp workload=4k c=$CONNS k=$PER_CONN rules=- milter=ref-stock-nagle run=1" \
 				"$BENCH_REF_PID" "$stock_sock" "$W/msgs/4k.eml" $((n / 10)) $((warm / 10)) "$CONNS" "$PER_CONN"
 			bench_ref_stop "$W/ref-stock"
 		fi
-		cp "$W/mw/milter.log" "$OUT/mailwarden-$kind.log" 2>/dev/null || true
-		: >"$W/mw/milter.log"
 	done
 fi
 
@@ -201,9 +215,10 @@ if [[ $MEMORY == 1 ]]; then
 	for wl in 4k 10m; do
 		socket_for mw_sock unix mw
 		socket_for ref_sock unix ref
+		bench_rules_dirs "${RS[0]}" "$W"
 		bench_mw_config "$W/mw/mailwarden.yaml" "$mw_sock" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
 		for m in mailwarden ref; do
-			label="mode=memory dns=$DNS_MODE socket=unix workload=$wl c=50 k=1 milter=$m run=1"
+			label="mode=memory dns=$DNS_MODE socket=unix workload=$wl c=50 k=1 rules=${RS[0]} milter=$m run=1"
 			if [[ $m == ref ]]; then
 				bench_ref_start "$W/ref" "$ref_sock"
 				load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" 50 0 50 1

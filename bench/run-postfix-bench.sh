@@ -3,7 +3,7 @@
 # smtp-source -> a private Postfix -> smtp-sink, with no milter, with ref_milter and with
 # mailwarden, alternating, in one run; every message counted at the sink.
 #
-#   sudo bench/run-postfix-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd]
+#   sudo bench/run-postfix-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd] [--rules SPEC]
 #        [--workloads 4k,100k,10m] [--sessions C] [--scale F]
 #
 # --build: the configured build directory (mailwarden, bench/ref_milter; `make bench`).
@@ -37,6 +37,7 @@ BUILD=$PWD
 OUT=/tmp/mw-pfbench-$(date +%Y%m%d-%H%M%S)
 RUNS=3
 DNS_MODE=zone
+RULES=shipped+1000
 WORKLOADS=4k,100k,10m
 SESSIONS=10
 SCALE=1
@@ -46,6 +47,7 @@ while [[ $# -gt 0 ]]; do
 	--out) OUT=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--dns) DNS_MODE=$2; shift 2 ;;
+	--rules) RULES=$2; shift 2 ;;
 	--workloads) WORKLOADS=$2; shift 2 ;;
 	--sessions) SESSIONS=$2; shift 2 ;;
 	--scale) SCALE=$2; shift 2 ;;
@@ -95,6 +97,9 @@ bench_sink_start "$W/sink"
 # --- the milters and the three Postfix instances ---------------------------------------
 MW_SOCK=unix:$W/mw/mw.sock
 REF_SOCK=unix:$W/ref/ref.sock
+BENCH_RULES_CACHE=$W/rules-cache
+mkdir -p "$BENCH_RULES_CACHE"
+bench_rules_dirs "$RULES" "$W"
 bench_mw_config "$W/mw/mailwarden.yaml" "$MW_SOCK" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
 "$BENCH_MW" configtest -c "$W/mw/mailwarden.yaml" >/dev/null
 bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$MW_SOCK"

@@ -4,7 +4,7 @@
 # zero lost, zero tempfails, RSS flat.
 #
 #   sudo bench/run-soak.sh [--build DIR] [--out DIR] [--minutes M] [--rate MSG_PER_S]
-#        [--fraction F] [--hup-every SECONDS] [--workload 4k|100k] [--dns zone|nsd]
+#        [--fraction F] [--hup-every SECONDS] [--workload 4k|100k] [--dns zone|nsd] [--rules SPEC]
 #
 # --minutes: default 30. --rate: messages per second offered; without it the script
 # first measures the maximum (1,000 messages, 10 sessions, as run-postfix-bench.sh) and
@@ -36,6 +36,7 @@ FRACTION=0.8
 HUP_EVERY=60
 WORKLOAD=4k
 DNS_MODE=zone
+RULES=shipped+1000
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -46,6 +47,7 @@ while [[ $# -gt 0 ]]; do
 	--hup-every) HUP_EVERY=$2; shift 2 ;;
 	--workload) WORKLOAD=$2; shift 2 ;;
 	--dns) DNS_MODE=$2; shift 2 ;;
+	--rules) RULES=$2; shift 2 ;;
 	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -88,6 +90,9 @@ bench_machine "$OUT/machine.txt"
 [[ $DNS_MODE == nsd ]] && bench_nsd_start "$W/nsd" "$ZONE"
 bench_sink_start "$W/sink"
 MW_SOCK=unix:$W/mw/mw.sock
+BENCH_RULES_CACHE=$W/rules-cache
+mkdir -p "$BENCH_RULES_CACHE"
+bench_rules_dirs "$RULES" "$W"
 bench_mw_config "$W/mw/mailwarden.yaml" "$MW_SOCK" "$DNS_MODE" "$ZONE" "$BENCH_NSD_PORT"
 "$BENCH_MW" configtest -c "$W/mw/mailwarden.yaml" >/dev/null
 bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$MW_SOCK"
