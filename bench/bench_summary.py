@@ -46,6 +46,8 @@ def fmt(v, digits=1):
 def load(out_dir):
     runs = []
     for path in sorted(glob.glob(os.path.join(out_dir, "raw", "*.json"))):
+        if path.endswith(".scan.json"):
+            continue  # scan_table
         with open(path, encoding="utf-8") as f:
             r = json.load(f)
         r["_f"] = label_fields(r.get("label", ""))
@@ -114,6 +116,37 @@ def direct_table(runs, mode):
     return rows
 
 
+def scan_table(out_dir, runs):
+    """bench/scan_bench results (OUT/raw/LABEL.scan.json, Google Benchmark JSON): the
+    checks alone per message, beside the CPU per message of mailwarden and of the
+    reference under load (unix socket, same dns/workload/rules, medians)."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(out_dir, "raw", "*.scan.json"))):
+        label = os.path.basename(path)[: -len(".scan.json")].replace("_", " ")
+        f = label_fields(label)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                bench = json.load(fh)["benchmarks"][0]
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        scan_ms = bench["cpu_time"] / 1000.0 if bench.get("time_unit") == "us" else None
+
+        def cpu(milter):
+            return med([r.get("milter", {}).get("cpu_ms_per_msg") for r in runs
+                        if r["_f"].get("mode") == "direct" and r["_f"].get("socket") == "unix"
+                        and all(r["_f"].get(k) == f.get(k) for k in ("dns", "workload", "rules"))
+                        and r["_f"].get("milter") == milter])
+        mw, ref = cpu("mailwarden"), cpu("ref")
+        extra = mw - ref if mw is not None and ref is not None else None
+        rows.append(f"| {f.get('dns')} | {f.get('workload')} | {f.get('rules')} | {fmt(scan_ms, 3)} | "
+                    f"{fmt(mw, 3)} | {fmt(ref, 3)} | {fmt(extra, 3)} |")
+    if not rows:
+        return []
+    return ["| dns | workload | rules | checks alone (scan_bench) CPU ms/msg | mailwarden CPU ms/msg "
+            "under load | reference CPU ms/msg | mailwarden − reference |",
+            "|" + "---|" * 7] + rows
+
+
 def postfix_table(runs):
     keys = ["workload", "c", "milter"]
     groups = group([r for r in runs if r["_f"].get("mode") == "postfix"], keys)
@@ -167,6 +200,7 @@ def main():
         print("```\n")
     for title, rows in (("Direct: milter_load -> milter", direct_table(runs, "direct")),
                         ("Memory: 50 connections, one message each", direct_table(runs, "memory")),
+                        ("The checks alone: the Scan pipeline in process, no milter", scan_table(out_dir, runs)),
                         ("Through Postfix: smtp-source -> Postfix -> smtp-sink", postfix_table(runs))):
         if rows:
             print(f"### {title}\n")

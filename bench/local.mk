@@ -13,6 +13,12 @@ bench_dkim_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
 bench_dkim_bench_LDADD = $(MW_DKIM_LINK) $(BENCHMARK_LIBS) -lcrypto -lpthread
 CLEANFILES += bench/dkim_bench
 EXTRA_DIST += doc/PERFORMANCE.md
+# The Scan pipeline alone, in process (what the checks cost without libmilter).
+EXTRA_PROGRAMS += bench/scan_bench
+bench_scan_bench_SOURCES = bench/scan_bench.cpp
+bench_scan_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
+bench_scan_bench_LDADD = $(MW_CORE_LINK) $(BENCHMARK_LIBS)
+CLEANFILES += bench/scan_bench
 
 # The whole-filter benchmark (issue 7): milter_load, our MTA side of the milter protocol
 # under load, and ref_milter, the minimal libmilter milter it is compared against. They
@@ -47,11 +53,13 @@ bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXE
 #   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
 MILTER_BENCH_ARGS =
 .PHONY: bench-milter bench-postfix bench-soak
-bench-milter: bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+MILTER_BENCH_DEPS = bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) bench/rules_bench$(EXEEXT) \
+	bench/scan_bench$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) mailwarden$(EXEEXT)
+bench-milter: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-milter-bench.sh --build . $(MILTER_BENCH_ARGS)
-bench-postfix: bench/ref_milter$(EXEEXT) mailwarden$(EXEEXT)
+bench-postfix: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
-bench-soak: mailwarden$(EXEEXT)
+bench-soak: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)
 
 

@@ -72,7 +72,8 @@ export MW_BUILD_DIR=$BUILD
 BENCH_MW=$BUILD/mailwarden
 BENCH_REF=$BUILD/bench/ref_milter
 BENCH_LOAD=$BUILD/bench/milter_load
-for b in "$BENCH_MW" "$BENCH_REF" "$BENCH_LOAD"; do
+BENCH_SCAN=$BUILD/bench/scan_bench
+for b in "$BENCH_MW" "$BENCH_REF" "$BENCH_LOAD" "$BENCH_SCAN"; do
 	[[ -x $b ]] || { mw_log "missing $b (run 'make bench' in $BUILD)"; exit 2; }
 done
 
@@ -139,6 +140,22 @@ load() {
 	return 0
 }
 
+# scan LABEL CONFIG MESSAGE: bench/scan_bench (the Scan pipeline in process, no milter)
+# -> OUT/raw/LABEL.scan.json (Google Benchmark's JSON).
+scan() {
+	local label=$1 config=$2 msg=$3
+	local file=$OUT/raw/${label// /_}.scan.json
+	bench_in_ns timeout 300 "$BENCH_SCAN" "$config" "$msg" --client-ip 192.0.2.10 \
+		--helo "$BENCH_HELO" --mail-from "$BENCH_FROM" --rcpt "$BENCH_RCPT" \
+		--benchmark_min_time=2 --benchmark_format=json --benchmark_out="$file" \
+		--benchmark_out_format=json >/dev/null 2>"$file.err" || {
+		mw_log "scan_bench $label failed: $(tail -n 5 "$file.err")"
+		return 0
+	}
+	"$MW_PYTHON" -c 'import json,sys; b=json.load(open(sys.argv[1]))["benchmarks"][0]; print("%.1f us CPU per message" % b["cpu_time"])' "$file" |
+		sed "s|^|$(date +%T) $label: |" >&2
+}
+
 # socket_for VAR KIND NAME: a libmilter socket spec in VAR. In this shell, not $(...),
 # so mw_free_port never hands out a port twice.
 socket_for() {
@@ -192,6 +209,13 @@ if [[ $DIRECT == 1 ]]; then
 				done
 			done
 			bench_mw_stop "$W/mw"
+			# The checks alone: the same config and messages through the Scan pipeline in
+			# process (bench/scan_bench), once per socket kind's config (they differ only
+			# in the socket).
+			[[ $kind == "${SK[0]}" ]] && for wl in "${WL[@]}"; do
+				scan "mode=scan dns=$DNS_MODE socket=- workload=$wl c=1 k=- rules=$spec milter=scan run=1" \
+					"$W/mw/mailwarden.yaml" "$W/msgs/$wl.eml"
+			done
 			cp "$W/mw/milter.log" "$OUT/mailwarden-$kind-$spec.log" 2>/dev/null || true
 			: >"$W/mw/milter.log"
 		done
