@@ -4,7 +4,7 @@
 # mailwarden, alternating, in one run; every message counted at the sink.
 #
 #   sudo bench/run-postfix-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd] [--rules SPEC]
-#        [--workloads 4k,100k,10m] [--sessions C] [--scale F]
+#        [--workloads 4k-rsa2048,100k,10m] [--sessions C] [--scale F]
 #
 # --build: the configured build directory (mailwarden, bench/ref_milter; `make bench`).
 # --out: results (default /tmp/mw-pfbench-DATE, kept; may be the same directory as
@@ -38,7 +38,7 @@ OUT=/tmp/mw-pfbench-$(date +%Y%m%d-%H%M%S)
 RUNS=3
 DNS_MODE=zone
 RULES=shipped+1000
-WORKLOADS=4k,100k,10m
+WORKLOADS=4k-rsa2048,100k,10m
 SESSIONS=10
 SCALE=1
 while [[ $# -gt 0 ]]; do
