@@ -18,9 +18,9 @@ BENCH_HELO=mail.$BENCH_DOMAIN
 # bench_zone FILE: the zone for BENCH_DOMAIN, an RFC 1035 master file that both
 # dns.zone_files and nsd load. SPF takes the realistic path: an include, then mx, then
 # a, and the clients match inside the include: MAIL FROM costs 2 lookups (TXT, TXT), the
-# HELO identity mail.BENCH_DOMAIN 2 more (TXT, A for its "a"). DMARC and DKIM records are there for the lead's
-# full-workload re-run (DKIM keys are appended by bench_sign_messages when a signer
-# exists).
+# HELO identity mail.BENCH_DOMAIN 2 more (TXT, A for its "a"). The DMARC record is
+# p=reject with relaxed alignment (the signed workloads pass it); the DKIM key records
+# are appended by bench_sign_messages.
 bench_zone() {
 	cat >"$1" <<EOF
 \$ORIGIN $BENCH_DOMAIN.
