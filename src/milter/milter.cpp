@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -458,6 +459,13 @@ void drain(int seconds) {
 }  // namespace
 
 int run(const std::string& config_path) {
+  // Large blocks (Hyperscan databases, rule tables: hundreds of KB each, rebuilt on
+  // every SIGHUP) always straight from mmap, so a retired snapshot's memory goes back to
+  // the system. glibc otherwise raises its mmap threshold after the first such block is
+  // freed and serves the next ones from the heap, where reloads fragment it: a 30-minute
+  // soak with a SIGHUP a minute grew RSS by 5.6 %; 120 idle reloads by 2.2 MB, and by
+  // none with the fixed threshold (doc/PERFORMANCE.md, soak).
+  static_cast<void>(mallopt(M_MMAP_THRESHOLD, 128 * 1024));
   config::LoadResult loaded = config::loadFile(config_path);
   if (!loaded.ok()) {
     for (const Error& e : loaded.errors) {
