@@ -44,17 +44,6 @@ struct Setup {
 };
 Setup g_setup;
 
-class Feeder final : public message::ReaderSink {
- public:
-  explicit Feeder(scan::Scan& scan) : scan_(scan) {}
-  void header(std::string_view name, std::string_view value) override { scan_.header(name, value); }
-  void endOfHeaders() override { scan_.endOfHeaders(); }
-  void body(std::string_view chunk) override { scan_.body(chunk); }
-
- private:
-  scan::Scan& scan_;
-};
-
 void BM_Scan(benchmark::State& state) {
   const Setup& s = g_setup;
   std::size_t verdict_headers = 0;
@@ -65,7 +54,7 @@ void BM_Scan(benchmark::State& state) {
     scan.queueId("BENCH");
     scan.mailFrom(s.mail_from);
     scan.rcpt(s.rcpt);
-    Feeder feeder(scan);
+    scan::ReaderFeed feeder(scan);
     message::MessageReader reader(s.snapshot->limits(), feeder);
     constexpr std::size_t kChunk = 64 * 1024;
     for (std::size_t off = 0; off < s.message.size(); off += kChunk) {

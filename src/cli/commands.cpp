@@ -56,18 +56,6 @@ std::optional<config::Config> loadConfig(const std::optional<std::string>& path,
   return std::move(loaded.config);
 }
 
-// Feeds the reader's fields and body to a Scan.
-class ScanFeeder final : public message::ReaderSink {
- public:
-  explicit ScanFeeder(scan::Scan& scan) : scan_(scan) {}
-  void header(std::string_view name, std::string_view value) override { scan_.header(name, value); }
-  void endOfHeaders() override { scan_.endOfHeaders(); }
-  void body(std::string_view chunk) override { scan_.body(chunk); }
-
- private:
-  scan::Scan& scan_;
-};
-
 double roundScore(double s) { return std::round(s * 100.0) / 100.0; }
 
 // The JSON object of DESIGN.md's `check --json` contract.
@@ -284,7 +272,7 @@ int runCheck(const std::vector<std::string>& args) {
   for (const std::string& r : rcpts) {
     scan.rcpt(r);
   }
-  ScanFeeder feeder(scan);
+  scan::ReaderFeed feeder(scan);
   message::MessageReader reader((*snap)->limits(), feeder);
   // Fixed-size reads: memory stays bounded whatever the message size.
   std::vector<char> buf(64 * 1024);

@@ -17,6 +17,7 @@
 
 #include "mailwarden/message/envelope.h"
 #include "mailwarden/message/header.h"
+#include "mailwarden/message/reader.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/scan/stage.h"
 #include "mailwarden/verdict/verdict.h"
@@ -59,6 +60,19 @@ class Scan {
   bool started_ = false;
   bool headers_ended_ = false;
   bool finished_ = false;
+};
+
+// Feeds a message::MessageReader's header fields and body to a Scan (`mailwarden check`,
+// bench/scan_bench): the reader splits a message file as the MTA splits it for the milter.
+class ReaderFeed final : public message::ReaderSink {
+ public:
+  explicit ReaderFeed(Scan& scan) : scan_(scan) {}
+  void header(std::string_view name, std::string_view value) override { scan_.header(name, value); }
+  void endOfHeaders() override { scan_.endOfHeaders(); }
+  void body(std::string_view chunk) override { scan_.body(chunk); }
+
+ private:
+  Scan& scan_;
 };
 
 }  // namespace mw::scan
