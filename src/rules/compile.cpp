@@ -1,4 +1,5 @@
-// rules/compile.cpp — per-scope Hyperscan streaming databases, the on-disk cache of
+// rules/compile.cpp — per-scope Hyperscan databases (streaming, or block for per-item
+// scopes), the on-disk cache of
 // serialized databases (hs_serialize_database), and the scratch pool.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,7 +36,8 @@ std::string cacheKey(Scope scope, const std::vector<Pattern>& patterns) {
   hs_populate_platform(&plat);
   std::string key = "hyperscan=" + std::string(hs_version()) + "\nflavour=" MW_HS_FLAVOUR "\ntune=" +
                     std::to_string(plat.tune) + "\ncpu_features=" + std::to_string(plat.cpu_features) +
-                    "\nmode=stream\nscope=" + std::string(toString(scope)) + "\n";
+                    "\nmode=" + (isPerItem(scope) ? "block" : "stream") +
+                    "\nscope=" + std::string(toString(scope)) + "\n";
   for (const Pattern& p : patterns) {
     key += std::to_string(p.flags) + " " + std::to_string(p.text.size()) + ":" + p.text + "\n";
   }
@@ -67,7 +69,7 @@ std::string cachePath(const std::string& dir, Scope scope, std::uint64_t hash) {
 
 // The database from a cache file when the file is exactly what we would write;
 // nullptr (and a debug line saying why) otherwise.
-HsDatabase readCache(const std::string& path, const std::string& key, bool& existed) {
+HsDatabase readCache(const std::string& path, const std::string& key, bool block, bool& existed) {
   existed = false;
   std::ifstream in(path, std::ios::binary);
   if (!in) return nullptr;
@@ -92,9 +94,11 @@ HsDatabase readCache(const std::string& path, const std::string& key, bool& exis
   if (fnv1a(v) != db_sum) return reject("checksum mismatch");
   char* info = nullptr;
   if (hs_serialized_database_info(v.data(), v.size(), &info) != HS_SUCCESS) return reject("Hyperscan does not recognise it");
-  const bool stream = info != nullptr && std::strstr(info, "STREAM") != nullptr;
+  // The key names the mode too; this guards against a file whose key was forged or
+  // whose database does not match its key.
+  const bool right_mode = info != nullptr && std::strstr(info, block ? "BLOCK" : "STREAM") != nullptr;
   std::free(info);  // hs_serialized_database_info allocates with the misc allocator (malloc)
-  if (!stream) return reject("not a streaming database");
+  if (!right_mode) return reject(block ? "not a block-mode database" : "not a streaming database");
   hs_database_t* db = nullptr;
   if (hs_deserialize_database(v.data(), v.size(), &db) != HS_SUCCESS) return reject("Hyperscan refused to load it");
   return HsDatabase(db);
@@ -177,7 +181,7 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
     const std::string path = cache_dir.empty() ? std::string() : cachePath(cache_dir, scope, fnv1a(key));
     if (!path.empty()) {
       bool existed = false;
-      if (HsDatabase db = readCache(path, key, existed)) {
+      if (HsDatabase db = readCache(path, key, isPerItem(scope), existed)) {
         out.db = std::move(db);
         for (const Pattern& p : patterns) out.ids.push_back(p.rule);
         ++stats.databases;
@@ -199,7 +203,8 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
       hs_database_t* db = nullptr;
       hs_compile_error_t* raw_err = nullptr;
       const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                                             static_cast<unsigned>(exprs.size()), HS_MODE_STREAM, nullptr, &db, &raw_err);
+                                             static_cast<unsigned>(exprs.size()), isPerItem(scope) ? HS_MODE_BLOCK : HS_MODE_STREAM,
+                                             nullptr, &db, &raw_err);
       HsCompileError err(raw_err);
       if (rc == HS_SUCCESS) {
         out.db.reset(db);

@@ -1,5 +1,6 @@
-// rules/matcher.cpp — one message against a RuleSet: a Hyperscan stream per scope (per
-// item for per-item scopes), fed as the content arrives, then composites.
+// rules/matcher.cpp — one message against a RuleSet: a Hyperscan stream per whole-message
+// scope, fed as the content arrives, a block scan per item of the per-item scopes, then
+// composites.
 #include <algorithm>
 #include <set>
 
@@ -161,21 +162,28 @@ struct Matcher::State final : message::MimeSink {
     close(st, scope);
   }
 
-  // Per-item scopes: one stream per item, so ^ and $ anchor at the item's ends.
+  // Per-item scopes: one block scan per item, so ^ and $ anchor at the item's ends
+  // (their databases are block-mode: internal.h isPerItem).
   void item(Scope scope, std::string_view text) {
     if (!has(scope) || items >= kMaxItems) return;
     ++items;
-    HsStream st = openStream(scope);
+    std::string clean;
     if (db(scope).utf8) {
-      std::string clean;
       message::Utf8Stream u;
       u.feed(text, clean);
       u.finish(clean);
-      scan(st.get(), scope, clean);
-    } else {
-      scan(st.get(), scope, text);
+      text = clean;
     }
-    close(st, scope);
+    hs_scratch_t* s = scratch();
+    if (s == nullptr) return;
+    // Items are bounded by the parser's limits (a header field, a URL), far below
+    // Hyperscan's unsigned length; a longer one is cut rather than wrapped.
+    const auto len = static_cast<unsigned>(std::min<std::size_t>(text.size(), 1u << 30));
+    std::pair<State*, Scope> ctx{this, scope};
+    const hs_error_t rc = hs_scan(db(scope).db.get(), text.data(), len, 0, s, &State::onMatch, &ctx);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && !failure) {
+      failure = "rules: Hyperscan scan error " + std::to_string(rc);
+    }
   }
 
   void foundUrls() {

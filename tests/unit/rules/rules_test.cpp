@@ -294,6 +294,47 @@ TEST(RulesCache, ReusedAndRejectedWhenCorruptForeignOrStale) {
   EXPECT_FALSE(hit(r4.rules, "A", std::string(kHead) + "\r\nabc\r\n"));
 }
 
+// Per-item scopes are block-mode databases, whole-message scopes streaming ones
+// (rules/internal.h isPerItem): both come back from the cache and still anchor, and a
+// file holding the other mode's database is refused even under the right key.
+TEST(RulesCache, BlockAndStreamDatabasesRoundTripAndModesAreChecked) {
+  TempDir cache;
+  const std::string yaml = "rules:\n" + rule("U", "url", "^http://evil\\.example/$") + rule("B", "body:raw", "abc");
+  ASSERT_TRUE(loadText(yaml, "/tmp/t.yaml", cache.path.string()).ok());
+  LoadReport again = loadText(yaml, "/tmp/t.yaml", cache.path.string());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.stats.from_cache, 2u);
+  const std::string msg = std::string(kHead) + "\r\nsee http://evil.example/ now\r\nabc";
+  EXPECT_TRUE(hit(again.rules, "U", msg));
+  EXPECT_TRUE(hit(again.rules, "B", msg));
+  EXPECT_FALSE(hit(again.rules, "U", std::string(kHead) + "\r\nsee http://evil.example/x\r\n"));
+
+  // Put the streaming database's bytes under the block file's key: Hyperscan would load
+  // it, but scanning it with hs_scan fails; the loader must rebuild instead.
+  fs::path url_file, raw_file;
+  for (const auto& e : fs::directory_iterator(cache.path)) {
+    (e.path().filename().string().find("url") != std::string::npos ? url_file : raw_file) = e.path();
+  }
+  ASSERT_FALSE(url_file.empty());
+  ASSERT_FALSE(raw_file.empty());
+  auto slurp = [](const fs::path& p) { std::ifstream in(p, std::ios::binary); std::stringstream s; s << in.rdbuf(); return s.str(); };
+  const std::string url_bytes = slurp(url_file), raw_bytes = slurp(raw_file);
+  // Layout (compile.cpp writeCache): magic 8, key hash 8, key length 8, key, db length 8,
+  // db checksum 8, db. Keep the url file's head, take the body:raw file's database part.
+  auto dbStart = [](const std::string& f) {
+    std::uint64_t klen = 0;
+    for (int i = 0; i < 8; ++i) klen |= static_cast<std::uint64_t>(static_cast<unsigned char>(f[16 + static_cast<std::size_t>(i)])) << (8 * i);
+    return 24 + static_cast<std::size_t>(klen);
+  };
+  const std::string forged = url_bytes.substr(0, dbStart(url_bytes)) + raw_bytes.substr(dbStart(raw_bytes));
+  std::ofstream(url_file, std::ios::binary | std::ios::trunc) << forged;
+  LoadReport rebuilt = loadText(yaml, "/tmp/t.yaml", cache.path.string());
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(rebuilt.stats.from_cache, 1u);  // body:raw still from the cache, url rebuilt
+  EXPECT_TRUE(hit(rebuilt.rules, "U", msg));
+  EXPECT_EQ(slurp(url_file), url_bytes);
+}
+
 // errors/*.yaml: the first line is "# expect: LINE: MESSAGE"; the loader must report
 // exactly "FILE:LINE: MESSAGE" among its errors.
 TEST(RulesErrors, OneFilePerKind) {
