@@ -408,6 +408,19 @@ void QuotedPrintableDecoder::feed(std::string_view in, std::string& out) {
     const char c = in[i];
     switch (state_) {
       case State::Text:
+        if ((c == ' ' || c == '\t') && pending_.empty()) {
+          // Whitespace followed, in this chunk, by anything but a line break is not
+          // trailing (rule 3) and is copied as it is: the state machine below holds it
+          // back one byte at a time, which between the words of a text line was most of
+          // the decoder's cost. Runs long enough to be a defect take that path.
+          std::size_t j = i + 1;
+          while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
+          if (j < in.size() && in[j] != '\r' && in[j] != '\n' && j - i <= kMaxHeldWhitespace) {
+            out.append(in.data() + i, j - i);
+            i = j;
+            break;
+          }
+        }
         if (c == ' ' || c == '\t') {
           pending_ += c;
           if (pending_.size() > kMaxHeldWhitespace) {

@@ -242,6 +242,34 @@ TEST(CharsetConverter, IncompleteSequenceCarriedAndFlushed) {
   EXPECT_TRUE(c->defects().has(Defect::InvalidCharset));
 }
 
+// The UTF-8 check skips ASCII eight bytes at a time: a bad, multi-byte or cut sequence
+// right before, at or after each word boundary must come out as byte by byte.
+TEST(CharsetConverter, Utf8AroundEightByteWords) {
+  const std::string rep = "\xEF\xBF\xBD";
+  for (std::size_t n = 0; n <= 18; ++n) {
+    for (std::size_t m : {std::size_t{0}, std::size_t{1}, std::size_t{9}}) {
+      const std::string a(n, 'a'), b(m, 'b');
+      const std::vector<std::pair<std::string, std::string>> cases = {
+          {a + "\xC3\xA9" + b, a + "\xC3\xA9" + b},      // é: valid, kept
+          {a + "\xFF" + b, a + rep + b},                  // never valid in UTF-8
+          {a + "\xE2\x82" + b, a + (m > 0 ? rep + rep : rep) + b},  // € cut short (by ASCII: two bytes
+                                                                  // replaced; by the end: the cut sequence)
+          {a + "\xF0\x9F\x98\x80" + b, a + "\xF0\x9F\x98\x80" + b},
+          {a + "\xE2\x82", a + rep},                      // cut by the end: carried, then flushed
+      };
+      for (const auto& [in, want] : cases) {
+        for (const std::size_t step : {0, 1, 7}) {
+          SCOPED_TRACE("n " + std::to_string(n) + " m " + std::to_string(m) + " step " + std::to_string(step) + " in '" + escape(in) + "'");
+          Result<CharsetConverter> c = CharsetConverter::open("utf-8");
+          ASSERT_TRUE(c.has_value());
+          EXPECT_EQ(escape(decodeAll(in, *c, step)), escape(want));
+          EXPECT_EQ(c->defects().has(Defect::InvalidCharset), in != want);
+        }
+      }
+    }
+  }
+}
+
 TEST(CharsetConverter, MoveKeepsState) {
   Result<CharsetConverter> c = CharsetConverter::open("gb2312");
   ASSERT_TRUE(c.has_value());
