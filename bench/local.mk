@@ -35,7 +35,7 @@ bench_ref_milter_CFLAGS = -std=gnu11 -Wall -Wextra -Werror $(MW_SAN_FLAGS) -g -O
 bench_ref_milter_LDADD = $(MILTER_LIBS) -lpthread
 TESTS += bench/smoke_test.sh
 EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-bench.sh \
-	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh
+	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh bench/run-checks-ladder.sh
 
 # Extra arguments for the benchmark program, e.g.
 #   make bench BENCH_ARGS=--benchmark_filter=ZoneResolver
@@ -52,7 +52,7 @@ bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXE
 # nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
 #   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
 MILTER_BENCH_ARGS =
-.PHONY: bench-milter bench-postfix bench-soak
+.PHONY: bench-milter bench-postfix bench-soak bench-checks
 MILTER_BENCH_DEPS = bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) bench/rules_bench$(EXEEXT) \
 	bench/scan_bench$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) mailwarden$(EXEEXT)
 bench-milter: $(MILTER_BENCH_DEPS)
@@ -61,6 +61,8 @@ bench-postfix: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-postfix-bench.sh --build . $(MILTER_BENCH_ARGS)
 bench-soak: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)
+bench-checks: $(MILTER_BENCH_DEPS)
+	bash $(top_srcdir)/bench/run-checks-ladder.sh --build . $(MILTER_BENCH_ARGS)
 
 
 # The rules matcher against one PCRE2 regex at a time (bench/rules_bench.cpp). Without

@@ -20,9 +20,8 @@
 # At the end: all batches reaped, the sink waited for (at most 300 s), the queue must be
 # empty. OUT/soak.json: offered, accepted (batches that exited 0 x their size), at_sink,
 # lost, failed batches, rejects/deferrals, HUPs sent and reloads mailwarden logged, RSS
-# of the minute after the first 5 (after half the run when shorter than 10 minutes) and
-# of the last minute; ok = nothing lost, no failure, the last minute's RSS under 5 %
-# above that baseline.
+# from minute 5 to 10 and of the last 5 minutes, and its trend (below); ok = nothing
+# lost, no failure, RSS growth and trend after minute 5 both under 5 %.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -202,15 +201,33 @@ import csv, json, os, sys
 out = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(out, "soak-samples.tsv")), delimiter="\t"))
 rss = [(int(r["second"]), int(r["rss_kib"] or 0)) for r in rows]
-# The issue's criterion: RSS grows under 5 % after the first 5 minutes. Baseline: the
-# minute from 5 min on (from half the run on for runs under 10 minutes); end: the last
-# minute.
+# The issue's criterion: RSS grows under 5 % after the first 5 minutes. RSS sampled
+# every 10 s under load moves by about +-2 % from sample to sample (10 connections'
+# parser and Hyperscan state, malloc arenas; 0.8 MB standard deviation in the 30-minute
+# run of 2026-11-24, no phase relation to the SIGHUPs), so one minute against another
+# is a coin toss at 5 %. Growth is judged on five-minute windows and on the trend:
+# baseline = the mean from minute 5 to 10, end = the mean of the last 5 minutes (for
+# runs under 10 minutes: from half the run on, and the last fifth), trend = the
+# least-squares slope of every sample from the baseline's start, over that span; flat =
+# both under 5 % of the baseline. The one-minute values are reported too.
 last_s = max(s for s, _ in rss) if rss else 0
 base_s = 300 if last_s >= 600 else last_s // 2
-first = [v for s, v in rss if base_s <= s < base_s + 60] or [0]
-last = [v for s, v in rss if s >= last_s - 60] or [0]
-avg = lambda xs: sum(xs) / len(xs)
-flat = avg(last) <= avg(first) * 1.05
+win = 300 if last_s >= 600 else max(60, (last_s - base_s) // 5)
+avg = lambda xs: sum(xs) / len(xs) if xs else 0.0
+first = [v for s, v in rss if base_s <= s < base_s + win]
+last = [v for s, v in rss if s > last_s - win]
+first_min = [v for s, v in rss if base_s <= s < base_s + 60]
+last_min = [v for s, v in rss if s > last_s - 60]
+tail = [(s, v) for s, v in rss if s >= base_s]
+slope = 0.0
+if len(tail) >= 2:
+    ms, mv = avg([s for s, _ in tail]), avg([v for _, v in tail])
+    den = sum((s - ms) ** 2 for s, _ in tail)
+    slope = sum((s - ms) * (v - mv) for s, v in tail) / den if den else 0.0
+span = last_s - base_s
+growth = avg(last) / avg(first) - 1 if avg(first) else 1.0
+trend = slope * span / avg(first) if avg(first) else 1.0
+flat = growth < 0.05 and trend < 0.05
 r = {
     "minutes": $MINUTES, "rate_offered": $RATE, "hup_every_s": $HUP_EVERY,
     "workload": "$WORKLOAD", "dns": "$DNS_MODE",
@@ -218,8 +235,10 @@ r = {
     "lost": $ACCEPTED - $AT_SINK, "failed_batches": $FAILED_BATCHES,
     "seconds_behind": $BEHIND, "rejects_or_deferrals": $REJ, "queued_after": $QUEUED,
     "hups_sent": $HUPS, "reload_lines_in_log": $RELOADS, "mailwarden_alive": "$ALIVE" == "true",
-    "rss_baseline_from_s": base_s, "rss_kib_baseline_minute_avg": avg(first),
-    "rss_kib_last_minute_avg": avg(last),
+    "rss_baseline_from_s": base_s, "rss_window_s": win,
+    "rss_kib_baseline_window_avg": round(avg(first)), "rss_kib_last_window_avg": round(avg(last)),
+    "rss_growth_pct": round(100 * growth, 2), "rss_trend_pct": round(100 * trend, 2),
+    "rss_kib_baseline_minute_avg": round(avg(first_min)), "rss_kib_last_minute_avg": round(avg(last_min)),
     "rss_kib_max": max(v for _, v in rss) if rss else 0, "rss_flat": flat,
 }
 r["ok"] = (r["lost"] == 0 and r["failed_batches"] == 0 and r["rejects_or_deferrals"] == 0
