@@ -410,9 +410,9 @@ void QuotedPrintableDecoder::feed(std::string_view in, std::string& out) {
       case State::Text:
         if ((c == ' ' || c == '\t') && pending_.empty()) {
           // Whitespace followed, in this chunk, by anything but a line break is not
-          // trailing (rule 3) and is copied as it is: the state machine below holds it
-          // back one byte at a time, which between the words of a text line was most of
-          // the decoder's cost. Runs long enough to be a defect take that path.
+          // trailing (rule 3) and is copied with the text: the state machine below
+          // holds each space back and releases it on the next byte, once per word of a
+          // text line. Runs long enough to be a defect still take that path.
           std::size_t j = i + 1;
           while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
           if (j < in.size() && in[j] != '\r' && in[j] != '\n' && j - i <= kMaxHeldWhitespace) {

@@ -214,8 +214,8 @@ void HtmlText::feed(std::string_view html, std::string& text, std::vector<std::s
         if (c == '<') state_ = State::TagOpen;
         else if (c == '&') { entity_ = "&"; state_ = State::Entity; }
         else {
-          // Text up to the next markup or entity is copied in one append, not a byte at
-          // a time (the bulk of an HTML part's cost here).
+          // Text up to the next markup or entity is copied in one append, not a
+          // push_back per byte.
           std::size_t j = i + 1;
           while (j < html.size() && html[j] != '<' && html[j] != '&') ++j;
           text.append(html.data() + i, j - i);

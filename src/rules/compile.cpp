@@ -1,6 +1,6 @@
 // rules/compile.cpp — per-scope Hyperscan databases (streaming, or block for per-item
-// scopes), the on-disk cache of
-// serialized databases (hs_serialize_database), and the scratch pool.
+// scopes), the on-disk cache of serialized databases (hs_serialize_database), and the
+// scratch pool.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
