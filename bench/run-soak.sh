@@ -205,14 +205,14 @@ rss = [(int(r["second"]), int(r["rss_kib"] or 0)) for r in rows]
 # every 10 s under load moves by about +-2 % from sample to sample (10 connections'
 # parser and Hyperscan state, malloc arenas; 0.8 MB standard deviation in the 30-minute
 # run of 2026-11-24, no phase relation to the SIGHUPs), so one minute against another
-# is a coin toss at 5 %. Growth is judged on five-minute windows and on the trend:
-# baseline = the mean from minute 5 to 10, end = the mean of the last 5 minutes (for
-# runs under 10 minutes: from half the run on, and the last fifth), trend = the
-# least-squares slope of every sample from the baseline's start, over that span; flat =
-# both under 5 % of the baseline. The one-minute values are reported too.
+# is a coin toss at 5 %. Growth is judged on windows and on the trend: baseline = the
+# mean from minute 5 to 10, end = the mean of the last 5 minutes (runs under 15 minutes:
+# from minute 5, or half the run when under 10, with windows a third of what remains),
+# trend = the least-squares slope of every sample from the baseline's start, over that
+# span; flat = both under 5 % of the baseline. The one-minute values are reported too.
 last_s = max(s for s, _ in rss) if rss else 0
 base_s = 300 if last_s >= 600 else last_s // 2
-win = 300 if last_s >= 600 else max(60, (last_s - base_s) // 5)
+win = 300 if last_s >= 900 else max(60, (last_s - base_s) // 3)
 avg = lambda xs: sum(xs) / len(xs) if xs else 0.0
 first = [v for s, v in rss if base_s <= s < base_s + win]
 last = [v for s, v in rss if s > last_s - win]
