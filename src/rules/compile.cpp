@@ -174,6 +174,7 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
     std::vector<Pattern>& patterns = by_scope[s];
     if (patterns.empty()) continue;
     const Scope scope = static_cast<Scope>(s);
+    const bool block = isPerItem(scope);
     ScopeDb& out = impl.scopes[s];
     for (const Pattern& p : patterns) out.utf8 |= (p.flags & HS_FLAG_UTF8) != 0;
 
@@ -181,7 +182,7 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
     const std::string path = cache_dir.empty() ? std::string() : cachePath(cache_dir, scope, fnv1a(key));
     if (!path.empty()) {
       bool existed = false;
-      if (HsDatabase db = readCache(path, key, isPerItem(scope), existed)) {
+      if (HsDatabase db = readCache(path, key, block, existed)) {
         out.db = std::move(db);
         for (const Pattern& p : patterns) out.ids.push_back(p.rule);
         ++stats.databases;
@@ -203,7 +204,7 @@ void compileScopes(RuleSet::Impl& impl, const std::string& cache_dir, std::vecto
       hs_database_t* db = nullptr;
       hs_compile_error_t* raw_err = nullptr;
       const hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                                             static_cast<unsigned>(exprs.size()), isPerItem(scope) ? HS_MODE_BLOCK : HS_MODE_STREAM,
+                                             static_cast<unsigned>(exprs.size()), block ? HS_MODE_BLOCK : HS_MODE_STREAM,
                                              nullptr, &db, &raw_err);
       HsCompileError err(raw_err);
       if (rc == HS_SUCCESS) {

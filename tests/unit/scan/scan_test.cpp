@@ -134,18 +134,8 @@ TEST(Scan, EventsOutOfOrderDoNotCrash) {
   EXPECT_EQ(again.action, verdict::Action::TempFail);
 }
 
-// Feeding an .eml through MessageReader gives the same verdict as feeding the events.
-class Feeder final : public message::ReaderSink {
- public:
-  explicit Feeder(Scan& s) : s_(s) {}
-  void header(std::string_view n, std::string_view v) override { s_.header(n, v); }
-  void endOfHeaders() override { s_.endOfHeaders(); }
-  void body(std::string_view c) override { s_.body(c); }
-
- private:
-  Scan& s_;
-};
-
+// Feeding an .eml through MessageReader (scan::ReaderFeed, as `mailwarden check` does)
+// gives the same verdict as feeding the events.
 TEST(Scan, ReaderAndEventsAgree) {
   const std::string eml =
       "Authentication-Results: mx.test.example; spf=pass\n"
@@ -156,7 +146,7 @@ TEST(Scan, ReaderAndEventsAgree) {
       "body\n";
   Scan a(snapshot());
   a.mailFrom("a@example.com");
-  Feeder feeder(a);
+  ReaderFeed feeder(a);
   message::MessageReader reader(a.snapshot().limits(), feeder);
   reader.feed(eml);
   reader.finish();
