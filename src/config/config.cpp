@@ -107,9 +107,9 @@ class Loader {
   std::optional<std::string> word(const Field& f, std::initializer_list<std::string_view> words);
   std::optional<std::string> checked(const Field& f, Problem (*check)(std::string_view));
   std::optional<std::string> path(const Field& f);
-  std::optional<std::vector<std::string>> paths(const Field& f);
   bool scalarOrError(const Field& f, std::string_view expected);
   Problem unreadable(const std::string& file);
+  Problem noRules(const std::string& dir);
 
   template <typename T>
   void setInt(const Field& f, T& out, long long lo, long long hi) {
@@ -156,6 +156,7 @@ class Loader {
   int budget_ms_line_ = 0;
   int dnssec_line_ = 0;
   int trust_anchor_line_ = 0;
+  bool rule_dirs_given_ = false;  // rules.directories is in the file
 };
 
 Field child(const Field& parent, std::string_view key, const YAML::Node& key_node,
@@ -352,26 +353,6 @@ std::optional<std::string> Loader::path(const Field& f) {
   return (base_dir_ / p).lexically_normal().string();
 }
 
-std::optional<std::vector<std::string>> Loader::paths(const Field& f) {
-  auto elements = list(f);
-  if (!elements) {
-    return std::nullopt;
-  }
-  std::vector<std::string> out;
-  bool ok = true;
-  for (const Field& e : *elements) {
-    if (auto p = path(e)) {
-      out.push_back(*p);
-    } else {
-      ok = false;
-    }
-  }
-  if (!ok) {
-    return std::nullopt;
-  }
-  return out;
-}
-
 // What keeps `file` from being read, or nullopt. Opens and closes it (no read): this is
 // a configtest-time check, the module that uses the file reads it later.
 Problem Loader::unreadable(const std::string& file) {
@@ -386,6 +367,31 @@ Problem Loader::unreadable(const std::string& file) {
     return "cannot read " + file + ": " + std::strerror(EISDIR);
   }
   return std::nullopt;
+}
+
+// Why the rule folder `dir` gives no rules, or nullopt: it must exist and hold at least
+// one *.yaml file. A folder that silently loads nothing is how a postmaster ends up with
+// no content rules and "configuration OK"; an empty rule set is said explicitly
+// (`directories: []`). The rule loader reads the files later.
+Problem Loader::noRules(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    return "rule folder " + dir + " does not exist (no rules would be loaded; say " +
+           "`directories: []` for none)";
+  }
+  if (!fs::is_directory(dir, ec)) {
+    return "rule folder " + dir + " is not a folder";
+  }
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    return "cannot read rule folder " + dir + ": " + ec.message();
+  }
+  for (const fs::directory_entry& e : it) {
+    if (e.path().extension() == ".yaml" && e.is_regular_file(ec)) {
+      return std::nullopt;
+    }
+  }
+  return "rule folder " + dir + " holds no *.yaml rule file (say `directories: []` for none)";
 }
 
 void Loader::document(const YAML::Node& root) {
@@ -462,8 +468,25 @@ void Loader::document(const YAML::Node& root) {
        mapping(f, {
          {"directories",
           [&](const Field& g) {
-            if (auto v = paths(g)) {
-              config_.rule_dirs = std::move(*v);
+            auto elements = list(g);
+            if (!elements) {
+              return;
+            }
+            std::vector<std::string> out;
+            for (const Field& e : *elements) {
+              std::optional<std::string> p = path(e);
+              if (!p) {
+                continue;
+              }
+              if (Problem why = noRules(*p)) {
+                error(e, *why);
+                continue;
+              }
+              out.push_back(*p);
+            }
+            rule_dirs_given_ = true;
+            if (out.size() == elements->size()) {
+              config_.rule_dirs = std::move(out);
             }
           }},
          {"cache_dir",
@@ -750,6 +773,14 @@ void Loader::dns(const Field& f) {
 }
 
 void Loader::crossChecks() {
+  if (!rule_dirs_given_) {
+    // The default folder, not named in the file: the error has no line of its own.
+    for (const std::string& dir : config_.rule_dirs) {
+      if (Problem why = noRules(dir)) {
+        error(0, "rules.directories (default): " + *why);
+      }
+    }
+  }
   const verdict::Policy& p = config_.policy;
   // Thresholds ascend: the error goes to the later of the two lines that are in the file
   // (the one the operator most likely just changed).

@@ -20,6 +20,7 @@
 
 #include "dns/names.h"
 #include "dns/rdata.h"
+#include "mailwarden/base/fd.h"
 #include "mailwarden/base/unique_c.h"
 
 namespace mw::dns {
@@ -28,29 +29,6 @@ namespace {
 
 using UbCtx = UniqueC<ub_ctx, ub_ctx_delete>;
 using UbResult = UniqueC<ub_result, ub_resolve_free>;
-
-// A file descriptor, closed once. (UniqueC is for pointer handles.)
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 // Every signal blocked on this thread while it lives; the old mask back afterwards. A
 // thread inherits its creator's mask, and our threads (the dispatcher, libunbound's

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -456,6 +457,32 @@ void drain(int seconds) {
   }
 }
 
+// The end of the process, from the stop hook or after smfi_main returned: the socket
+// file goes only if it is still ours, the counters are logged.
+void finish(const SocketFile& socket) noexcept {
+  try {
+    static_cast<void>(removeIfOurs(socket));
+    setReloadHook(nullptr);
+    std::string totals = obs::renderCounters();
+    for (char& c : totals) {
+      c = c == '\n' ? ' ' : c;
+    }
+    obs::log(obs::Level::Info, "", "milter", "stopped; counters: {}", totals);
+  } catch (...) {
+    // Logging failed: nothing else is left to do.
+  }
+}
+
+// A start-up failure: on stderr (the terminal, or systemd's journal) and, when logging
+// goes to syslog, in the mail log too.
+int startFailure(const config::LogOptions& log, const std::string& what) {
+  std::fprintf(stderr, "mailwarden: %s\n", what.c_str());
+  if (log.sink == obs::Sink::Syslog) {
+    obs::log(obs::Level::Error, "", "milter", "not started: {}", what);
+  }
+  return 1;
+}
+
 }  // namespace
 
 int run(const std::string& config_path) {
@@ -492,59 +519,86 @@ int run(const std::string& config_path) {
   rt.config_path = config_path;
   rt.snapshots = std::make_unique<scan::SnapshotHolder>(*snap);
 
+  // One instance per socket, and a reason for every failure (socket.h).
+  const std::string& spec = cfg.milter.socket;
+  const std::optional<std::string> path = unixSocketPath(spec);
+  if (Result<void> r = checkNotInUse(spec); !r) {
+    return startFailure(cfg.log, r.error().message);
+  }
+  std::string bind_spec = spec;
+  std::string staging;
+  if (path) {
+    Result<std::string> s = stagingPath(*path);
+    if (!s) {
+      return startFailure(cfg.log, s.error().message);
+    }
+    staging = *s;
+    bind_spec = "unix:" + staging;
+  }
+  const std::string owner = who->user.empty() ? "" : who->user;
+  if (Result<void> r = probe(bind_spec, spec, owner); !r) {
+    return startFailure(cfg.log, r.error().message);
+  }
+
   static smfiDesc desc = makeDescription();  // libmilter keeps the pointer
   if (smfi_register(desc) != MI_SUCCESS) {
-    std::fprintf(stderr, "mailwarden: smfi_register failed\n");
-    return 1;
+    return startFailure(cfg.log, "smfi_register failed");
   }
-  if (smfi_setconn(cstr(cfg.milter.socket)) != MI_SUCCESS ||
+  if (smfi_setconn(cstr(bind_spec)) != MI_SUCCESS ||
       smfi_settimeout(cfg.milter.timeout_seconds) != MI_SUCCESS ||
       smfi_setbacklog(cfg.milter.backlog) != MI_SUCCESS) {
-    std::fprintf(stderr, "mailwarden: cannot configure libmilter for %s\n", cfg.milter.socket.c_str());
-    return 1;
+    return startFailure(cfg.log, "cannot configure libmilter for " + spec);
   }
-  // As root: open (and for unix sockets, replace a stale) socket, then hand it over.
-  if (smfi_opensocket(true) != MI_SUCCESS) {
-    std::fprintf(stderr, "mailwarden: cannot open socket %s\n", cfg.milter.socket.c_str());
-    return 1;
+  // The socket gets its mode from the umask at bind time: no chmod of a path afterwards.
+  const mode_t saved_umask = ::umask(static_cast<mode_t>(~cfg.milter.socket_mode & 0777));
+  const int opened = smfi_opensocket(false);
+  ::umask(saved_umask);
+  if (opened != MI_SUCCESS) {
+    // The probe bound it a moment ago; libmilter logged its own reason to syslog.
+    return startFailure(cfg.log, "cannot open socket " + spec + " (libmilter failed after a successful "
+                        "probe; see the mail log)");
   }
-  if (const std::optional<std::string> path = unixSocketPath(cfg.milter.socket)) {
-    if (Result<void> r = handOverSocket(*path, *who, cfg.milter.socket_mode); !r) {
-      std::fprintf(stderr, "mailwarden: %s\n", r.error().describe().c_str());
-      return 1;
+  SocketFile published;
+  if (path) {
+    if (Result<void> r = handOverSocket(staging, *who); !r) {
+      static_cast<void>(::unlink(staging.c_str()));
+      return startFailure(cfg.log, r.error().message);
     }
+    Result<SocketFile> f = publish(staging, *path);
+    if (!f) {
+      return startFailure(cfg.log, f.error().message);
+    }
+    published = *f;
   } else if (setNoDelayOnListeners() == 0) {
-    obs::log(obs::Level::Warn, "", "milter", "could not set TCP_NODELAY on {}", cfg.milter.socket);
+    obs::log(obs::Level::Warn, "", "milter", "could not set TCP_NODELAY on {}", spec);
   }
   if (Result<void> r = dropTo(*who); !r) {
-    std::fprintf(stderr, "mailwarden: %s\n", r.error().describe().c_str());
-    return 1;
+    static_cast<void>(removeIfOurs(published));
+    return startFailure(cfg.log, r.error().message);
   }
 
   setReloadHook([] { reload(); });
   const int drain_seconds = cfg.milter.drain_seconds;
-  setStopHook([drain_seconds](int sig) {
+  setStopHook([drain_seconds, published](int sig) {
     runtime().stopping.store(true);
     obs::log(obs::Level::Info, "", "milter",
              "signal {}: finishing {} open message(s), refusing new ones (451 4.3.2)", sig,
              runtime().open_messages.load());
     drain(drain_seconds);
+    // Nothing is open any more. libmilter would now stop on its own, but its listener
+    // looks at the stop flag only between 5-second polls (MI_CHK_TIME) and has no way to
+    // be woken: a restart would tempfail mail for up to 7 s. The verdicts are all given,
+    // so the process ends here; the MTA sees the idle connections close.
+    finish(published);
+    std::fflush(nullptr);
+    ::_exit(0);
   });
   obs::log(obs::Level::Info, "", "milter", "listening on {} as uid {} (config {}, generation {})",
-           cfg.milter.socket, static_cast<unsigned>(getuid()), config_path, (*snap)->generation());
+           spec, static_cast<unsigned>(getuid()), config_path, (*snap)->generation());
   const int status = smfi_main();
-  if (const std::optional<std::string> path = unixSocketPath(cfg.milter.socket)) {
-    // A stale socket would only give the MTA "connection refused"; remove it if we may
-    // (after the privilege drop the directory may not let us).
-    static_cast<void>(::unlink(path->c_str()));
-  }
-  setReloadHook(nullptr);
+  // Only when libmilter gave up on its own (the stop hook exits).
   setStopHook(nullptr);
-  std::string totals = obs::renderCounters();
-  for (char& c : totals) {
-    c = c == '\n' ? ' ' : c;
-  }
-  obs::log(obs::Level::Info, "", "milter", "stopped; counters: {}", totals);
+  finish(published);
   return status == MI_SUCCESS ? 0 : 1;
 }
 

@@ -22,7 +22,8 @@ Result<Identity> lookupIdentity(const std::string& user, const std::string& grou
   passwd pw{};
   passwd* found = nullptr;
   if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
-    return fail(Errc::Invalid, "user '" + user + "' does not exist");
+    return fail(Errc::Invalid, "milter.user '" + user + "' does not exist: create it (adduser --system "
+                                 "--group " + user + ") or set milter.user");
   }
   id.uid = pw.pw_uid;
   id.gid = pw.pw_gid;
@@ -31,18 +32,16 @@ Result<Identity> lookupIdentity(const std::string& user, const std::string& grou
     ::group gr{};
     ::group* gfound = nullptr;
     if (getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &gfound) != 0 || gfound == nullptr) {
-      return fail(Errc::Invalid, "group '" + group + "' does not exist");
+      return fail(Errc::Invalid, "milter.group '" + group + "' does not exist: create it or set milter.group");
     }
     id.gid = gr.gr_gid;
   }
   return id;
 }
 
-Result<void> handOverSocket(const std::string& path, const Identity& who, unsigned mode) {
-  if (chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
-    return fail(Errc::TempFail, "chmod " + path + ": " + std::strerror(errno));
-  }
-  if (geteuid() == 0 && chown(path.c_str(), who.uid, who.gid) != 0) {
+Result<void> handOverSocket(const std::string& path, const Identity& who) {
+  // lchown: the path was just bound by us, but never follow a link swapped in since.
+  if (geteuid() == 0 && lchown(path.c_str(), who.uid, who.gid) != 0) {
     return fail(Errc::TempFail, "chown " + path + ": " + std::strerror(errno));
   }
   return {};
@@ -53,7 +52,8 @@ Result<void> dropTo(const Identity& who) {
     return {};
   }
   if (geteuid() != 0) {
-    return fail(Errc::Invalid, "cannot switch to user '" + who.user + "': not started as root");
+    return fail(Errc::Invalid, "cannot switch to user '" + who.user + "': not started as root (start "
+                                 "it as root, as " + who.user + ", or set milter.user to \"\")");
   }
   if (initgroups(who.user.c_str(), who.gid) != 0) {
     return fail(Errc::TempFail, std::string("initgroups: ") + std::strerror(errno));

@@ -17,11 +17,12 @@ struct Identity {
 
 // Looks up `user` (and `group`, or the user's primary group). Empty user: the current
 // identity, no switch.
+// Errors name the remedy ("create it: adduser --system --group mailwarden").
 [[nodiscard]] Result<Identity> lookupIdentity(const std::string& user, const std::string& group);
 
-// Gives a unix socket file to the identity with `mode`, so the MTA's user can connect.
-[[nodiscard]] Result<void> handOverSocket(const std::string& path, const Identity& who,
-                                          unsigned mode);
+// Gives a unix socket file to the identity (when root; the mode was set at bind time by
+// the umask), without following a symbolic link.
+[[nodiscard]] Result<void> handOverSocket(const std::string& path, const Identity& who);
 
 // setgroups/setgid/setuid, irrevocably; verifies that root cannot be regained.
 // A no-op when the identity is the current one.

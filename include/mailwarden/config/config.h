@@ -42,7 +42,9 @@ inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;
 
 struct MilterOptions {
   // "unix:/path", "local:/path", "inet:PORT@HOST", "inet6:PORT@HOST" (libmilter syntax).
-  std::string socket = "unix:/run/mailwarden/milter.sock";
+  // Inside Postfix's chroot (/var/spool/postfix on Debian): smtpd reaches it as
+  // unix:/mailwarden/milter.sock. The Debian package creates the folder.
+  std::string socket = "unix:/var/spool/postfix/mailwarden/milter.sock";
   std::string user = "mailwarden";  // empty: do not change user (when not started as root)
   std::string group;                // empty: the user's primary group
   unsigned socket_mode = 0660;      // unix socket permissions

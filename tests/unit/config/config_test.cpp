@@ -23,12 +23,33 @@ const std::string kData = fs::path(MW_TEST_DATA).lexically_normal().string();
 
 std::string dataPath(const std::string& name) { return kData + "/" + name; }
 
+// The built-in rule folder (/etc/mailwarden/rules: the default, and what
+// contrib/mailwarden.yaml names) exists where mailwarden is installed and nowhere else, so
+// its error depends on the host: ConfigRules.* assert it; the other tests set it aside.
+bool aboutDefaultRuleFolder(const Error& e) {
+  return e.message.find("rule folder /etc/mailwarden/rules ") != std::string::npos;
+}
+
+// ok() apart from the default rule folder.
+bool okHere(const LoadResult& r) {
+  for (const Error& e : r.errors) {
+    if (!aboutDefaultRuleFolder(e)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // describe() of each error, with the case folder taken out of file names and resolved
-// paths, so expectations read "bad_type.yaml:4: ..." wherever the tree is.
+// paths, so expectations read "bad_type.yaml:4: ..." wherever the tree is. Without the
+// default rule folder's error (aboutDefaultRuleFolder).
 std::vector<std::string> described(const std::vector<Error>& errors) {
   std::vector<std::string> out;
   const std::string prefix = kData + "/";
   for (const Error& e : errors) {
+    if (aboutDefaultRuleFolder(e)) {
+      continue;
+    }
     std::string s = e.describe();
     for (std::size_t at = s.find(prefix); at != std::string::npos; at = s.find(prefix, at)) {
       s.erase(at, prefix.size());
@@ -251,7 +272,7 @@ TEST(ConfigFile, EachCaseReportsExactlyItsErrors) {
     const LoadResult r = loadFile(dataPath(tc.file));
     const std::vector<std::string> got = described(r.errors);
     EXPECT_EQ(got, tc.want) << "got:\n" << joined(got) << "want:\n" << joined(tc.want);
-    EXPECT_EQ(r.ok(), tc.want.empty());
+    EXPECT_EQ(okHere(r), tc.want.empty());
     EXPECT_EQ(r.config.path, dataPath(tc.file));
     for (const Error& e : r.errors) {
       EXPECT_EQ(e.code, Errc::Invalid) << e.describe();
@@ -294,7 +315,7 @@ TEST(ConfigFile, MissingFileIsOneError) {
 
 TEST(ConfigFile, ValidFullFileFillsEveryField) {
   const LoadResult r = loadFile(dataPath("full.yaml"));
-  ASSERT_TRUE(r.ok()) << joined(described(r.errors));
+  ASSERT_TRUE(okHere(r)) << joined(described(r.errors));
   Config want = defaults();
   want.path = dataPath("full.yaml");
   want.milter.socket = "inet6:8891@[::1]";
@@ -327,7 +348,7 @@ TEST(ConfigFile, ValidFullFileFillsEveryField) {
   want.dns.budget_ms = 15000;
   want.dns.dnssec = true;
   want.dns.trust_anchor = dataPath("zones/example.zone");
-  want.rule_dirs = {dataPath("rules.d"), "/srv/mailwarden/rules"};
+  want.rule_dirs = {dataPath("rules.d"), dataPath("rules.more")};
   want.spf.enabled = false;
   want.spf.check_helo = false;
   want.spf.fail_score = 7.5;
@@ -348,7 +369,7 @@ TEST(ConfigFile, ValidButEmptyFilesGiveTheDefaults) {
   for (const char* name : {"empty.yaml", "comments_only.yaml", "empty_sections.yaml"}) {
     SCOPED_TRACE(name);
     const LoadResult r = loadFile(dataPath(name));
-    ASSERT_TRUE(r.ok()) << joined(described(r.errors));
+    ASSERT_TRUE(okHere(r)) << joined(described(r.errors));
     const std::vector<std::string> diff = differences(r.config, defaults());
     EXPECT_TRUE(diff.empty()) << joined(diff);
   }
@@ -359,7 +380,7 @@ TEST(ConfigFile, ValidButEmptyFilesGiveTheDefaults) {
 TEST(ConfigFile, ContribExampleLoadsAndShowsTheDefaults) {
   const std::string path = std::string(MW_CONTRIB_DIR) + "/mailwarden.yaml";
   const LoadResult r = loadFile(path);
-  ASSERT_TRUE(r.ok()) << joined(described(r.errors));
+  ASSERT_TRUE(okHere(r)) << joined(described(r.errors));
   const std::vector<std::string> diff = differences(r.config, defaults());
   EXPECT_TRUE(diff.empty()) << joined(diff);
   EXPECT_EQ(r.config.path, path);
@@ -375,7 +396,7 @@ TEST(ConfigDefaults, AreTheStructDefaultsWithThisHostsName) {
   plain.policy.authserv_id = d.policy.authserv_id;
   const std::vector<std::string> diff = differences(d, plain);
   EXPECT_TRUE(diff.empty()) << joined(diff);
-  EXPECT_EQ(d.milter.socket, "unix:/run/mailwarden/milter.sock");
+  EXPECT_EQ(d.milter.socket, "unix:/var/spool/postfix/mailwarden/milter.sock");
   EXPECT_EQ(d.policy.on_failure, verdict::Action::TempFail);
   EXPECT_EQ(d.dns.budget_ms, 20000);
   EXPECT_EQ(d.rule_dirs, std::vector<std::string>{"/etc/mailwarden/rules"});
@@ -538,7 +559,7 @@ TEST(ConfigString, ValuesLand) {
       "thresholds: {tag: 1e0, quarantine: 2.5E1, reject: 100}\n"
       "headers: {verdict: False}\n",
       "inline.yaml");
-  ASSERT_TRUE(r.ok()) << joined(described(r.errors));
+  ASSERT_TRUE(okHere(r)) << joined(described(r.errors));
   EXPECT_EQ(r.config.milter.socket_mode, 0660u);  // octal like chmod, even unquoted
   EXPECT_EQ(r.config.milter.timeout_seconds, 30);
   EXPECT_EQ(r.config.policy.tag_threshold, 1.0);
@@ -547,17 +568,68 @@ TEST(ConfigString, ValuesLand) {
   EXPECT_EQ(r.config.path, "inline.yaml");
 }
 
+// A rule folder that loads nothing is an error at its line (issue 15: rules installed
+// elsewhere than the config looked, and "configuration OK" with no rule loaded).
+TEST(ConfigRules, EveryFolderMustHoldARuleFile) {
+  struct Case {
+    std::string dir;
+    std::string want;  // "" = no error
+  };
+  const Case cases[] = {
+      {"rules.d", ""},
+      {"rules.missing",
+       "inline.yaml:3: rules.directories[0]: rule folder rules.missing does not exist (no "
+       "rules would be loaded; say `directories: []` for none)"},
+      {"rules.empty",
+       "inline.yaml:3: rules.directories[0]: rule folder rules.empty holds no *.yaml rule "
+       "file (say `directories: []` for none)"},
+      {"full.yaml", "inline.yaml:3: rules.directories[0]: rule folder full.yaml is not a folder"},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.dir);
+    const LoadResult r = loadString("rules:\n  directories:\n    - " + tc.dir + "\n",
+                                    dataPath("inline.yaml"));
+    const std::vector<std::string> got = described(r.errors);
+    EXPECT_EQ(got, tc.want.empty() ? std::vector<std::string>{} : std::vector<std::string>{tc.want})
+        << joined(got);
+    if (tc.want.empty()) {
+      EXPECT_EQ(r.config.rule_dirs, std::vector<std::string>{dataPath(tc.dir)});
+    }
+  }
+}
+
+TEST(ConfigRules, TheDefaultFolderIsCheckedToo) {
+  const LoadResult r = loadString("log: {level: info}\n", "inline.yaml");
+  std::error_code ec;
+  bool has_rules = false;
+  for (const auto& e : fs::directory_iterator("/etc/mailwarden/rules", ec)) {
+    has_rules = has_rules || e.path().extension() == ".yaml";
+  }
+  if (has_rules) {
+    EXPECT_TRUE(r.ok()) << joined(described(r.errors));
+    return;
+  }
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].describe(),
+            "inline.yaml: rules.directories (default): rule folder /etc/mailwarden/rules " +
+                std::string(fs::exists("/etc/mailwarden/rules") ? "holds no *.yaml rule file (say "
+                                                                    "`directories: []` for none)"
+                                                                  : "does not exist (no rules would "
+                                                                    "be loaded; say `directories: "
+                                                                    "[]` for none)"));
+}
+
 TEST(ConfigString, ListKeyWithoutValueIsAnEmptyList) {
   // Every entry commented out: the operator wants none (no rule folders), not the default.
   const LoadResult r = loadString("rules:\n  directories:\n#    - /etc/mailwarden/rules\n",
                                   "inline.yaml");
-  ASSERT_TRUE(r.ok()) << joined(described(r.errors));
+  ASSERT_TRUE(okHere(r)) << joined(described(r.errors));
   EXPECT_TRUE(r.config.rule_dirs.empty());
 }
 
 TEST(ConfigString, InvalidValuesKeepTheDefault) {
   const LoadResult r = loadString("milter: {timeout: 0, backlog: 5}\n", "inline.yaml");
-  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(okHere(r));
   EXPECT_EQ(r.config.milter.timeout_seconds, MilterOptions{}.timeout_seconds);
   EXPECT_EQ(r.config.milter.backlog, 5);
 }

@@ -403,16 +403,16 @@ TEST(RulesThreads, MatcherMovesBetweenThreadsAndRunsConcurrently) {
 }
 
 TEST(RulesConfig, CacheDirSetting) {
-  config::LoadResult off = config::loadString("rules:\n  cache_dir: \"\"\n", "/etc/mw/mw.yaml");
+  config::LoadResult off = config::loadString("rules:\n  directories: []\n  cache_dir: \"\"\n", "/etc/mw/mw.yaml");
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(off.config.rules_cache_dir, "");
-  config::LoadResult rel = config::loadString("rules:\n  cache_dir: cache\n", "/etc/mw/mw.yaml");
+  config::LoadResult rel = config::loadString("rules:\n  directories: []\n  cache_dir: cache\n", "/etc/mw/mw.yaml");
   ASSERT_TRUE(rel.ok());
   EXPECT_EQ(rel.config.rules_cache_dir, "/etc/mw/cache");
   EXPECT_EQ(config::loadString("", "/etc/mw/mw.yaml").config.rules_cache_dir, "/var/cache/mailwarden");
-  config::LoadResult bad = config::loadString("rules:\n  cache_dir: [a]\n", "/etc/mw/mw.yaml");
+  config::LoadResult bad = config::loadString("rules:\n  directories: []\n  cache_dir: [a]\n", "/etc/mw/mw.yaml");
   ASSERT_EQ(bad.errors.size(), 1u);
-  EXPECT_EQ(bad.errors[0].where->line, 2);
+  EXPECT_EQ(bad.errors[0].where->line, 3);
 }
 
 TEST(RulesMatcher, AbortedMessageClosesStreams) {
