@@ -64,8 +64,7 @@ common_config() { # MODE
 	cat <<EOF
 milter:
   socket: "$MILTER_SOCKET"
-  user: ""
-  socket_mode: "0666"
+  user: $MW_MILTER_USER
   drain_timeout: 2
 authserv_id: $AUTHSERV
 failure_policy: tempfail

@@ -703,7 +703,7 @@ mw_milter_config() {
 	cat >"$file" <<EOF
 milter:
   socket: "$socket"
-  user: ""
+  user: $MW_MILTER_USER
 authserv_id: $authserv
 log:
   target: stderr
@@ -746,11 +746,38 @@ _mw_milter_ready() {
 	esac
 }
 
+# The user mailwarden drops to when a test starts it as root, as production does
+# (milter.user): the Debian package's system user. Its group owns the socket (mode 0660)
+# and the MTA's user is a member, as the package's postinst arranges.
+MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
+
+# mw_milter_account: the system user and group MW_MILTER_USER exist and `postfix` is in
+# that group (what the package's postinst does; idempotent). A test that puts a socket in
+# a folder gives the folder to this user (mw_milter_socket_dir).
+mw_milter_account() {
+	if ! getent passwd "$MW_MILTER_USER" >/dev/null; then
+		adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER" ||
+			useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin "$MW_MILTER_USER" ||
+			return 1
+	fi
+	if getent passwd postfix >/dev/null && ! id -nG postfix | tr ' ' '\n' | grep -qx "$MW_MILTER_USER"; then
+		usermod -a -G "$MW_MILTER_USER" postfix || return 1
+	fi
+}
+
+# mw_milter_socket_dir DIR: DIR exists, belongs to MW_MILTER_USER (mode 0750, so only
+# its group — the MTA — reaches the socket), as /var/spool/postfix/mailwarden does.
+mw_milter_socket_dir() {
+	mw_milter_account || return 1
+	install -d -o "$MW_MILTER_USER" -g "$MW_MILTER_USER" -m 0750 "$1"
+}
+
 # mw_milter_start DIR CONFIG [SOCKET]: starts `mailwarden run -c CONFIG` in the
 # background (stderr and stdout to DIR/milter.log) and waits until SOCKET accepts
-# connections (default: milter.socket from CONFIG). A unix socket is made mode 0666
-# afterwards (MW_MILTER_CHMOD_SOCKET=0 to skip): libmilter creates it with the
-# process umask, and Postfix's smtpd runs as mail_owner, not root. Sets MW_MILTER_PID.
+# connections (default: milter.socket from CONFIG). As root it drops to milter.user
+# (MW_MILTER_USER in configs written by mw_milter_config): DIR is given to that user
+# (mw_milter_socket_dir) and the socket keeps the mode mailwarden gives it (0660,
+# group MW_MILTER_USER, of which postfix is a member). Sets MW_MILTER_PID.
 mw_milter_start() {
 	local dir=$1 config=$2 socket=${3:-} bin pid rc
 	bin=$(mw_bin)
@@ -766,9 +793,10 @@ mw_milter_start() {
 		return 1
 		;;
 	esac
-	mkdir -p "$dir"
-	chmod 0755 "$dir"
-	case $socket in unix:* | local:*) rm -f "${socket#*:}" ;; esac
+	mw_milter_socket_dir "$dir" || {
+		mw_log "mw_milter_start: cannot prepare $dir for user $MW_MILTER_USER"
+		return 1
+	}
 	"$bin" run -c "$config" </dev/null >>"$dir/milter.log" 2>&1 &
 	pid=$!
 	_mw_record_pid "$dir/milter.pid" "$pid" || {
@@ -798,9 +826,6 @@ mw_milter_start() {
 		fi
 		sleep 0.1
 	done
-	case $socket in
-	unix:* | local:*) [[ ${MW_MILTER_CHMOD_SOCKET:-1} == 1 ]] && chmod 0666 "${socket#*:}" ;;
-	esac
 	MW_MILTER_DIR=$dir
 	# shellcheck disable=SC2034 # for the calling test
 	MW_MILTER_PID=$pid

@@ -27,6 +27,13 @@ if [ ! -x "$MAILWARDEN" ] || [ ! -x "$MILTER_CLIENT" ]; then
 fi
 
 work=$(mktemp -d /tmp/mw-proto-test.XXXXXX)
+# Started as root, mailwarden drops to this user as in production; the folder of its
+# sockets is that user's (the client runs as root).
+MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
+getent passwd "$MW_MILTER_USER" >/dev/null ||
+  adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER"
+chown "$MW_MILTER_USER:$MW_MILTER_USER" "$work"
+chmod 0750 "$work"
 pids=()
 cleanup() {
   local pid
@@ -51,7 +58,7 @@ write_config() {
   shift 2
   conf="$work/$name.yaml"
   {
-    echo "milter: {socket: \"$socket\", user: \"\", drain_timeout: 5}"
+    echo "milter: {socket: \"$socket\", user: $MW_MILTER_USER, drain_timeout: 5}"
     echo "authserv_id: mx.test.example"
     echo "log: {target: stderr, level: info}"
     echo "spf: {enabled: false}  # protocol tests ask no DNS"
@@ -382,6 +389,97 @@ if start_milter drain "$conf" "unix:$sock_drain"; then
     fail "SIGTERM: mailwarden exit status $drain_rc"
   fi
 fi
+
+# --- the life of the process: one instance per socket, errors that say why, quick stop ---
+now_ms() { date +%s%3N; }
+inode_of() { stat -c %i "$1" 2>/dev/null; }
+
+# An idle milter is gone well within 2 s of SIGTERM (libmilter alone takes 3-7 s).
+sock_life="$work/life.sock"
+conf=$(write_config life "unix:$sock_life")
+if start_milter life "$conf" "unix:$sock_life"; then
+  first_pid=$milter_pid
+  first_inode=$(inode_of "$sock_life")
+  perms=$(stat -c '%a %U:%G' "$sock_life")
+  if [ "$perms" = "660 $MW_MILTER_USER:$MW_MILTER_USER" ]; then
+    pass "the socket is 0660 $MW_MILTER_USER:$MW_MILTER_USER (no chmod by the test)"
+  else
+    fail "the socket's mode and owner: $perms"
+  fi
+  # A second instance on the same socket refuses, names the first, and leaves its socket.
+  rc=0
+  timeout 20 "$MAILWARDEN" run -c "$conf" >"$work/second.out" 2>&1 || rc=$?
+  if [ "$rc" = 1 ] && grep -q "another process (pid $first_pid: .*mailwarden run -c $conf) answers on unix:$sock_life" "$work/second.out" \
+    && [ "$(inode_of "$sock_life")" = "$first_inode" ]; then
+    pass "a second instance refuses: $(head -1 "$work/second.out" | cut -c 1-150)"
+  else
+    fail "a second instance on the same socket (exit $rc): $(head -2 "$work/second.out")"
+  fi
+  rc=0
+  client send --socket "unix:$sock_life" --eml "$work/plain.eml" >"$work/life.out" 2>&1 || rc=$?
+  if [ "$rc" = 0 ] && grep -q '^msg 1 reply continue' "$work/life.out"; then
+    pass "the first instance still serves after the refused start"
+  else
+    fail "the first instance after a refused second start (exit $rc)"
+  fi
+  # Someone else's socket now at the path (an instance that replaced ours): our exit
+  # must leave it alone.
+  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$work/other.sock"
+  mv "$work/other.sock" "$sock_life"
+  other_inode=$(inode_of "$sock_life")
+  t0=$(now_ms)
+  kill -TERM "$first_pid"
+  rc=0
+  for _ in $(seq 1 100); do
+    kill -0 "$first_pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  wait "$first_pid" || rc=$?
+  took=$(($(now_ms) - t0))
+  if [ "$rc" = 0 ] && [ "$took" -lt 2000 ]; then
+    pass "an idle milter exits ${took} ms after SIGTERM (status 0)"
+  else
+    fail "an idle milter after SIGTERM: status $rc after ${took} ms"
+  fi
+  if [ "$(inode_of "$sock_life")" = "$other_inode" ]; then
+    pass "at exit it left the socket that replaced its own"
+  else
+    fail "at exit it removed or changed a socket that was not its own"
+  fi
+  rm -f "$sock_life"
+else
+  fail "mailwarden starts on unix:$sock_life"
+fi
+
+# Start-up failures name the path, the errno text and the remedy.
+expect_start_error() {
+  local name=$1 spec=$2 want=$3 rc=0 conf
+  conf=$(write_config "$name" "$spec")
+  timeout 20 "$MAILWARDEN" run -c "$conf" >"$work/$name.out" 2>&1 || rc=$?
+  if [ "$rc" = 1 ] && grep -qF "$want" "$work/$name.out"; then
+    pass "start error, $name: $(head -1 "$work/$name.out" | cut -c 1-160)"
+  else
+    fail "start error, $name (exit $rc): want '$want', got: $(head -2 "$work/$name.out")"
+  fi
+}
+expect_start_error no-folder "unix:$work/nodir/m.sock" \
+  "mailwarden: cannot open socket unix:$work/nodir/m.sock: No such file or directory: create the folder $work/nodir, owned by $MW_MILTER_USER"
+ln -s /etc/passwd "$work/link.sock"
+expect_start_error symlink "unix:$work/link.sock" \
+  "mailwarden: cannot open socket unix:$work/link.sock: $work/link.sock is a symbolic link, not a socket"
+if [ "$(readlink "$work/link.sock")" = /etc/passwd ] && [ "$(stat -c %U /etc/passwd)" = root ]; then
+  pass "the symbolic link and its target are untouched"
+else
+  fail "the symbolic link at the socket path was followed or replaced"
+fi
+busy_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(1); time.sleep(30)' "$busy_port" &
+busy_pid=$!
+pids+=("$busy_pid")
+for _ in $(seq 1 50); do listening "inet:$busy_port@127.0.0.1" && break; sleep 0.1; done
+expect_start_error port-in-use "inet:$busy_port@127.0.0.1" \
+  "mailwarden: cannot open socket inet:$busy_port@127.0.0.1: Address already in use: another process listens on it"
+kill -TERM "$busy_pid" 2>/dev/null || true
 
 if [ -n "$unix_p50" ] && [ -n "$tcp_p50" ]; then
   echo "p50 BODYEOB -> final reply: unix ${unix_p50} ms, TCP ${tcp_p50} ms," \

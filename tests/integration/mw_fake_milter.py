@@ -31,6 +31,13 @@ def main():
     if spec.startswith("unix:"):
         s = socket.socket(socket.AF_UNIX)
         s.bind(spec[5:])
+        # As mailwarden leaves it: group of milter.user (the MTA is a member), 0660.
+        with open(sys.argv[3], encoding="utf-8") as f:
+            u = re.search(r'^\s+user:\s*"?([^"\n]*)"?\s*$', f.read(), re.M)
+        if u and u.group(1) and os.geteuid() == 0:
+            import grp
+            os.chown(spec[5:], -1, grp.getgrnam(u.group(1)).gr_gid)
+        os.chmod(spec[5:], 0o660)
     else:
         port, host = spec[len("inet:"):].split("@")
         s = socket.socket()

@@ -327,7 +327,7 @@ write_config() {
 	cat >"$1.tmp" <<-YAML
 		milter:
 		  socket: "$MILTER_SOCKET"
-		  user: ""
+		  user: $MW_MILTER_USER
 		  drain_timeout: $DRAIN_SECONDS
 		authserv_id: $2
 		log:
@@ -739,7 +739,7 @@ bad_reload() { # LABEL: SIGHUP with CONF as it is; wait for one more "reload rej
 write_raw "$CONF" <<EOF
 milter:
   socket: "$MILTER_SOCKET"
-  user: ""
+  user: $MW_MILTER_USER
 authserv_id: [bad.test.example
 log: {target: stderr, level: info
 EOF
@@ -747,7 +747,7 @@ bad_reload "invalid YAML"
 write_raw "$CONF" <<EOF
 milter:
   socket: "$MILTER_SOCKET"
-  user: ""
+  user: $MW_MILTER_USER
 authserv_id: bad.test.example
 log:
   target: stderr

@@ -252,8 +252,8 @@ printf 'hosts\tfiles\naliases\tfiles\n' >"$w/service.switch"
 # The milter lines are the shipped contrib/sendmail/sendmail.mc.snippet's, with our socket.
 snippet=$top/contrib/sendmail/sendmail.mc.snippet
 [ -f "$snippet" ] || abort "$snippet is missing"
-milter_lines=$(grep -E '^(INPUT_MAIL_FILTER|define)\(' "$snippet" | sed "s|unix:/run/mailwarden/milter.sock|unix:$w/m.sock|")
-grep -q -F "INPUT_MAIL_FILTER(\`mailwarden', \`S=unix:$w/m.sock, F=T," <<<"$milter_lines" ||
+milter_lines=$(grep -E '^(INPUT_MAIL_FILTER|define)\(' "$snippet" | sed "s|unix:/run/mailwarden/milter.sock|unix:$w/mw/m.sock|")
+grep -q -F "INPUT_MAIL_FILTER(\`mailwarden', \`S=unix:$w/mw/m.sock, F=T," <<<"$milter_lines" ||
   abort "no INPUT_MAIL_FILTER(mailwarden, S=unix:/run/mailwarden/milter.sock, F=T, ...) line in $snippet"
 cat >"$w/sendmail.mc" <<EOF
 divert(-1)
@@ -308,8 +308,8 @@ sm_cmd=(unshare --uts --mount --propagation private "$w/run-sendmail.sh")
 # ---------------------------------------------------------------- 4. mailwarden
 cat >"$w/mailwarden.yaml" <<EOF
 milter:
-  socket: "unix:$w/m.sock"
-  user: ""
+  socket: "unix:$w/mw/m.sock"
+  user: $MW_MILTER_USER
 authserv_id: mx.test.example
 log:
   target: stderr
@@ -324,14 +324,20 @@ dmarc:
 rules:
   directories: []
 EOF
+# Started as root, it drops to MW_MILTER_USER as in production; the socket's folder is
+# that user's (Sendmail's daemon runs as root and reaches it).
+MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
+getent passwd "$MW_MILTER_USER" >/dev/null ||
+  adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER"
+install -d -o "$MW_MILTER_USER" -g "$MW_MILTER_USER" -m 0750 "$w/mw"
 "$mailwarden" run -c "$w/mailwarden.yaml" >"$w/mailwarden.log" 2>&1 &
 mw_pid=$!
 pids+=("$mw_pid")
-if ! wait_for 20 test -S "$w/m.sock"; then
-  kill -0 "$mw_pid" 2>/dev/null || abort "mailwarden exited before opening $w/m.sock"
-  abort "mailwarden did not create $w/m.sock in 20 s"
+if ! wait_for 20 test -S "$w/mw/m.sock"; then
+  kill -0 "$mw_pid" 2>/dev/null || abort "mailwarden exited before opening $w/mw/m.sock"
+  abort "mailwarden did not create $w/mw/m.sock in 20 s"
 fi
-pass "mailwarden listens on unix:$w/m.sock"
+pass "mailwarden listens on unix:$w/mw/m.sock"
 
 # ---------------------------------------------------------------- 2b. sendmail -bD
 # -bD is -bd in the foreground, so $! is the daemon itself (unshare and the wrapper
