@@ -27,6 +27,11 @@ packages=(
   libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
+  # tests only, for its examples/sample-spam.txt (the published GTUBE message,
+  # tests/rules/sample_spam_test.sh). About 7.5 MB with its Perl modules; no daemon
+  # (spamd is a separate package), its daily sa-update timer and cron job are off
+  # unless enabled; it adds the system user debian-spamd.
+  spamassassin
 )
 
 missing=()

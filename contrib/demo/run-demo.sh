@@ -6,7 +6,9 @@
 #   sample messages in contrib/demo/samples/ with swaks, and prints the headers
 #   mailwarden put on each delivered copy (SPF, DKIM and DMARC in Authentication-Results,
 #   the content rules that hit), with mailwarden's own log line for it. 01 is signed by
-#   its domain and passes DMARC; 05 spoofs a p=reject domain and fails it.
+#   its domain and passes DMARC; 05 spoofs a p=reject domain and fails it (tagged); 06
+#   carries GTUBE and is refused at SMTP time: the demo prints the 550 reply swaks got
+#   at the end of DATA and Postfix's milter-reject log line instead of headers.
 # Everything it started is stopped by PID when it ends. MW_KEEP=1 keeps the work
 # directory (the delivered messages, Postfix's and mailwarden's logs).
 set -euo pipefail
@@ -66,23 +68,57 @@ MW_MILTER_CHMOD_SOCKET=0 mw_milter_start "$W/mailwarden" "$W/mailwarden.yaml"
 mw_pf_start "$W/pf" "$smtp" "$MW_SINK_PORT" "unix:$W/milter.sock"
 
 echo "== private Postfix on 127.0.0.1:$smtp, mailwarden on unix:$W/milter.sock"
+# A sample is accepted (swaks succeeded: 250 to the end of DATA) or refused (a 5xx
+# reply to the end of DATA, after the 354); anything else stops the demo.
 n=0
+accepted=0
+refused=0
+declare -A outcome scanlog
 for sample in contrib/demo/samples/*.eml; do
 	n=$((n + 1))
 	# The envelope sender is the sample's From address, as for a real sender.
 	from=$(grep -i -m1 '^From:' "$sample" | tr -d '\r' | sed 's/.*<\(.*\)>.*/\1/; s/^From: *//I')
+	# mailwarden logs its one line per message before it answers Postfix, so the scan
+	# line written while this sample was sent is this sample's.
+	before=$(wc -l <"$W/mailwarden/milter.log")
+	rc=0
 	mw_swaks "$smtp" --from "$from" --to bob@dest.test.example \
-		--data "$sample" >"$W/swaks-$n.log" 2>&1 || {
-		echo "swaks failed for $sample:" >&2
+		--data "$sample" >"$W/swaks-$n.log" 2>&1 || rc=$?
+	scanlog[$sample]=$(tail -n +"$((before + 1))" "$W/mailwarden/milter.log" | grep -F ': scan: ' || true)
+	if [[ $rc -eq 0 ]]; then
+		outcome[$sample]=accepted
+		accepted=$((accepted + 1))
+	elif grep -q '^<- *354' "$W/swaks-$n.log" &&
+		sed -n '/^<- *354/,$p' "$W/swaks-$n.log" | grep -q '^<\*\* *5[0-9][0-9] '; then
+		outcome[$sample]=refused
+		refused=$((refused + 1))
+	else
+		echo "swaks failed for $sample (exit $rc):" >&2
 		tail -n 5 "$W/swaks-$n.log" >&2
 		exit 1
-	}
+	fi
 done
-mw_wait_for_messages "$W/sink" "$n" 60
+mw_wait_for_messages "$W/sink" "$accepted" 60
 
 echo
+i=0
 for sample in contrib/demo/samples/*.eml; do
+	i=$((i + 1))
 	id=$(grep -i -m1 '^Message-ID:' "$sample" | tr -d '\r' | sed 's/^[^:]*: *//')
+	if [[ ${outcome[$sample]} == refused ]]; then
+		echo "==== $(basename "$sample") (${id}) REFUSED at SMTP time, not delivered:"
+		# The client's side: the end of DATA and the server's answer to it.
+		sed -n '/^<- *354/,$p' "$W/swaks-$i.log" | grep -E '^( -> [0-9]+ lines sent|<\*\* )' |
+			sed 's/^/    swaks: /'
+		qid=$(printf '%s\n' "${scanlog[$sample]}" | sed -n 's/^mailwarden: [a-z]*: \([0-9A-F]*\): scan: .*/\1/p' | head -n 1)
+		if [[ -n $qid ]] && mw_pf_wait_log "$W/pf" "$qid: milter-reject: END-OF-MESSAGE" 10; then
+			grep -F "$qid: milter-reject:" "$W/pf/maillog" | head -n 1 |
+				sed 's/^.* \(postfix[^ ]*\[[0-9]*\]: \)/\1/; s/^/    postfix: /'
+		fi
+		[[ -z ${scanlog[$sample]} ]] || printf '%s\n' "${scanlog[$sample]}" | sed 's/^/    log: /'
+		echo
+		continue
+	fi
 	delivered=$(mw_find_captured "$W/sink" "$id")
 	echo "==== $(basename "$sample") (${id}) delivered as:"
 	# The header fields down to Postfix's Received, then the Authentication-Results
@@ -117,4 +153,5 @@ PY
 	fi
 	echo
 done
-echo "== $n messages sent, $(mw_count_messages "$W/sink") delivered; stopping everything"
+echo "== $n messages sent: $accepted accepted by Postfix, $refused refused at SMTP time;" \
+	"$(mw_count_messages "$W/sink") delivered to the next hop; stopping everything"

@@ -15,6 +15,9 @@
 #   1  GTUBE (rules/cases/gtube.eml): 550 5.7.1 with the rule's reply text as the answer
 #      to the end of DATA (after 354, not before); Postfix logs milter-reject at
 #      END-OF-MESSAGE; nothing delivered.
+#   1b the same for SpamAssassin's own GTUBE message, the sample-spam.txt of Debian's
+#      spamassassin package (gunzipped if need be; MW_SAMPLE_SPAM overrides). A missing
+#      file is a FAILURE, not a skip: contrib/install-deps.sh installs the package.
 #   2  a phishing-like message whose rules add up to between tag and quarantine: 250,
 #      delivered with X-Mailwarden-Verdict: tag, the expected rules in
 #      X-Mailwarden-Rules, X-Mailwarden-Score equal to the sum of their scores;
@@ -128,6 +131,32 @@ if mw_pf_wait_log "$W/pf" 'milter-reject: END-OF-MESSAGE .*GTUBE test message re
 	mw_pass "1 GTUBE: Postfix logged milter-reject at END-OF-MESSAGE"
 else
 	mw_fail "1 GTUBE: Postfix's milter-reject log line" "$(grep -i milter "$PFLOG" | tail -n 2)"
+fi
+
+# --- 1b: SpamAssassin's sample-spam.txt -> 550 at end of DATA --------------------------
+sample=${MW_SAMPLE_SPAM:-}
+if [[ -z $sample ]]; then
+	for f in /usr/share/doc/spamassassin/examples/sample-spam.txt{,.gz}; do
+		[[ -f $f ]] && sample=$f && break
+	done
+fi
+if [[ -n $sample && -f $sample ]]; then
+	# The packaged file has LF line ends; SMTP wants CRLF.
+	if [[ $sample == *.gz ]]; then
+		gzip -dc "$sample" >"$MSG/sample-spam.lf"
+	else
+		cp "$sample" "$MSG/sample-spam.lf"
+	fi
+	"${TOOL[@]}" crlf "$MSG/sample-spam.lf" "$MSG/sample-spam.eml"
+	rc=0
+	send sample-spam || rc=$?
+	if [[ $rc -ne 0 ]] && rejected_at_eod sample-spam "550 5.7.1" "GTUBE test message rejected"; then
+		mw_pass "1b $sample: '$(grep -m1 '^<\*\*' "$W/swaks-sample-spam.log")' after the end of DATA"
+	else
+		mw_fail "1b $sample: 550 at end of DATA" "swaks rc=$rc: $(grep -E '^(<\*\*|<- *354)' "$W/swaks-sample-spam.log" | tr '\n' ' ')"
+	fi
+else
+	mw_fail "1b SpamAssassin's sample-spam.txt" "not found (${sample:-/usr/share/doc/spamassassin/examples/sample-spam.txt[.gz]}): install spamassassin (contrib/install-deps.sh) or set MW_SAMPLE_SPAM"
 fi
 
 # --- 4a: executable attachment -> 550 with the rule's reply ------------------------------
@@ -305,7 +334,7 @@ fi
 # Nothing but the accepted messages reached the next hop.
 sleep 1 # a wrongly released message would arrive within a second
 if [[ $(mw_count_messages "$W/sink") -eq $delivered ]] &&
-	! grep -q -F -e 'gtube-1@origin' -e 'inv-0312@supplier' -e 'rlo-1@supplier' "$W"/sink/*.eml 2>/dev/null; then
+	! grep -q -F -e 'gtube-1@origin' -e 'GTUBE1.1010101@example.net' -e 'inv-0312@supplier' -e 'rlo-1@supplier' "$W"/sink/*.eml 2>/dev/null; then
 	mw_pass "4 the next hop got exactly the $delivered accepted messages (no GTUBE, executable or held one)"
 else
 	mw_fail "4 the next hop got exactly the accepted messages" "$(mw_count_messages "$W/sink") captured, want $delivered"
