@@ -306,6 +306,12 @@ chmod 0755 "$w/run-sendmail.sh"
 sm_cmd=(unshare --uts --mount --propagation private "$w/run-sendmail.sh")
 
 # ---------------------------------------------------------------- 4. mailwarden
+# Started as root, it drops to MW_MILTER_USER as in production; the socket's folder is
+# that user's (Sendmail's daemon runs as root and reaches it).
+MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
+getent passwd "$MW_MILTER_USER" >/dev/null ||
+  adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER"
+install -d -o "$MW_MILTER_USER" -g "$MW_MILTER_USER" -m 0750 "$w/mw"
 cat >"$w/mailwarden.yaml" <<EOF
 milter:
   socket: "unix:$w/mw/m.sock"
@@ -324,12 +330,6 @@ dmarc:
 rules:
   directories: []
 EOF
-# Started as root, it drops to MW_MILTER_USER as in production; the socket's folder is
-# that user's (Sendmail's daemon runs as root and reaches it).
-MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
-getent passwd "$MW_MILTER_USER" >/dev/null ||
-  adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER"
-install -d -o "$MW_MILTER_USER" -g "$MW_MILTER_USER" -m 0750 "$w/mw"
 "$mailwarden" run -c "$w/mailwarden.yaml" >"$w/mailwarden.log" 2>&1 &
 mw_pid=$!
 pids+=("$mw_pid")
