@@ -45,9 +45,11 @@ authserv=mx.demo.example
 cat >"$W/mailwarden.yaml" <<YAML
 # A minimal configuration: see contrib/mailwarden.yaml for every setting.
 milter:
-  socket: "unix:$W/milter.sock"
-  user: ""              # stays root here; a real installation drops to 'mailwarden'
-  socket_mode: "0666"   # the private Postfix's smtpd runs as user postfix
+  # Started as root, mailwarden opens the socket and drops to the user 'mailwarden' as a
+  # real installation does (the demo creates that system user and puts postfix in its
+  # group, as the Debian package does); the socket is mailwarden:mailwarden 0660.
+  socket: "unix:$W/mailwarden/milter.sock"
+  user: mailwarden
 authserv_id: $authserv
 log:
   target: stderr
@@ -64,10 +66,10 @@ rules:
 YAML
 mkdir -p "$W/rules-cache"
 "$MW_BIN" configtest -c "$W/mailwarden.yaml"
-MW_MILTER_CHMOD_SOCKET=0 mw_milter_start "$W/mailwarden" "$W/mailwarden.yaml"
-mw_pf_start "$W/pf" "$smtp" "$MW_SINK_PORT" "unix:$W/milter.sock"
+mw_milter_start "$W/mailwarden" "$W/mailwarden.yaml"
+mw_pf_start "$W/pf" "$smtp" "$MW_SINK_PORT" "unix:$W/mailwarden/milter.sock"
 
-echo "== private Postfix on 127.0.0.1:$smtp, mailwarden on unix:$W/milter.sock"
+echo "== private Postfix on 127.0.0.1:$smtp, mailwarden on unix:$W/mailwarden/milter.sock (as user mailwarden)"
 # A sample is accepted (swaks succeeded: 250 to the end of DATA) or refused (a 5xx
 # reply to the end of DATA, after the 354); anything else stops the demo.
 n=0
