@@ -13,6 +13,7 @@
 
 #include "config.h"  // MW_HS_FLAVOUR (configure)
 #include "internal.h"
+#include "mailwarden/base/fd.h"
 #include "mailwarden/obs/log.h"
 
 namespace mw::rules {
@@ -71,17 +72,31 @@ std::string cachePath(const std::string& dir, Scope scope, std::uint64_t hash) {
 // nullptr (and a debug line saying why) otherwise.
 HsDatabase readCache(const std::string& path, const std::string& key, bool block, bool& existed) {
   existed = false;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return nullptr;
-  existed = true;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string data = buf.str();
   auto reject = [&](const char* why) {
     obs::log(obs::Level::Warn, "", "rules", "cache file {} rejected ({}): rebuilding", path, why);
     return nullptr;
   };
-  if (data.size() > kMaxCacheFile) return reject("too large");
+  // Read as root at start-up from a folder the service user may write: never through a
+  // symbolic link, only a regular file, and no more than a cache file can be.
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return nullptr;
+    existed = true;
+    return reject(errno == ELOOP ? "a symbolic link" : std::strerror(errno));
+  }
+  existed = true;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return reject("not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxCacheFile) return reject("too large");
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got != data.size()) return reject("short read");
   std::string_view v(data);
   if (v.size() < sizeof kMagic || std::memcmp(v.data(), kMagic, sizeof kMagic) != 0) return reject("not a mailwarden cache file");
   v.remove_prefix(sizeof kMagic);
@@ -121,7 +136,12 @@ void writeCache(const std::string& dir, const std::string& path, const std::stri
   std::free(bytes);
   // Write aside and rename: a reader never sees half a file (rename is atomic in a folder).
   const std::string tmp = dir + "/.rules-" + std::to_string(::getpid()) + "-" + hex(fnv1a(path)) + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // O_EXCL|O_NOFOLLOW: the name is predictable and this may run as root in a folder the
+  // service user can write; a file (or link) already there is removed, never followed.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  }
   if (fd < 0) {
     obs::log(obs::Level::Warn, "", "rules", "cannot write rule cache {}: {}", tmp, std::strerror(errno));
     return;
