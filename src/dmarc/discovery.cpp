@@ -239,30 +239,24 @@ OrgDomain Discovery::organizationalDomain(const std::string& domain) {
 }
 
 Existence Discovery::existence(const std::string& domain) {
-  bool temp = false;
-  bool all_nodata = true;
-  for (const dns::Type t : {dns::Type::A, dns::Type::AAAA, dns::Type::MX}) {
-    ++queries_;
-    const dns::Answer a = resolver_.query(domain, t, budget_);
-    switch (a.status) {
-      case dns::Status::NxDomain:
-        return Existence::NonExistent;  // RFC 8020: nothing at or below the name
-      case dns::Status::NoData:
-        break;
-      case dns::Status::TempFail:
-        temp = true;
-        all_nodata = false;
-        break;
-      case dns::Status::Ok:
-      case dns::Status::PermFail:
-      case dns::Status::Malformed:
-        return Existence::Exists;
-    }
+  // RFC 9989 §3.2.13: non-existent means NXDOMAIN (RFC 8020: nothing at or below the
+  // name). Appendix A.4: no record type is required; a NODATA answer means the name
+  // exists (an empty non-terminal, a name with only TXT records). NXDOMAIN is an answer
+  // about the name, so one query of any type decides; A is asked.
+  ++queries_;
+  const dns::Answer a = resolver_.query(domain, dns::Type::A, budget_);
+  switch (a.status) {
+    case dns::Status::NxDomain:
+      return Existence::NonExistent;
+    case dns::Status::TempFail:
+      return Existence::TempError;
+    case dns::Status::Ok:
+    case dns::Status::NoData:
+    case dns::Status::PermFail:
+    case dns::Status::Malformed:
+      break;
   }
-  if (temp) {
-    return Existence::TempError;
-  }
-  return all_nodata ? Existence::NonExistent : Existence::Exists;
+  return Existence::Exists;
 }
 
 Aligned aligned(Discovery& d, const std::string& author_domain, const std::string& other,

@@ -80,7 +80,8 @@ class Discovery {
   // DMARC record at its name, usable or not (an invalid p is judged only if the record
   // is the one applied, §4.10.1).
   OrgDomain organizationalDomain(const std::string& domain);
-  // RFC 9989 "non-existent domain": NXDOMAIN, or NODATA for A, AAAA and MX alike.
+  // RFC 9989 "non-existent domain" (§3.2.13, Appendix A.4): an NXDOMAIN answer. NODATA
+  // means the name exists; REFUSED or a malformed answer count as existing.
   Existence existence(const std::string& domain);
 
   int queries() const noexcept { return queries_; }

@@ -92,7 +92,13 @@ TEST_F(Dmarc, NpForNonExistentSubdomain) {
   ASSERT_TRUE(zone_.addA("www.example.com", "192.0.2.1"));
   zone_.addEmpty("empty.example.com");
   EXPECT_EQ(eval("nosuch.example.com", {}).applied, Policy::Reject);
-  EXPECT_EQ(eval("empty.example.com", {}).applied, Policy::Reject);  // NODATA for A/AAAA/MX
+  // §3.2.13, Appendix A.4: only NXDOMAIN is non-existent; NODATA means the name exists.
+  EXPECT_EQ(eval("empty.example.com", {}).applied, Policy::Quarantine);
+  zone_.addTxt("txtonly.example.com", "not an address");
+  EXPECT_EQ(eval("txtonly.example.com", {}).applied, Policy::Quarantine);
+  ASSERT_TRUE(zone_.addA("leaf.ent.example.com", "192.0.2.2"));
+  EXPECT_EQ(eval("ent.example.com", {}).applied, Policy::Quarantine);  // empty non-terminal
+  EXPECT_EQ(eval("x.nosuch.example.com", {}).applied, Policy::Reject);
   EXPECT_EQ(eval("www.example.com", {}).applied, Policy::Quarantine);
   zone_.setServfail("slow.example.com");
   EXPECT_EQ(eval("slow.example.com", {}).result, Result::TempError);
