@@ -128,6 +128,7 @@ const RecordLookup& Discovery::lookup(const std::string& domain) {
           r.record = std::move(p.record);
         } else {
           r.status = LookupStatus::Invalid;
+          r.record = std::move(p.record);  // its psd still shapes the walk (§4.10 step 6)
           r.problem = "invalid DMARC record at " + qname + ": " + p.problem;
         }
       }
@@ -150,14 +151,41 @@ const RecordLookup& Discovery::lookup(const std::string& domain) {
 }
 
 RecordLookup Discovery::policyRecord(const std::string& author_domain) {
-  std::string note;  // the first discarded answer on the way (several records, ...)
-  for (const std::string& name : treeWalkNames(author_domain)) {
-    const RecordLookup& r = lookup(name);
+  // §4.10.1: the Author Domain's own record is applied whenever there is one (its p).
+  const RecordLookup& own = lookup(author_domain);
+  if (own.status != LookupStatus::None) {
+    return own;
+  }
+  // Else the record of the Organizational Domain of the Author Domain (§4.10.2), else
+  // that of its Public Suffix Domain. Not the first record the walk meets: a
+  // department's record below the organizational domain does not apply to the names
+  // below the department (RFC 9989 Appendix B.4.2: the policy domain is the highest
+  // element of the tree with a record).
+  const OrgDomain org = organizationalDomain(author_domain);
+  if (org.temperror) {
+    RecordLookup t;
+    t.status = LookupStatus::TempError;
+    t.domain = author_domain;
+    t.problem = org.problem;
+    return t;
+  }
+  if (org.domain != author_domain) {
+    const RecordLookup& r = lookup(org.domain);  // on the walk: cached
     if (r.status != LookupStatus::None) {
       return r;
     }
+  }
+  if (!org.psd_domain.empty()) {
+    return lookup(org.psd_domain);
+  }
+  std::string note;  // the first discarded answer on the walk (several records, ...)
+  for (const std::string& name : treeWalkNames(author_domain)) {
+    const auto it = cache_.find(name);
+    if (it == cache_.end()) {
+      break;  // the walk stopped before this name
+    }
     if (note.empty()) {
-      note = r.problem;
+      note = it->second.problem;
     }
   }
   RecordLookup none;
@@ -172,7 +200,7 @@ OrgDomain Discovery::organizationalDomain(const std::string& domain) {
   }
   OrgDomain out;
   out.domain = domain;
-  std::string fewest;  // the usable record found with the fewest labels
+  std::string fewest;  // the record found with the fewest labels
   const std::vector<std::string> names = treeWalkNames(domain);
   for (std::size_t i = 0; i < names.size(); ++i) {
     const RecordLookup& r = lookup(names[i]);
@@ -181,52 +209,54 @@ OrgDomain Discovery::organizationalDomain(const std::string& domain) {
       out.problem = r.problem;
       return out;  // not cached: a temporary state
     }
-    if (r.status != LookupStatus::Found) {
+    if (r.status == LookupStatus::None) {
       continue;
     }
+    // §4.10 steps 2 and 6: one DMARC record remains at this name. An invalid p/sp/np
+    // does not remove it (§4.10.1 judges that only for the record applied).
     if (r.record.psd == Psd::No) {
-      out.domain = names[i];
+      out.domain = names[i];  // §4.10.2 step 1
       return org_cache_.emplace(domain, out).first->second;
     }
     if (r.record.psd == Psd::Yes) {
-      // One label below the PSD, towards `domain`; psd=y at the start: the domain is its
-      // own organizational domain (nothing is below it on this walk).
-      out.domain = i == 0 ? domain : lastLabels(domain, labelCount(names[i]) + 1);
+      if (i == 0) {
+        // psd=y at the start: the walk stops (§4.10 step 2), step 2 of §4.10.2 does not
+        // apply to it, step 3 picks the only record: the domain itself.
+        out.domain = domain;
+      } else {
+        // §4.10.2 step 2: one label below the PSD, towards `domain`.
+        out.domain = lastLabels(domain, labelCount(names[i]) + 1);
+        out.psd_domain = names[i];
+      }
       return org_cache_.emplace(domain, out).first->second;
     }
     fewest = names[i];
   }
   if (!fewest.empty()) {
-    out.domain = fewest;
+    out.domain = fewest;  // §4.10.2 step 3
   }
   return org_cache_.emplace(domain, out).first->second;
 }
 
 Existence Discovery::existence(const std::string& domain) {
-  bool temp = false;
-  bool all_nodata = true;
-  for (const dns::Type t : {dns::Type::A, dns::Type::AAAA, dns::Type::MX}) {
-    ++queries_;
-    const dns::Answer a = resolver_.query(domain, t, budget_);
-    switch (a.status) {
-      case dns::Status::NxDomain:
-        return Existence::NonExistent;  // RFC 8020: nothing at or below the name
-      case dns::Status::NoData:
-        break;
-      case dns::Status::TempFail:
-        temp = true;
-        all_nodata = false;
-        break;
-      case dns::Status::Ok:
-      case dns::Status::PermFail:
-      case dns::Status::Malformed:
-        return Existence::Exists;
-    }
+  // RFC 9989 §3.2.13: non-existent means NXDOMAIN (RFC 8020: nothing at or below the
+  // name). Appendix A.4: no record type is required; a NODATA answer means the name
+  // exists (an empty non-terminal, a name with only TXT records). NXDOMAIN is an answer
+  // about the name, so one query of any type decides; A is asked.
+  ++queries_;
+  const dns::Answer a = resolver_.query(domain, dns::Type::A, budget_);
+  switch (a.status) {
+    case dns::Status::NxDomain:
+      return Existence::NonExistent;
+    case dns::Status::TempFail:
+      return Existence::TempError;
+    case dns::Status::Ok:
+    case dns::Status::NoData:
+    case dns::Status::PermFail:
+    case dns::Status::Malformed:
+      break;
   }
-  if (temp) {
-    return Existence::TempError;
-  }
-  return all_nodata ? Existence::NonExistent : Existence::Exists;
+  return Existence::Exists;
 }
 
 Aligned aligned(Discovery& d, const std::string& author_domain, const std::string& other,
@@ -290,8 +320,9 @@ Evaluation evaluate(Discovery& d, const std::string& from_domain, const AuthIden
   e.record_domain = policy.domain;
   const Record& rec = *e.record;
 
-  // §4.7 (p, sp, np): p at the record's own domain; below it sp, or np when the author
-  // domain does not exist.
+  // §4.10.1, §4.7 (p, sp, np): p when the record is the author domain's own; a record of
+  // its organizational domain or PSD gives sp, or np when the author domain does not
+  // exist, each falling back to sp, then p.
   Policy applied = rec.p;
   if (from_domain != policy.domain) {
     applied = rec.subdomainPolicy();

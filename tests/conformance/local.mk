@@ -15,9 +15,12 @@ TESTS += tests/conformance/dmarc_suite
 tests_conformance_dmarc_suite_SOURCES = tests/conformance/dmarc_suite.cpp
 tests_conformance_dmarc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dmarc"' \
-	-DMW_DMARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dmarc-floor.txt"'
+	-DMW_DMARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dmarc-floor.txt"' \
+	-DMW_DMARC_POLICY_VECTORS='"$(abs_top_srcdir)/tests/conformance/dmarc-policy-vectors.yaml"'
 tests_conformance_dmarc_suite_LDADD = $(MW_DMARC_LINK) $(YAML_LIBS)
-EXTRA_DIST += tests/conformance/dmarc-floor.txt
+# Our policy discovery vectors (RFC 9989 §4.10.1) and the script that writes them.
+EXTRA_DIST += tests/conformance/dmarc-floor.txt tests/conformance/dmarc-policy-vectors.yaml \
+	tests/conformance/dmarc_policy_vectors.py
 
 # DKIM: the Mail::DKIM corpus, RFC 8463 A.3 and dkimpy's data through dkim/
 # (dkim_suite.cpp says how each is scored).

@@ -44,13 +44,17 @@ enum class LookupStatus {
 struct RecordLookup {
   LookupStatus status = LookupStatus::None;
   std::string domain;      // the domain the record belongs to (without "_dmarc.")
-  Record record;           // when Found
+  Record record;           // Found: the record; Invalid: its tags as parsed (psd counts)
   std::string problem;     // Invalid/TempError: why; None: "2 DMARC records" or empty
 };
 
 struct OrgDomain {
   bool temperror = false;
   std::string domain;      // the organizational domain (when !temperror)
+  // The name whose psd=y record ended the walk (§4.10.2 step 2), else empty: the
+  // Public Suffix Domain whose record applies when neither the author domain nor its
+  // organizational domain has one (§4.10.1).
+  std::string psd_domain;
   std::string problem;
 };
 
@@ -63,13 +67,21 @@ class Discovery {
 
   // The one TXT query at _dmarc.`domain` (cached).
   const RecordLookup& lookup(const std::string& domain);
-  // §4.10.1 policy discovery: the first record the walk from `author_domain` finds.
-  // status None: no policy anywhere on the walk; Invalid/TempError stop the walk there.
+  // §4.10.1 policy discovery, in order of preference: the record of `author_domain`
+  // itself; else the record of its Organizational Domain (organizationalDomain(), the
+  // same walk alignment uses); else the record of its PSD (psd=y). Records at other names
+  // on the walk (a department below the organizational domain) never apply to it.
+  // status None: no policy; Invalid: the chosen record is unusable (no DMARC
+  // processing); TempError: the author's query, or any query of the walk, failed.
   RecordLookup policyRecord(const std::string& author_domain);
-  // §4.10.2: psd=n → that domain; psd=y (not at the start) → one label below it;
-  // otherwise the usable record with the fewest labels; none → `domain` itself.
+  // §4.10 walk from `domain`, stopping at a record with psd=y or psd=n; §4.10.2: psd=n →
+  // that domain; psd=y (not at the start) → one label below it; otherwise the record
+  // with the fewest labels; none → `domain` itself. A record counts when it is the one
+  // DMARC record at its name, usable or not (an invalid p is judged only if the record
+  // is the one applied, §4.10.1).
   OrgDomain organizationalDomain(const std::string& domain);
-  // RFC 9989 "non-existent domain": NXDOMAIN, or NODATA for A, AAAA and MX alike.
+  // RFC 9989 "non-existent domain" (§3.2.13, Appendix A.4): an NXDOMAIN answer. NODATA
+  // means the name exists; REFUSED or a malformed answer count as existing.
   Existence existence(const std::string& domain);
 
   int queries() const noexcept { return queries_; }
@@ -100,10 +112,12 @@ std::string_view toString(Result r) noexcept;
 struct Evaluation {
   Result result = Result::None;
   std::string from_domain;
-  std::string record_domain;            // where the policy record was found
+  std::string record_domain;            // the DMARC Policy Domain (§3.2.5): whose record applies
   std::optional<Record> record = std::nullopt;
-  // The policy that applies to the author domain after p/sp/np selection and t=y
-  // (testing: one level lower, §4.7 t); meaningful when `record` is set.
+  // The policy that applies to the author domain after p/sp/np selection (§4.10.1: p of
+  // the author's own record; sp, or np for a non-existent author domain, of an
+  // organizational domain's or PSD's record) and t=y (testing: one level lower, §4.7 t);
+  // meaningful when `record` is set.
   Policy applied = Policy::None;
   Policy disposition = Policy::None;    // `applied` when the result is fail, else none
   std::string aligned_by;               // "spf" or "dkim" (pass only)

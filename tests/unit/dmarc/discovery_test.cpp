@@ -92,7 +92,13 @@ TEST_F(Dmarc, NpForNonExistentSubdomain) {
   ASSERT_TRUE(zone_.addA("www.example.com", "192.0.2.1"));
   zone_.addEmpty("empty.example.com");
   EXPECT_EQ(eval("nosuch.example.com", {}).applied, Policy::Reject);
-  EXPECT_EQ(eval("empty.example.com", {}).applied, Policy::Reject);  // NODATA for A/AAAA/MX
+  // §3.2.13, Appendix A.4: only NXDOMAIN is non-existent; NODATA means the name exists.
+  EXPECT_EQ(eval("empty.example.com", {}).applied, Policy::Quarantine);
+  zone_.addTxt("txtonly.example.com", "not an address");
+  EXPECT_EQ(eval("txtonly.example.com", {}).applied, Policy::Quarantine);
+  ASSERT_TRUE(zone_.addA("leaf.ent.example.com", "192.0.2.2"));
+  EXPECT_EQ(eval("ent.example.com", {}).applied, Policy::Quarantine);  // empty non-terminal
+  EXPECT_EQ(eval("x.nosuch.example.com", {}).applied, Policy::Reject);
   EXPECT_EQ(eval("www.example.com", {}).applied, Policy::Quarantine);
   zone_.setServfail("slow.example.com");
   EXPECT_EQ(eval("slow.example.com", {}).result, Result::TempError);
@@ -137,6 +143,205 @@ TEST_F(Dmarc, PsdNStopsTheWalk) {
   Discovery d(zone_, b);
   EXPECT_EQ(d.organizationalDomain("a.dept.example.com").domain, "dept.example.com");
   EXPECT_EQ(d.organizationalDomain("a.example.com").domain, "example.com");
+}
+
+// RFC 9989 §4.10.1: the record applied is the Author Domain's, else its Organizational
+// Domain's (§4.10.2), else its PSD's; never simply the first one the walk meets (issue 16).
+TEST_F(Dmarc, DepartmentRecordDoesNotShieldTheNamesBelowIt) {
+  zone_.addTxt("_dmarc.news.example.org", "v=DMARC1; p=none");
+  zone_.addTxt("_dmarc.example.org", "v=DMARC1; p=reject");
+  ASSERT_TRUE(zone_.addA("a.news.example.org", "192.0.2.1"));
+  Recording rec(zone_);
+  Discovery d(rec, budget_);
+  Evaluation e = evaluate(d, "a.news.example.org", {}, {});
+  EXPECT_EQ(e.result, Result::Fail);
+  EXPECT_EQ(e.record_domain, "example.org");
+  EXPECT_EQ(e.applied, Policy::Reject);
+  EXPECT_EQ(e.disposition, Policy::Reject);
+  EXPECT_EQ(summary(e), "p=reject sp=reject dis=reject");
+  // The whole walk is needed to know the organizational domain (§4.10.2 step 3).
+  EXPECT_EQ(rec.asked, (V{"_dmarc.a.news.example.org", "_dmarc.news.example.org",
+                          "_dmarc.example.org", "_dmarc.org"}));
+  EXPECT_EQ(d.organizationalDomain("a.news.example.org").domain, "example.org");
+  // The department itself has its own record: its p.
+  e = eval("news.example.org", {});
+  EXPECT_EQ(e.record_domain, "news.example.org");
+  EXPECT_EQ(e.applied, Policy::None);
+}
+
+// Every placement of records on one walk: at the author (own.*), an intermediate name
+// (none, a record, a record with psd=n), the organizational domain, a PSD with psd=y; for
+// an author with its own record, an existing one (sp) and a non-existent one (np).
+TEST_F(Dmarc, PolicyRecordForEveryPlacement) {
+  struct Want {
+    const char* domain;  // the DMARC Policy Domain, "" for none
+    Policy policy;
+  };
+  struct Layout {
+    const char* intermediate;  // "", "record", "psd=n"
+    bool org;
+    bool psd;
+    Want exists;     // a.news.example.org
+    Want nxdomain;   // b.news.example.org
+  };
+  const char* kI = "v=DMARC1; p=none; sp=quarantine; np=reject";
+  const char* kO = "v=DMARC1; p=reject; sp=none; np=quarantine";
+  const char* kP = "v=DMARC1; p=quarantine; sp=reject; np=none; psd=y";
+  const Policy N = Policy::None, Q = Policy::Quarantine, R = Policy::Reject;
+  const Layout layouts[] = {
+      {"", false, false, {"", N}, {"", N}},
+      {"", false, true, {"org", R}, {"org", N}},  // the org domain has no record: the PSD's
+      {"", true, false, {"example.org", N}, {"example.org", Q}},
+      {"", true, true, {"example.org", N}, {"example.org", Q}},  // not the PSD's (§4.10.1 note)
+      {"record", false, false, {"news.example.org", Q}, {"news.example.org", R}},  // fewest labels
+      {"record", false, true, {"org", R}, {"org", N}},  // example.org is the org domain, no record
+      {"record", true, false, {"example.org", N}, {"example.org", Q}},  // issue 16
+      {"record", true, true, {"example.org", N}, {"example.org", Q}},
+      {"psd=n", false, false, {"news.example.org", Q}, {"news.example.org", R}},
+      {"psd=n", false, true, {"news.example.org", Q}, {"news.example.org", R}},
+      {"psd=n", true, false, {"news.example.org", Q}, {"news.example.org", R}},  // stops there
+      {"psd=n", true, true, {"news.example.org", Q}, {"news.example.org", R}},
+  };
+  for (const Layout& l : layouts) {
+    dns::ZoneResolver zone;
+    zone.addTxt("_dmarc.own.news.example.org", "v=DMARC1; p=quarantine; sp=none; np=reject");
+    ASSERT_TRUE(zone.addA("own.news.example.org", "192.0.2.1"));
+    ASSERT_TRUE(zone.addA("a.news.example.org", "192.0.2.2"));
+    if (std::string(l.intermediate) == "record") {
+      zone.addTxt("_dmarc.news.example.org", kI);
+    } else if (std::string(l.intermediate) == "psd=n") {
+      zone.addTxt("_dmarc.news.example.org", std::string(kI) + "; psd=n");
+    }
+    if (l.org) {
+      zone.addTxt("_dmarc.example.org", kO);
+    }
+    if (l.psd) {
+      zone.addTxt("_dmarc.org", kP);
+    }
+    const std::string what = std::string("I=") + l.intermediate + " O=" + (l.org ? "y" : "n") +
+                             " P=" + (l.psd ? "y" : "n");
+    auto check = [&](const std::string& from, const Want& w) {
+      Discovery d(zone, budget_);
+      const Evaluation e = evaluate(d, from, {}, {});
+      if (*w.domain == '\0') {
+        EXPECT_EQ(e.result, Result::None) << what << " " << from;
+        EXPECT_FALSE(e.record) << what << " " << from;
+        return;
+      }
+      EXPECT_EQ(e.result, Result::Fail) << what << " " << from;
+      EXPECT_EQ(e.record_domain, w.domain) << what << " " << from;
+      EXPECT_EQ(e.applied, w.policy) << what << " " << from;
+    };
+    check("own.news.example.org", {"own.news.example.org", Q});  // always its own p
+    check("a.news.example.org", l.exists);
+    check("b.news.example.org", l.nxdomain);
+  }
+}
+
+// p/sp/np present or absent, on an organizational domain's record and on a PSD's.
+TEST_F(Dmarc, TagFallbacks) {
+  const Policy N = Policy::None, Q = Policy::Quarantine, R = Policy::Reject;
+  struct Case {
+    const char* tags;
+    Policy self, sub, gone;
+  };
+  const Case cases[] = {
+      {"p=reject", R, R, R},
+      {"p=reject; sp=quarantine", R, Q, Q},
+      {"p=reject; np=none", R, R, N},
+      {"p=reject; sp=quarantine; np=none", R, Q, N},
+  };
+  for (const Case& c : cases) {
+    dns::ZoneResolver org;
+    org.addTxt("_dmarc.example.com", std::string("v=DMARC1; ") + c.tags);
+    ASSERT_TRUE(org.addA("www.example.com", "192.0.2.1"));
+    dns::ZoneResolver psd;
+    psd.addTxt("_dmarc.example", std::string("v=DMARC1; ") + c.tags + "; psd=y");
+    ASSERT_TRUE(psd.addA("bank.example", "192.0.2.1"));
+    ASSERT_TRUE(psd.addA("www.bank.example", "192.0.2.1"));
+    auto applied = [&](dns::Resolver& z, const std::string& from) {
+      Discovery d(z, budget_);
+      return evaluate(d, from, {}, {}).applied;
+    };
+    EXPECT_EQ(applied(org, "example.com"), c.self) << c.tags;
+    EXPECT_EQ(applied(org, "www.example.com"), c.sub) << c.tags;
+    EXPECT_EQ(applied(org, "gone.example.com"), c.gone) << c.tags;
+    // A PSD's record applies below it as sp/np, also to the organization's own name.
+    EXPECT_EQ(applied(psd, "bank.example"), c.sub) << c.tags;
+    EXPECT_EQ(applied(psd, "www.bank.example"), c.sub) << c.tags;
+    EXPECT_EQ(applied(psd, "gone.bank.example"), c.gone) << c.tags;
+    EXPECT_EQ(applied(psd, "nowhere.example"), c.gone) << c.tags;
+  }
+}
+
+TEST_F(Dmarc, PsdYAtAnIntermediateName) {
+  zone_.addTxt("_dmarc.news.example.org", "v=DMARC1; p=none; sp=quarantine; psd=y");
+  zone_.addTxt("_dmarc.example.org", "v=DMARC1; p=reject");
+  ASSERT_TRUE(zone_.addA("a.news.example.org", "192.0.2.1"));
+  const dns::Budget b = dns::Budget::unlimited();
+  Discovery d(zone_, b);
+  const OrgDomain o = d.organizationalDomain("a.news.example.org");
+  EXPECT_EQ(o.domain, "a.news.example.org");
+  EXPECT_EQ(o.psd_domain, "news.example.org");
+  const Evaluation e = eval("a.news.example.org", {});
+  EXPECT_EQ(e.record_domain, "news.example.org");  // the PSD's record, its sp
+  EXPECT_EQ(e.applied, Policy::Quarantine);
+}
+
+TEST_F(Dmarc, TestingModeOnTheOrganizationalRecord) {
+  zone_.addTxt("_dmarc.news.example.org", "v=DMARC1; p=none");
+  zone_.addTxt("_dmarc.example.org", "v=DMARC1; p=none; sp=reject; t=y");
+  ASSERT_TRUE(zone_.addA("a.news.example.org", "192.0.2.1"));
+  EXPECT_EQ(eval("a.news.example.org", {}).applied, Policy::Quarantine);
+}
+
+TEST_F(Dmarc, UnusableRecordsOnTheWalk) {
+  // A broken department record is not applied below it; the organization's is.
+  zone_.addTxt("_dmarc.news.example.com", "v=DMARC1; p=bogus");
+  zone_.addTxt("_dmarc.example.com", "v=DMARC1; p=reject");
+  Evaluation e = eval("a.news.example.com", {});
+  EXPECT_EQ(e.result, Result::Fail);
+  EXPECT_EQ(e.record_domain, "example.com");
+  EXPECT_EQ(eval("news.example.com", {}).result, Result::PermError);
+  // A broken organizational record is the one applied: no DMARC processing.
+  zone_.addTxt("_dmarc.news.example.net", "v=DMARC1; p=none");
+  zone_.addTxt("_dmarc.example.net", "v=DMARC1; p=bogus; psd=n");
+  e = eval("a.news.example.net", {});
+  EXPECT_EQ(e.result, Result::PermError);
+  EXPECT_EQ(e.record_domain, "example.net");
+  // Two records at the organizational domain: discarded, the department's has the
+  // fewest labels left.
+  zone_.addTxt("_dmarc.news.example.edu", "v=DMARC1; p=quarantine");
+  zone_.addTxt("_dmarc.example.edu", "v=DMARC1; p=reject");
+  zone_.addTxt("_dmarc.example.edu", "v=DMARC1; p=none");
+  e = eval("a.news.example.edu", {});
+  EXPECT_EQ(e.record_domain, "news.example.edu");
+  EXPECT_EQ(e.applied, Policy::Quarantine);
+  // A DNS failure above the department: the organizational domain is not known.
+  zone_.addTxt("_dmarc.news.example.info", "v=DMARC1; p=none");
+  zone_.setServfail("_dmarc.example.info");
+  EXPECT_EQ(eval("a.news.example.info", {}).result, Result::TempError);
+  EXPECT_EQ(eval("news.example.info", {}).result, Result::Fail);  // its own record
+}
+
+TEST_F(Dmarc, AppendixB4DeepTreeWalk) {
+  // RFC 9989 Appendix B.4.2: eight queries, example.com is the policy domain.
+  zone_.addTxt("_dmarc.example.com", "v=DMARC1; p=reject");
+  zone_.addTxt("_dmarc.signing.example.com", "v=DMARC1; p=none");
+  const std::string deep = "a.b.c.d.e.f.g.h.i.j.k.example.com";
+  ASSERT_TRUE(zone_.addA(deep, "192.0.2.1"));
+  Recording rec(zone_);
+  Discovery d(rec, budget_);
+  Evaluation e = evaluate(d, deep, {"fail", "example.com"}, {{"fail", "signing.example.com"}});
+  EXPECT_EQ(e.result, Result::Fail);
+  EXPECT_EQ(e.record_domain, "example.com");
+  EXPECT_EQ(e.applied, Policy::Reject);
+  EXPECT_EQ(rec.asked.size(), 8u);
+  EXPECT_EQ(rec.asked[1], "_dmarc.g.h.i.j.k.example.com");
+  EXPECT_EQ(rec.asked[7], "_dmarc.com");
+  e = eval(deep, {"fail", "example.com"}, {{"pass", "signing.example.com"}});
+  EXPECT_EQ(e.result, Result::Pass);
+  EXPECT_EQ(e.aligned_by, "dkim");
 }
 
 TEST_F(Dmarc, Alignment) {
