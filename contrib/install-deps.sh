@@ -27,6 +27,11 @@ packages=(
   libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
+  # the Debian package and its check (tests/integration/deb_package_test.sh): make deb
+  # (dpkg-buildpackage, debhelper with dh-autoreconf, fakeroot), lintian, git (make deb
+  # lists the files to package), systemd-analyze (the unit's sandbox score), groff and
+  # man (the manual pages render without warnings)
+  dpkg-dev debhelper fakeroot lintian git systemd groff-base man-db
 )
 
 missing=()
