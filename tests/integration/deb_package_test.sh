@@ -59,8 +59,12 @@ deb=$(find_deb || true)
 stale=""
 if [[ -n $deb && -z ${MW_DEB_REBUILD:-} ]]; then
 	# Any source file changed since the .deb was built?
-	stale=$(cd "$top" && git ls-files -z --cached --others --exclude-standard |
-		xargs -0 -r find 2>/dev/null -newer "$deb" -print | head -1 || true)
+	while IFS= read -r -d '' f; do
+		if [[ $top/$f -nt $deb ]]; then
+			stale=$f
+			break
+		fi
+	done < <(cd "$top" && git ls-files -z --cached --others --exclude-standard)
 fi
 if [[ -z $deb || -n $stale || -n ${MW_DEB_REBUILD:-} ]]; then
 	mw_log "building the package (make deb in $build${stale:+; changed since the last one: $stale})"
