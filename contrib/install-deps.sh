@@ -32,6 +32,11 @@ packages=(
   # (spamd is a separate package), its daily sa-update timer and cron job are off
   # unless enabled; it adds the system user debian-spamd.
   spamassassin
+  # the Debian package and its check (tests/integration/deb_package_test.sh): make deb
+  # (dpkg-buildpackage, debhelper with dh-autoreconf, fakeroot), lintian, git (make deb
+  # lists the files to package), systemd-analyze (the unit's sandbox score), groff and
+  # man (the manual pages render without warnings)
+  dpkg-dev debhelper fakeroot lintian git systemd groff-base man-db
 )
 
 missing=()

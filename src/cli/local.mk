@@ -1,7 +1,7 @@
 noinst_LIBRARIES += libmw_cli.a
 libmw_cli_a_SOURCES = src/cli/commands.cpp src/cli/commands.h
 
-bin_PROGRAMS += mailwarden
+sbin_PROGRAMS += mailwarden
 mailwarden_SOURCES = src/cli/main.cpp
 # Top-down: an upward reference between modules fails to link.
 mailwarden_LDADD = libmw_cli.a libmw_milter.a $(MW_CORE_LIBS) $(MILTER_LIBS) -lpthread \
