@@ -191,10 +191,12 @@ start_mailwarden() {
 	# What systemd would prepare: RuntimeDirectory=, CacheDirectory= (the package's
 	# postinst makes the cache folder too).
 	install -d -o "$unit_user" -g "$unit_group" -m 0750 /run/mailwarden
+	touch "$MW_LOG"
 	# shellcheck disable=SC2086 # ExecStart is a command line
 	setpriv --reuid="$unit_user" --regid="$unit_group" --init-groups --inh-caps=-all \
 		$exec_start </dev/null >>"$MW_LOG" 2>&1 &
 	mw_pid=$!
+	local from=$(($(wc -l <"$MW_LOG") + 1))
 	for _ in $(seq 1 300); do
 		if ! kill -0 "$mw_pid" 2>/dev/null; then
 			wait "$mw_pid"
@@ -202,7 +204,8 @@ start_mailwarden() {
 			mw_pid=""
 			return 1
 		fi
-		[[ -S /var/spool/postfix/mailwarden/milter.sock ]] && grep -q "listening on" "$MW_LOG" && return 0
+		# This start's own line (a restart finds the first one in the log too).
+		tail -n +"$from" "$MW_LOG" | grep -q "listening on" && return 0
 		sleep 0.1
 	done
 	return 1
