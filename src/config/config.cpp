@@ -110,6 +110,10 @@ class Loader {
   bool scalarOrError(const Field& f, std::string_view expected);
   Problem unreadable(const std::string& file);
   Problem noRules(const std::string& dir);
+  // A list of paths, each passing `check` (else an error at its element); the whole
+  // list only when every element does.
+  std::optional<std::vector<std::string>> checkedPaths(const Field& f,
+                                                       Problem (Loader::*check)(const std::string&));
 
   template <typename T>
   void setInt(const Field& f, T& out, long long lo, long long hi) {
@@ -353,6 +357,30 @@ std::optional<std::string> Loader::path(const Field& f) {
   return (base_dir_ / p).lexically_normal().string();
 }
 
+std::optional<std::vector<std::string>> Loader::checkedPaths(
+    const Field& f, Problem (Loader::*check)(const std::string&)) {
+  auto elements = list(f);
+  if (!elements) {
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (const Field& e : *elements) {
+    std::optional<std::string> p = path(e);
+    if (!p) {
+      continue;
+    }
+    if (Problem why = (this->*check)(*p)) {
+      error(e, *why);
+      continue;
+    }
+    out.push_back(*p);
+  }
+  if (out.size() != elements->size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 // What keeps `file` from being read, or nullopt. Opens and closes it (no read): this is
 // a configtest-time check, the module that uses the file reads it later.
 Problem Loader::unreadable(const std::string& file) {
@@ -468,25 +496,9 @@ void Loader::document(const YAML::Node& root) {
        mapping(f, {
          {"directories",
           [&](const Field& g) {
-            auto elements = list(g);
-            if (!elements) {
-              return;
-            }
-            std::vector<std::string> out;
-            for (const Field& e : *elements) {
-              std::optional<std::string> p = path(e);
-              if (!p) {
-                continue;
-              }
-              if (Problem why = noRules(*p)) {
-                error(e, *why);
-                continue;
-              }
-              out.push_back(*p);
-            }
             rule_dirs_given_ = true;
-            if (out.size() == elements->size()) {
-              config_.rule_dirs = std::move(out);
+            if (auto v = checkedPaths(g, &Loader::noRules)) {
+              config_.rule_dirs = std::move(*v);
             }
           }},
          {"cache_dir",
@@ -719,24 +731,8 @@ void Loader::dns(const Field& f) {
      }},
     {"zone_files",
      [&](const Field& g) {
-       auto elements = list(g);
-       if (!elements) {
-         return;
-       }
-       std::vector<std::string> out;
-       for (const Field& e : *elements) {
-         std::optional<std::string> p = path(e);
-         if (!p) {
-           continue;
-         }
-         if (Problem why = unreadable(*p)) {
-           error(e, *why);
-           continue;
-         }
-         out.push_back(*p);
-       }
-       if (out.size() == elements->size()) {
-         d.zone_files = std::move(out);
+       if (auto v = checkedPaths(g, &Loader::unreadable)) {
+         d.zone_files = std::move(*v);
        }
      }},
     {"timeout_ms",
