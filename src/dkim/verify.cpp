@@ -4,8 +4,10 @@
 //    DKIM_CBSTAT_* codes; TRYAGAIN and ERROR abort dkim_eoh() for *every* signature
 //    (measured: dkim_eoh returns DKIM_STAT_CBERROR and no signature is evaluated). Only
 //    NOTFOUND stays per signature, so every failed lookup returns NOTFOUND and we keep
-//    the real outcome (temperror for a timeout, permerror otherwise) in a note that
-//    decides that signature's result (RFC 6376 §6.1.2: TEMPFAIL for that key only).
+//    the real outcome in a note that decides that signature's result: the one DNS
+//    mapping (dns::classify) makes a Temporary lookup temperror and an Absent one
+//    permerror "no key" (RFC 6376 §6.1.2: TEMPFAIL for that key only; RFC 8601 §2.7.1
+//    dkim=temperror).
 //  - Time: libopendkim judges t=/x= with time(2) in dkim_siglist_setup(), before any
 //    callback, and its future test computes `t - drift` unsigned (a small t wraps
 //    around and looks like the future). Neither is our Clock. DKIM_OPTS_CLOCKDRIFT is
@@ -181,25 +183,32 @@ DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t 
   }
   const std::string name = std::string(reinterpret_cast<const char*>(sel)) + "._domainkey." +
                            reinterpret_cast<const char*>(dom);
-  if (!dns::isQueryableName(name)) {
+  // RFC 6376 §3.5/§6.1.1: d= and s= must form a domain name; one that is not a DNS
+  // name is a broken signature (permerror), not a DNS failure (dns::Outcome::BadName).
+  const auto bad_name = [&] {
     ctx->notes[sig] = {Status::PermError, "key name " + name + " is not a DNS name"};
     return DKIM_CBSTAT_NOTFOUND;
+  };
+  if (!dns::isQueryableName(name)) {
+    return bad_name();
   }
   const dns::Answer a = ctx->resolver.query(name, dns::Type::TXT, ctx->budget);
-  switch (a.status) {
-    case dns::Status::Ok:
+  switch (dns::classify(a)) {  // the one DNS mapping (dns/resolver.h)
+    case dns::Outcome::Found:
       break;
-    case dns::Status::NxDomain:
-    case dns::Status::NoData:
+    case dns::Outcome::Absent:
       // RFC 6376 §6.1.2 step 3: no key record is PERMFAIL (libopendkim: NOKEY).
       return DKIM_CBSTAT_NOTFOUND;
-    case dns::Status::TempFail:
-      ctx->notes[sig] = {Status::TempError, "key lookup " + name + ": " + a.why};
+    case dns::Outcome::Temporary:
+      // §6.1.2: "If the query for the public key fails to respond, the Verifier MAY seek
+      // a later verification attempt by returning TEMPFAIL": SERVFAIL, a timeout,
+      // REFUSED, NOTIMP, an answer that does not parse.
+      ctx->notes[sig] = {Status::TempError, "key lookup " + name + ": " +
+                                                std::string(dns::toString(a.status)) +
+                                                (a.why.empty() ? "" : " (" + a.why + ")")};
       return DKIM_CBSTAT_NOTFOUND;
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
-      ctx->notes[sig] = {Status::PermError, "key lookup " + name + ": " + a.why};
-      return DKIM_CBSTAT_NOTFOUND;
+    case dns::Outcome::BadName:
+      return bad_name();
   }
   if (a.txt.size() != 1) {
     // RFC 6376 §3.6.2.2: several records "can" be tried or failed; we fail, as
