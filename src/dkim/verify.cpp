@@ -8,6 +8,9 @@
 //    mapping (dns::classify) makes a Temporary lookup temperror and an Absent one
 //    permerror "no key" (RFC 6376 §6.1.2: TEMPFAIL for that key only; RFC 8601 §2.7.1
 //    dkim=temperror).
+//  - Callbacks are called from C: no exception may cross them. Each catches everything
+//    and returns DKIM_CBSTAT_TRYAGAIN, libopendkim's temporary failure, and flags the
+//    verifier (noexcept): every signature it could not decide is then temperror.
 //  - Time: libopendkim judges t=/x= with time(2) in dkim_siglist_setup(), before any
 //    callback, and its future test computes `t - drift` unsigned (a small t wraps
 //    around and looks like the future). Neither is our Clock. DKIM_OPTS_CLOCKDRIFT is
@@ -87,6 +90,7 @@ struct Verifier::Impl {
   bool eoh_done = false;
   bool skip = false;  // no signatures (or nothing left to do): stop feeding
   bool finished = false;
+  bool callback_failed = false;  // a callback caught an exception (see the file comment)
   Outcome outcome;
   int not_evaluated = 0;
   std::map<const DKIM_SIGINFO*, SigNote> notes;  // keyed by libopendkim's handle
@@ -134,7 +138,7 @@ Verifier::Impl* contextOf(DKIM* dkim) {
 
 // prescreen - called once in dkim_eoh() with every signature, before any key lookup:
 // applies max_signatures and our Clock's view of t=/x=.
-DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
+DKIM_CBSTAT prescreenImpl(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
   Verifier::Impl* ctx = contextOf(dkim);
   if (ctx == nullptr) {
     return DKIM_CBSTAT_ERROR;
@@ -170,7 +174,7 @@ DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
 }
 
 // keyLookup - TXT selector._domainkey.domain through our resolver (RFC 6376 §3.6.2).
-DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) {
+DKIM_CBSTAT keyLookupImpl(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) {
   Verifier::Impl* ctx = contextOf(dkim);
   if (ctx == nullptr || buflen == 0) {
     return DKIM_CBSTAT_ERROR;  // cannot happen: every Verifier sets its context
@@ -229,6 +233,33 @@ DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t 
   std::memcpy(buf, rec.data(), rec.size());
   buf[rec.size()] = '\0';
   return DKIM_CBSTAT_CONTINUE;
+}
+
+// The callbacks libopendkim calls (C): nothing may unwind through it. Whatever escapes
+// (std::bad_alloc from a note, an exception from a resolver) becomes libopendkim's
+// temporary failure and marks the verifier, whose undecided signatures are then
+// temperror (collectLibrary).
+DKIM_CBSTAT failedCallback(DKIM* dkim) noexcept {
+  if (Verifier::Impl* ctx = contextOf(dkim)) {
+    ctx->callback_failed = true;
+  }
+  return DKIM_CBSTAT_TRYAGAIN;
+}
+
+DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) noexcept {
+  try {
+    return prescreenImpl(dkim, sigs, nsigs);
+  } catch (...) {
+    return failedCallback(dkim);
+  }
+}
+
+DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) noexcept {
+  try {
+    return keyLookupImpl(dkim, sig, buf, buflen);
+  } catch (...) {
+    return failedCallback(dkim);
+  }
 }
 
 // dkim_getresultstr() returns NULL for codes it has no text for.
@@ -471,8 +502,13 @@ Outcome Verifier::finish() {
       m.message_error = std::string("dkim_eom: ") + resultText(st);
     }
   }
+  if (m.callback_failed) {
+    m.message_error = "key lookup or prescreen failed inside mailwarden" +
+                      (m.message_error.empty() ? std::string() : " (" + m.message_error + ")");
+  }
   m.collect();
   m.outcome.error = m.message_error;
+  m.outcome.temporary = m.callback_failed;
   return m.outcome;
 }
 
@@ -573,6 +609,11 @@ void Verifier::Impl::collectLibrary() {
     } else if (processed) {
       r.result = Status::Fail;
       r.reason = "signature did not verify";
+    } else if (callback_failed) {
+      // A callback failed inside mailwarden (an exception, caught): the key lookup did
+      // not complete; like a DNS failure, asking again later may succeed.
+      r.result = Status::TempError;
+      r.reason = message_error;
     } else {
       r.result = Status::PermError;
       r.reason = message_error.empty() ? "signature not verified" : message_error;

@@ -91,13 +91,18 @@ class DkimStage final : public Stage {
       obs::log(obs::Level::Info, qid, "dkim", "{} signature(s) not evaluated (max_signatures {})",
                out.not_evaluated, options_.max_signatures);
     }
+    if (out.temporary && !findings.failure) {
+      // A callback failed inside mailwarden (dkim/verify.cpp): an internal error, which
+      // the failure policy decides like any other; the results say temperror.
+      findings.failure = "dkim: " + out.error;
+    }
     if (out.signatures.empty()) {
       verdict::AuthResult a;
       a.method = "dkim";
       if (out.error.empty()) {
         a.result = "none";  // RFC 8601 §2.7.1: the message was not signed
       } else {
-        a.result = "permerror";
+        a.result = out.temporary ? "temperror" : "permerror";
         a.reason = out.error;
       }
       findings.auth.push_back(std::move(a));
