@@ -138,6 +138,24 @@ class Loader {
     }
   }
 
+  // spf/dkim/dmarc.temperror: the word tempfail, or a score as setScore takes it.
+  void setTemperror(const Field& f, OnTemperror& out) {
+    if (f.value.IsScalar() && isPlain(f.value) && f.value.Scalar() == "tempfail") {
+      out = OnTemperror{true, 0.0};
+      return;
+    }
+    double v = 0.0;
+    if (!f.value.IsScalar() || !isPlain(f.value) || !detail::parseNumber(f.value.Scalar(), v)) {
+      error(f, "expected tempfail or a number (a score)");
+      return;
+    }
+    if (v < -1000 || v > 1000) {
+      error(f, "must be between -1000 and 1000");
+      return;
+    }
+    out = OnTemperror{false, v};
+  }
+
   void milter(const Field& f);
   void thresholds(const Field& f);
   void reply(const Field& f, verdict::SmtpReply& out, long long lo, long long hi);
@@ -477,6 +495,7 @@ void Loader::document(const YAML::Node& root) {
          {"softfail_score", [&](const Field& g) { setScore(g, o.softfail_score); }},
          {"permerror_score", [&](const Field& g) { setScore(g, o.permerror_score); }},
          {"reject_on_fail", [&](const Field& g) { setBool(g, o.reject_on_fail); }},
+         {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
        });
      }},
     {"dkim",
@@ -488,6 +507,7 @@ void Loader::document(const YAML::Node& root) {
          {"fail_score", [&](const Field& g) { setScore(g, o.fail_score); }},
          {"policy_score", [&](const Field& g) { setScore(g, o.policy_score); }},
          {"permerror_score", [&](const Field& g) { setScore(g, o.permerror_score); }},
+         {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
        });
      }},
     {"dmarc", [&](const Field& f) { dmarc(f); }},
@@ -577,6 +597,7 @@ void Loader::dmarc(const Field& f) {
     {"quarantine_score", [&](const Field& g) { setScore(g, o.quarantine_score); }},
     {"none_score", [&](const Field& g) { setScore(g, o.none_score); }},
     {"bad_from_score", [&](const Field& g) { setScore(g, o.bad_from_score); }},
+    {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
   });
 }
 

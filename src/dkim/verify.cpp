@@ -4,8 +4,13 @@
 //    DKIM_CBSTAT_* codes; TRYAGAIN and ERROR abort dkim_eoh() for *every* signature
 //    (measured: dkim_eoh returns DKIM_STAT_CBERROR and no signature is evaluated). Only
 //    NOTFOUND stays per signature, so every failed lookup returns NOTFOUND and we keep
-//    the real outcome (temperror for a timeout, permerror otherwise) in a note that
-//    decides that signature's result (RFC 6376 §6.1.2: TEMPFAIL for that key only).
+//    the real outcome in a note that decides that signature's result: the one DNS
+//    mapping (dns::classify) makes a Temporary lookup temperror and an Absent one
+//    permerror "no key" (RFC 6376 §6.1.2: TEMPFAIL for that key only; RFC 8601 §2.7.1
+//    dkim=temperror).
+//  - Callbacks are called from C: no exception may cross them. Each catches everything
+//    and returns DKIM_CBSTAT_TRYAGAIN, libopendkim's temporary failure, and flags the
+//    verifier (noexcept): every signature it could not decide is then temperror.
 //  - Time: libopendkim judges t=/x= with time(2) in dkim_siglist_setup(), before any
 //    callback, and its future test computes `t - drift` unsigned (a small t wraps
 //    around and looks like the future). Neither is our Clock. DKIM_OPTS_CLOCKDRIFT is
@@ -85,6 +90,7 @@ struct Verifier::Impl {
   bool eoh_done = false;
   bool skip = false;  // no signatures (or nothing left to do): stop feeding
   bool finished = false;
+  bool callback_failed = false;  // a callback caught an exception (see the file comment)
   Outcome outcome;
   int not_evaluated = 0;
   std::map<const DKIM_SIGINFO*, SigNote> notes;  // keyed by libopendkim's handle
@@ -132,7 +138,7 @@ Verifier::Impl* contextOf(DKIM* dkim) {
 
 // prescreen - called once in dkim_eoh() with every signature, before any key lookup:
 // applies max_signatures and our Clock's view of t=/x=.
-DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
+DKIM_CBSTAT prescreenImpl(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
   Verifier::Impl* ctx = contextOf(dkim);
   if (ctx == nullptr) {
     return DKIM_CBSTAT_ERROR;
@@ -168,7 +174,7 @@ DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
 }
 
 // keyLookup - TXT selector._domainkey.domain through our resolver (RFC 6376 §3.6.2).
-DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) {
+DKIM_CBSTAT keyLookupImpl(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) {
   Verifier::Impl* ctx = contextOf(dkim);
   if (ctx == nullptr || buflen == 0) {
     return DKIM_CBSTAT_ERROR;  // cannot happen: every Verifier sets its context
@@ -181,25 +187,32 @@ DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t 
   }
   const std::string name = std::string(reinterpret_cast<const char*>(sel)) + "._domainkey." +
                            reinterpret_cast<const char*>(dom);
-  if (!dns::isQueryableName(name)) {
+  // RFC 6376 §3.5/§6.1.1: d= and s= must form a domain name; one that is not a DNS
+  // name is a broken signature (permerror), not a DNS failure (dns::Outcome::BadName).
+  const auto bad_name = [&] {
     ctx->notes[sig] = {Status::PermError, "key name " + name + " is not a DNS name"};
     return DKIM_CBSTAT_NOTFOUND;
+  };
+  if (!dns::isQueryableName(name)) {
+    return bad_name();
   }
   const dns::Answer a = ctx->resolver.query(name, dns::Type::TXT, ctx->budget);
-  switch (a.status) {
-    case dns::Status::Ok:
+  switch (dns::classify(a)) {  // the one DNS mapping (dns/resolver.h)
+    case dns::Outcome::Found:
       break;
-    case dns::Status::NxDomain:
-    case dns::Status::NoData:
+    case dns::Outcome::Absent:
       // RFC 6376 §6.1.2 step 3: no key record is PERMFAIL (libopendkim: NOKEY).
       return DKIM_CBSTAT_NOTFOUND;
-    case dns::Status::TempFail:
-      ctx->notes[sig] = {Status::TempError, "key lookup " + name + ": " + a.why};
+    case dns::Outcome::Temporary:
+      // §6.1.2: "If the query for the public key fails to respond, the Verifier MAY seek
+      // a later verification attempt by returning TEMPFAIL": SERVFAIL, a timeout,
+      // REFUSED, NOTIMP, an answer that does not parse.
+      ctx->notes[sig] = {Status::TempError, "key lookup " + name + ": " +
+                                                std::string(dns::toString(a.status)) +
+                                                (a.why.empty() ? "" : " (" + a.why + ")")};
       return DKIM_CBSTAT_NOTFOUND;
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
-      ctx->notes[sig] = {Status::PermError, "key lookup " + name + ": " + a.why};
-      return DKIM_CBSTAT_NOTFOUND;
+    case dns::Outcome::BadName:
+      return bad_name();
   }
   if (a.txt.size() != 1) {
     // RFC 6376 §3.6.2.2: several records "can" be tried or failed; we fail, as
@@ -220,6 +233,33 @@ DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t 
   std::memcpy(buf, rec.data(), rec.size());
   buf[rec.size()] = '\0';
   return DKIM_CBSTAT_CONTINUE;
+}
+
+// The callbacks libopendkim calls (C): nothing may unwind through it. Whatever escapes
+// (std::bad_alloc from a note, an exception from a resolver) becomes libopendkim's
+// temporary failure and marks the verifier, whose undecided signatures are then
+// temperror (collectLibrary).
+DKIM_CBSTAT failedCallback(DKIM* dkim) noexcept {
+  if (Verifier::Impl* ctx = contextOf(dkim)) {
+    ctx->callback_failed = true;
+  }
+  return DKIM_CBSTAT_TRYAGAIN;
+}
+
+DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) noexcept {
+  try {
+    return prescreenImpl(dkim, sigs, nsigs);
+  } catch (...) {
+    return failedCallback(dkim);
+  }
+}
+
+DKIM_CBSTAT keyLookup(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, size_t buflen) noexcept {
+  try {
+    return keyLookupImpl(dkim, sig, buf, buflen);
+  } catch (...) {
+    return failedCallback(dkim);
+  }
 }
 
 // dkim_getresultstr() returns NULL for codes it has no text for.
@@ -462,8 +502,13 @@ Outcome Verifier::finish() {
       m.message_error = std::string("dkim_eom: ") + resultText(st);
     }
   }
+  if (m.callback_failed) {
+    m.message_error = "key lookup or prescreen failed inside mailwarden" +
+                      (m.message_error.empty() ? std::string() : " (" + m.message_error + ")");
+  }
   m.collect();
   m.outcome.error = m.message_error;
+  m.outcome.temporary = m.callback_failed;
   return m.outcome;
 }
 
@@ -564,6 +609,11 @@ void Verifier::Impl::collectLibrary() {
     } else if (processed) {
       r.result = Status::Fail;
       r.reason = "signature did not verify";
+    } else if (callback_failed) {
+      // A callback failed inside mailwarden (an exception, caught): the key lookup did
+      // not complete; like a DNS failure, asking again later may succeed.
+      r.result = Status::TempError;
+      r.reason = message_error;
     } else {
       r.result = Status::PermError;
       r.reason = message_error.empty() ? "signature not verified" : message_error;

@@ -105,13 +105,15 @@ const RecordLookup& Discovery::lookup(const std::string& domain) {
   r.domain = domain;
   const std::string qname = "_dmarc." + domain;
   if (!dns::isQueryableName(qname)) {
+    // Not a DNS failure (dns::Outcome::BadName): a name that cannot exist holds no
+    // record, and the walk goes on to shorter names (§4.10).
     r.problem = "_dmarc name too long";
     return cache_.emplace(domain, std::move(r)).first->second;
   }
   ++queries_;
   const dns::Answer a = resolver_.query(qname, dns::Type::TXT, budget_);
-  switch (a.status) {
-    case dns::Status::Ok: {
+  switch (dns::classify(a)) {  // the one DNS mapping (dns/resolver.h)
+    case dns::Outcome::Found: {
       std::vector<const std::string*> dmarc;
       for (const std::string& txt : a.txt) {
         if (isDmarcRecord(txt)) {
@@ -134,17 +136,18 @@ const RecordLookup& Discovery::lookup(const std::string& domain) {
       }
       break;
     }
-    case dns::Status::NxDomain:
-    case dns::Status::NoData:
+    case dns::Outcome::Absent:
       break;
-    case dns::Status::TempFail:
+    case dns::Outcome::Temporary:
+      // SERVFAIL, a timeout, REFUSED, NOTIMP, FORMERR, an answer that does not parse: the
+      // lookup failed, which says nothing about the record. "No record" here would let a
+      // resolver that starts refusing switch DMARC off (fail open).
       r.status = LookupStatus::TempError;
-      r.problem = "DNS failure at " + qname + ": " + (a.why.empty() ? "temporary" : a.why);
+      r.problem = "DNS failure at " + qname + ": " + std::string(dns::toString(a.status)) +
+                  (a.why.empty() ? "" : " (" + a.why + ")");
       break;
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
-      // REFUSED or a broken answer: the domain's data, asking again gives the same.
-      r.problem = "unusable answer at " + qname + ": " + std::string(dns::toString(a.status));
+    case dns::Outcome::BadName:
+      r.problem = "_dmarc name is not a DNS name";  // not reached: checked above
       break;
   }
   return cache_.emplace(domain, std::move(r)).first->second;
@@ -243,17 +246,18 @@ Existence Discovery::existence(const std::string& domain) {
   // name). Appendix A.4: no record type is required; a NODATA answer means the name
   // exists (an empty non-terminal, a name with only TXT records). NXDOMAIN is an answer
   // about the name, so one query of any type decides; A is asked.
+  // A failed lookup (dns::Outcome::Temporary: REFUSED, a broken answer as well as a
+  // timeout) decides nothing: temperror. A name that is not a DNS name (not reached:
+  // author domains are normalized) is not an NXDOMAIN answer, so it "exists" (p/sp).
   ++queries_;
   const dns::Answer a = resolver_.query(domain, dns::Type::A, budget_);
-  switch (a.status) {
-    case dns::Status::NxDomain:
-      return Existence::NonExistent;
-    case dns::Status::TempFail:
+  switch (dns::classify(a)) {
+    case dns::Outcome::Absent:
+      return a.status == dns::Status::NxDomain ? Existence::NonExistent : Existence::Exists;
+    case dns::Outcome::Temporary:
       return Existence::TempError;
-    case dns::Status::Ok:
-    case dns::Status::NoData:
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
+    case dns::Outcome::Found:
+    case dns::Outcome::BadName:
       break;
   }
   return Existence::Exists;

@@ -111,10 +111,10 @@ Answer fromUnbound(Type type, const ub_result& r) {
     case 0: break;  // NOERROR: data or NODATA, below
     case 3: return status(Status::NxDomain, "", secure);
     case 2: return status(Status::TempFail, "SERVFAIL", false);
-    case 1: return status(Status::PermFail, "FORMERR", false);
-    case 4: return status(Status::PermFail, "NOTIMP", false);
-    case 5: return status(Status::PermFail, "REFUSED", false);
-    default: return status(Status::PermFail, "RCODE " + std::to_string(r.rcode), false);
+    case 1: return status(Status::Refused, "FORMERR", false);
+    case 4: return status(Status::Refused, "NOTIMP", false);
+    case 5: return status(Status::Refused, "REFUSED", false);
+    default: return status(Status::Refused, "RCODE " + std::to_string(r.rcode), false);
   }
   if (r.havedata == 0 || r.data == nullptr || r.data[0] == nullptr) {
     return status(Status::NoData, "", secure);  // RFC 2308 §2.2

@@ -21,8 +21,36 @@ std::string_view toString(Status s) noexcept {
     case Status::NxDomain: return "nxdomain";
     case Status::NoData: return "nodata";
     case Status::TempFail: return "tempfail";
-    case Status::PermFail: return "permfail";
+    case Status::Refused: return "refused";
     case Status::Malformed: return "malformed";
+    case Status::BadName: return "badname";
+  }
+  MW_UNREACHABLE("dns::Status out of range");
+}
+
+std::string_view toString(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::Found: return "found";
+    case Outcome::Absent: return "absent";
+    case Outcome::Temporary: return "temporary";
+    case Outcome::BadName: return "badname";
+  }
+  MW_UNREACHABLE("dns::Outcome out of range");
+}
+
+// The table of doc/ARCHITECTURE.md ("DNS"). A server that refuses, does not implement
+// the query or sends an answer we cannot read is a failure of the lookup, not an answer
+// about the name: asking later (or another server) may succeed, and treating it as
+// "absent" would let a broken resolver turn DMARC off (fail open).
+Outcome classify(Status s) noexcept {
+  switch (s) {
+    case Status::Ok: return Outcome::Found;
+    case Status::NxDomain:
+    case Status::NoData: return Outcome::Absent;
+    case Status::TempFail:
+    case Status::Refused:
+    case Status::Malformed: return Outcome::Temporary;
+    case Status::BadName: return Outcome::BadName;
   }
   MW_UNREACHABLE("dns::Status out of range");
 }

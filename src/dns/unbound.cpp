@@ -261,7 +261,7 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
 
 Answer UnboundResolver::query(std::string_view name, Type type, const Budget& budget) {
   if (!isQueryableName(name)) {
-    return failed(Status::PermFail, "not a DNS name");
+    return failed(Status::BadName, "not a DNS name");
   }
   if (budget.exhausted()) {
     return failed(Status::TempFail, "DNS budget exhausted");

@@ -70,8 +70,8 @@ struct ZoneResolver::Impl {
   // Every proper ancestor of a name in `nodes` (the root is ""): such a name exists even
   // without records of its own, an empty non-terminal (RFC 8020 §2, RFC 4592 §2.2.2).
   std::unordered_set<std::string> ancestors;
-  std::unordered_map<std::string, Failure> timeouts;
-  std::unordered_map<std::string, Failure> servfails;
+  // Injected failures by kind (the index is the Injected value), then by name.
+  std::array<std::unordered_map<std::string, Failure>, kInjectedKinds> injected;
 
   Node& node(std::string_view name) {
     std::string key = detail::normalizeName(name);
@@ -129,12 +129,8 @@ void ZoneResolver::addCname(std::string_view name, std::string_view target) {
 
 void ZoneResolver::addEmpty(std::string_view name) { static_cast<void>(impl_->node(name)); }
 
-void ZoneResolver::setTimeout(std::string_view name, std::vector<Type> types) {
-  impl_->timeouts[detail::normalizeName(name)].add(types);
-}
-
-void ZoneResolver::setServfail(std::string_view name, std::vector<Type> types) {
-  impl_->servfails[detail::normalizeName(name)].add(types);
+void ZoneResolver::inject(Injected what, std::string_view name, std::vector<Type> types) {
+  impl_->injected[static_cast<std::size_t>(what)][detail::normalizeName(name)].add(types);
 }
 
 namespace {
@@ -144,6 +140,19 @@ Answer failed(Status s, std::string why) {
   a.status = s;
   a.why = std::move(why);
   return a;
+}
+
+// The answer an injected failure stands for: what UnboundResolver reports for it.
+Answer injectedAnswer(Injected what) {
+  switch (what) {
+    case Injected::Timeout: return failed(Status::TempFail, "timeout");
+    case Injected::Servfail: return failed(Status::TempFail, "SERVFAIL");
+    case Injected::Refused: return failed(Status::Refused, "REFUSED");
+    case Injected::NotImp: return failed(Status::Refused, "NOTIMP");
+    case Injected::FormErr: return failed(Status::Refused, "FORMERR");
+    case Injected::Malformed: return failed(Status::Malformed, "malformed answer");
+  }
+  MW_UNREACHABLE("dns::Injected out of range");
 }
 
 // Copies the records of `type` from `n`; Ok when there is at least one.
@@ -166,13 +175,13 @@ Answer recordsOf(const Node& n, Type type) {
 
 // Walks the CNAME chain name by name, as a recursive resolver would; failure injection
 // applies to every name on the chain, so a test can make the target of an alias time out.
-// A chain that loops or runs longer than kMaxCnameHops is Malformed, not TempFail: the
-// published data is broken, asking again returns the same, and RFC 1034 §3.6.2 calls it
-// an error. (A recursive server such as unbound answers such a chain with SERVFAIL,
-// which UnboundResolver reports as TempFail; callers treat both as a failed lookup.)
+// A chain that loops or runs longer than kMaxCnameHops is TempFail, as from
+// UnboundResolver: a recursive server answers such a chain with SERVFAIL (RFC 1034
+// §3.6.2 calls a loop an error), and a fake that answered otherwise would let a test
+// pass that production fails. Both classify() as Temporary.
 Answer ZoneResolver::query(std::string_view name, Type type, const Budget& budget) {
   if (!isQueryableName(name)) {
-    return failed(Status::PermFail, "not a DNS name");
+    return failed(Status::BadName, "not a DNS name");
   }
   if (budget.exhausted()) {
     return failed(Status::TempFail, "DNS budget exhausted");
@@ -180,12 +189,11 @@ Answer ZoneResolver::query(std::string_view name, Type type, const Budget& budge
   std::string key = detail::normalizeName(name);
   std::unordered_set<std::string> seen;
   for (int hops = 0;; ++hops) {
-    if (auto t = impl_->timeouts.find(key); t != impl_->timeouts.end() && t->second.matches(type)) {
-      return failed(Status::TempFail, "timeout");
-    }
-    if (auto s = impl_->servfails.find(key);
-        s != impl_->servfails.end() && s->second.matches(type)) {
-      return failed(Status::TempFail, "SERVFAIL");
+    for (int kind = 0; kind < kInjectedKinds; ++kind) {
+      const auto& by_name = impl_->injected[static_cast<std::size_t>(kind)];
+      if (auto f = by_name.find(key); f != by_name.end() && f->second.matches(type)) {
+        return injectedAnswer(static_cast<Injected>(kind));
+      }
     }
     const auto it = impl_->nodes.find(key);
     if (it == impl_->nodes.end()) {
@@ -199,10 +207,10 @@ Answer ZoneResolver::query(std::string_view name, Type type, const Budget& budge
     }
     seen.insert(key);
     if (seen.count(*n.cname) != 0) {
-      return failed(Status::Malformed, "CNAME loop at " + *n.cname);
+      return failed(Status::TempFail, "CNAME loop at " + *n.cname);
     }
     if (hops == kMaxCnameHops) {
-      return failed(Status::Malformed, "CNAME chain longer than 8 at " + key);
+      return failed(Status::TempFail, "CNAME chain longer than 8 at " + key);
     }
     key = *n.cname;
   }
@@ -259,11 +267,7 @@ Result<void> ZoneResolver::loadText(std::string_view text, const std::string& la
     }
   }
   for (const detail::ParsedPragma& p : parsed->pragmas) {
-    if (p.timeout) {
-      staging.setTimeout(p.name, p.types);
-    } else {
-      staging.setServfail(p.name, p.types);
-    }
+    staging.inject(p.kind, p.name, p.types);
   }
   std::swap(impl_, staging.impl_);
   return {};

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "dns/names.h"
 #include "mailwarden/base/ascii.h"
@@ -118,6 +119,13 @@ class ParenScanner {
   bool in_quote_ = false;
 };
 
+// The failure pragmas (zone.h); each word is NUL-terminated for the error messages.
+constexpr std::pair<std::string_view, Injected> kPragmas[] = {
+    {";@timeout", Injected::Timeout},   {";@servfail", Injected::Servfail},
+    {";@refused", Injected::Refused},   {";@notimp", Injected::NotImp},
+    {";@formerr", Injected::FormErr},   {";@malformed", Injected::Malformed},
+};
+
 // Our own pass over the lines: the pragmas are comments, which libldns drops before we
 // could see them, and their relative names need the $ORIGIN in force at their line, so
 // $ORIGIN is tracked here too (libldns tracks it again for the records).
@@ -158,16 +166,20 @@ Result<std::vector<ParsedPragma>> scanPragmas(std::string_view text, const std::
       s.remove_prefix(1);
     }
     ParsedPragma p;
-    if (s.substr(0, 9) == ";@timeout" && (s.size() == 9 || ascii::isWsp(s[9]))) {
-      s.remove_prefix(9);
-    } else if (s.substr(0, 10) == ";@servfail" && (s.size() == 10 || ascii::isWsp(s[10]))) {
-      p.timeout = false;
-      s.remove_prefix(10);
-    } else {
+    const char* what = nullptr;
+    for (const auto& [word, kind] : kPragmas) {
+      const std::size_t n = word.size();
+      if (s.substr(0, n) == word && (s.size() == n || ascii::isWsp(s[n]))) {
+        what = word.data();
+        p.kind = kind;
+        s.remove_prefix(n);
+        break;
+      }
+    }
+    if (what == nullptr) {
       continue;
     }
     const std::vector<std::string_view> w = splitWords(s);
-    const char* what = p.timeout ? ";@timeout" : ";@servfail";
     if (w.empty()) {
       return fail(errorAt(label, line, std::string(what) + " needs a NAME"));
     }

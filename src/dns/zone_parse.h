@@ -1,6 +1,6 @@
 // dns/zone_parse.h — private to dns/: RFC 1035 master-file text into plain records, with
 // libldns doing the RFC 1035 §5.1 syntax ($ORIGIN, $TTL, parentheses, quoted strings,
-// \DDD escapes) and this file doing the rest: the ;@timeout / ;@servfail pragmas, the
+// \DDD escapes) and this file doing the rest: the failure pragmas (zone.h), the
 // absolute-name check, file:line errors. The input is operator data (dns.zone_files,
 // --dns-zone) or fuzz input: anything is handled, nothing is trusted. Never throws
 // except std::bad_alloc.
@@ -13,6 +13,7 @@
 
 #include "mailwarden/base/result.h"
 #include "mailwarden/dns/resolver.h"
+#include "mailwarden/dns/zone.h"
 
 namespace mw::dns::detail {
 
@@ -27,7 +28,7 @@ struct ParsedRecord {
 };
 
 struct ParsedPragma {
-  bool timeout = true;      // false: servfail
+  Injected kind = Injected::Timeout;
   std::string name;         // absolute, normalized
   std::vector<Type> types;  // empty: every type
   int line = 0;

@@ -1,6 +1,7 @@
 #include "builtin_stages.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mailwarden/base/ascii.h"
@@ -109,6 +110,19 @@ void attachMimeSink(std::vector<StagePtr>& stages, message::MimeSink& sink) {
 
 StagePtr makeHeaderGuard(const verdict::Policy& policy) {
   return std::make_unique<HeaderGuard>(policy);
+}
+
+void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,
+                 const char* rule_id, std::string reason) {
+  if (setting.tempfail) {
+    if (!findings.failure) {
+      findings.failure = std::move(reason);
+    }
+    return;
+  }
+  if (setting.score != 0.0) {
+    findings.contributions.push_back({rule_id, setting.score});
+  }
 }
 
 }  // namespace mw::scan

@@ -11,8 +11,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "mailwarden/config/config.h"
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
@@ -39,6 +41,11 @@ StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Bud
 // after every stage's endOfMessage. Registers itself with the MIME stage among
 // `earlier` so the body is parsed once. Call only when snapshot.rules() is set.
 StagePtr makeRulesStage(const Snapshot& snapshot, std::vector<StagePtr>& earlier);
+
+// A check's temperror (config spf/dkim/dmarc.temperror): the failure policy (the first
+// failure's reason is kept), or `rule_id` with the configured score (none when 0).
+void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,
+                 const char* rule_id, std::string reason);
 
 // Adds `sink` to the MIME stage among `stages` (no-op without one): the MIME stage fans
 // its parser's events out to every attached sink, which must outlive the stage's

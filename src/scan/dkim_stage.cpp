@@ -7,9 +7,9 @@
 //   AuthResult{method "dkim", result (RFC 8601 token), reason (comment, not for pass),
 //              properties header.d, header.i (if any), header.s, header.a, header.b
 //              (the first 8 characters of b=, RFC 6008), domain = d= lower-case}.
-// No signature: one AuthResult{dkim, none}. temperror (a key lookup that timed out)
-// does not set Findings::failure: whether it matters is DMARC's decision. Scores
-// (config dkim.*) are added once per message and only when no signature passed.
+// No signature: one AuthResult{dkim, none}. temperror (a key lookup that failed) does
+// what dkim.temperror says, like the scores (config dkim.*) once per message and only
+// when no signature passed; by default nothing: whether it matters is DMARC's decision.
 #include <string>
 #include <utility>
 
@@ -91,19 +91,25 @@ class DkimStage final : public Stage {
       obs::log(obs::Level::Info, qid, "dkim", "{} signature(s) not evaluated (max_signatures {})",
                out.not_evaluated, options_.max_signatures);
     }
+    if (out.temporary && !findings.failure) {
+      // A callback failed inside mailwarden (dkim/verify.cpp): an internal error, which
+      // the failure policy decides like any other; the results say temperror.
+      findings.failure = "dkim: " + out.error;
+    }
     if (out.signatures.empty()) {
       verdict::AuthResult a;
       a.method = "dkim";
       if (out.error.empty()) {
         a.result = "none";  // RFC 8601 §2.7.1: the message was not signed
       } else {
-        a.result = "permerror";
+        a.result = out.temporary ? "temperror" : "permerror";
         a.reason = out.error;
       }
       findings.auth.push_back(std::move(a));
       return;
     }
     bool passed = false;
+    bool any_temperror = false;
     bool any_fail = false;
     bool any_policy = false;
     bool any_permerror = false;
@@ -136,6 +142,7 @@ class DkimStage final : public Stage {
         case dkim::Status::PermError:
         case dkim::Status::Neutral: any_permerror = true; break;
         case dkim::Status::TempError:
+          any_temperror = true;
           obs::log(obs::Level::Warn, qid, "dkim", "temperror for d={} s={}: {}", s.domain,
                    s.selector, s.reason);
           break;
@@ -143,6 +150,9 @@ class DkimStage final : public Stage {
     }
     if (passed) {
       return;
+    }
+    if (any_temperror) {
+      onTemperror(findings, options_.temperror, "DKIM_TEMPERROR", "DKIM temperror");
     }
     if (any_fail) {
       findings.contributions.push_back({"DKIM_FAIL", options_.fail_score});

@@ -1,6 +1,7 @@
 // scan/dmarc_stage.cpp — DMARC (RFC 9989) over the SPF and DKIM results the earlier
 // stages left in Findings::auth: one "dmarc" Authentication-Results entry, scores, the
-// enforcement of `dmarc.mode: enforce`, and temperror to the failure policy.
+// enforcement of `dmarc.mode: enforce`, and temperror as dmarc.temperror says (the
+// failure policy by default, or a score).
 //
 // Runs last (Snapshot::makeStages): it reads the other stages' results at end of message.
 // Author domain: dmarc::authorDomains (a strict RFC 5322 parser); several From fields or
@@ -196,12 +197,12 @@ class DmarcStage final : public Stage {
 
   void act(verdict::Findings& findings, const dmarc::Evaluation& e, verdict::AuthResult& a) {
     if (e.result == dmarc::Result::TempError) {
-      // RFC 9989: the result is not final; the failure policy decides (tempfail).
+      // RFC 9989: the result is not final; dmarc.temperror decides: the failure policy
+      // (tempfail, the default) or a score.
       obs::log(obs::Level::Warn, queue_id_.empty() ? "NOQUEUE" : queue_id_, "dmarc",
                "temperror for {}: {}", e.from_domain, e.problem);
-      if (!findings.failure) {
-        findings.failure = "DMARC temperror for " + e.from_domain;
-      }
+      onTemperror(findings, options_.temperror, "DMARC_TEMPERROR",
+                  "DMARC temperror for " + e.from_domain);
       return;
     }
     if (e.result == dmarc::Result::PermError) {

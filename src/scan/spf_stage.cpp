@@ -1,5 +1,6 @@
 // scan/spf_stage.cpp — SPF results into Findings: Authentication-Results entries, scores,
-// the optional reject on fail, and temperror to the failure policy.
+// the optional reject on fail, and temperror as spf.temperror says (the failure policy
+// by default, or a score).
 #include <string>
 
 #include "builtin_stages.h"
@@ -90,14 +91,13 @@ class SpfStage final : public Stage {
         findings.contributions.push_back({"SPF_PERMERROR", options_.permerror_score});
         return;
       case spf::Result::TempError:
-        // RFC 7208 §2.6.6: a transient error; the failure policy decides (tempfail).
-        // At MAIL FROM Postfix may not have assigned a queue id yet.
+        // RFC 7208 §2.6.6: a transient error; spf.temperror decides: the failure policy
+        // (tempfail, the default) or a score. At MAIL FROM Postfix may not have assigned
+        // a queue id yet.
         obs::log(obs::Level::Warn, env.queue_id.empty() ? "NOQUEUE" : env.queue_id, "spf",
                  "temperror for {}: {}", r.domain,
                  r.problem);
-        if (!findings.failure) {
-          findings.failure = "SPF temperror for " + r.domain;
-        }
+        onTemperror(findings, options_.temperror, "SPF_TEMPERROR", "SPF temperror for " + r.domain);
         return;
       case spf::Result::Pass:
       case spf::Result::Neutral:

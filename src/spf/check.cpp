@@ -64,7 +64,12 @@ bool endsWithDomain(std::string_view name, std::string_view domain) noexcept {
          ascii::iequals(name.substr(name.size() - domain.size()), domain);
 }
 
-bool isVoid(dns::Status s) noexcept { return s == dns::Status::NxDomain || s == dns::Status::NoData; }
+// The one DNS mapping (dns::classify): Absent is a void lookup (§4.6.4), Temporary is
+// temperror (§4.4, §5: "RCODE other than 0 or 3", a timeout). BadName cannot reach the
+// resolver from here: every name is checked with isQueryable (stricter) first, and a
+// name that fails it is none (§4.3) or no match (a mechanism's target), not a DNS error.
+bool isVoid(const dns::Answer& a) noexcept { return dns::classify(a) == dns::Outcome::Absent; }
+bool isFound(const dns::Answer& a) noexcept { return dns::classify(a) == dns::Outcome::Found; }
 
 std::string dnsProblem(std::string_view name, dns::Type type, const dns::Answer& a) {
   std::string out = "DNS ";
@@ -132,7 +137,7 @@ class Evaluation {
   unsigned terms_ = 0;
   unsigned voids_ = 0;
   // The PTR lookup and its validated names (§5.5), shared by ptr and %{p}.
-  std::optional<dns::Status> ptr_status_;
+  std::optional<dns::Outcome> ptr_status_;
   std::vector<std::string> validated_;
 };
 
@@ -181,15 +186,13 @@ Outcome Evaluation::checkHost(const std::string& domain, unsigned depth) {
   }
   // §4.4: the TXT records of <domain>.
   const dns::Answer txt = query(domain, dns::Type::TXT);
-  switch (txt.status) {
-    case dns::Status::Ok:
+  switch (dns::classify(txt)) {
+    case dns::Outcome::Found:
       break;
-    case dns::Status::NxDomain:
-    case dns::Status::NoData:
+    case dns::Outcome::Absent:
+    case dns::Outcome::BadName:  // not reached: isCheckableDomain above (§4.3: none)
       return error(Result::None, "no SPF record at " + domain);
-    case dns::Status::TempFail:
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
+    case dns::Outcome::Temporary:
       return error(Result::TempError, dnsProblem(domain, dns::Type::TXT, txt));
   }
   // §4.5: select the records that start with "v=spf1"; several are permerror.
@@ -299,7 +302,7 @@ Evaluation::Matched Evaluation::matchAddresses(const std::string& name, unsigned
   }
   const dns::Type type = addressType();
   const dns::Answer a = query(name, type);
-  if (isVoid(a.status) || (a.status == dns::Status::Ok && a.a.empty() && a.aaaa.empty())) {
+  if (isVoid(a) || (isFound(a) && a.a.empty() && a.aaaa.empty())) {
     if (count_void) {
       if (auto over = countVoid(name)) {
         return tl::unexpected<Outcome>(std::move(*over));
@@ -307,7 +310,7 @@ Evaluation::Matched Evaluation::matchAddresses(const std::string& name, unsigned
     }
     return false;
   }
-  if (a.status != dns::Status::Ok) {
+  if (!isFound(a)) {  // Temporary (BadName cannot happen: isQueryable above)
     return tl::unexpected<Outcome>(error(Result::TempError, dnsProblem(name, type, a)));
   }
   std::array<std::uint8_t, 16> net{};
@@ -334,13 +337,13 @@ Evaluation::Matched Evaluation::matchMx(const std::string& name, unsigned cidr4,
     return false;
   }
   const dns::Answer mx = query(name, dns::Type::MX);
-  if (isVoid(mx.status) || (mx.status == dns::Status::Ok && mx.mx.empty())) {
+  if (isVoid(mx) || (isFound(mx) && mx.mx.empty())) {
     if (auto over = countVoid(name)) {
       return tl::unexpected<Outcome>(std::move(*over));
     }
     return false;
   }
-  if (mx.status != dns::Status::Ok) {
+  if (!isFound(mx)) {  // Temporary
     return tl::unexpected<Outcome>(error(Result::TempError, dnsProblem(name, dns::Type::MX, mx)));
   }
   // §4.6.4: "the evaluation of each MX record MUST NOT result in querying more than 10
@@ -369,11 +372,13 @@ const std::vector<std::string>& Evaluation::validatedNames() {
     return validated_;
   }
   // §5.5: the PTR names of <ip>, at most 10 of them, each validated by a forward
-  // lookup that must return <ip>; DNS errors skip the name.
+  // lookup that must return <ip>; DNS errors skip the name. Here, and only here, RFC
+  // 7208 makes a Temporary outcome no match instead of temperror (§5.5: "If a DNS error
+  // occurs while doing the PTR RR lookup, then this mechanism fails to match").
   const std::string reverse = ip_.reverseName();
   const dns::Answer ptr = query(reverse, dns::Type::PTR);
-  ptr_status_ = ptr.status;
-  if (ptr.status != dns::Status::Ok) {
+  ptr_status_ = dns::classify(ptr);
+  if (!isFound(ptr)) {
     return validated_;
   }
   std::size_t checked = 0;
@@ -386,8 +391,8 @@ const std::vector<std::string>& Evaluation::validatedNames() {
       continue;
     }
     const dns::Answer a = query(name, addressType());
-    if (a.status != dns::Status::Ok) {
-      continue;
+    if (!isFound(a)) {
+      continue;  // §5.5: "If a DNS error occurs ... that domain name is skipped"
     }
     bool found = false;
     if (ip_.v6) {
@@ -424,7 +429,7 @@ std::string Evaluation::validatedName(std::string_view domain) {
 
 Evaluation::Matched Evaluation::matchPtr(const std::string& target) {
   const std::vector<std::string>& names = validatedNames();
-  if (ptr_status_ && isVoid(*ptr_status_)) {
+  if (ptr_status_ && *ptr_status_ == dns::Outcome::Absent) {
     if (auto over = countVoid(ip_.reverseName())) {
       return tl::unexpected<Outcome>(std::move(*over));
     }
@@ -444,13 +449,13 @@ Evaluation::Matched Evaluation::matchExists(const std::string& name) {
   }
   // §5.7: always an A query, whatever the family of <ip>.
   const dns::Answer a = query(name, dns::Type::A);
-  if (isVoid(a.status) || (a.status == dns::Status::Ok && a.a.empty())) {
+  if (isVoid(a) || (isFound(a) && a.a.empty())) {
     if (auto over = countVoid(name)) {
       return tl::unexpected<Outcome>(std::move(*over));
     }
     return false;
   }
-  if (a.status != dns::Status::Ok) {
+  if (!isFound(a)) {  // Temporary
     return tl::unexpected<Outcome>(error(Result::TempError, dnsProblem(name, dns::Type::A, a)));
   }
   return true;
@@ -465,7 +470,7 @@ std::string Evaluation::explain(const Outcome& o, const std::string& top_domain)
     const std::string name = detail::expandDomain(*o.exp, ctx);
     if (detail::isQueryable(name)) {
       const dns::Answer txt = query(name, dns::Type::TXT);
-      if (txt.status == dns::Status::Ok && txt.txt.size() == 1) {
+      if (isFound(txt) && txt.txt.size() == 1) {
         Parsed<MacroString> text = parseExplainString(txt.txt.front());
         if (text) {
           return detail::expandExplanation(*text, ctx);

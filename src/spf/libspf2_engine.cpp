@@ -105,20 +105,20 @@ SPF_dns_rr_t* lookupImpl(SPF_dns_server_t* layer, const char* domain, ns_type t)
   if (*type == dns::Type::TXT) {
     ctx.first_txt = false;
   }
-  switch (a.status) {
-    case dns::Status::Ok:
+  switch (dns::classify(a)) {  // the one DNS mapping (dns/resolver.h)
+    case dns::Outcome::Found:
       break;
-    case dns::Status::NxDomain:
-    case dns::Status::NoData:
+    case dns::Outcome::Absent:
       // RFC 7208 §4.6.4 void lookups. The layer sees queries, not terms: it also counts
       // the address lookups of mx and ptr (doc/CONFORMANCE.md).
       if (!first_txt && *type != dns::Type::TXT && ++ctx.voids > ctx.options->max_void_lookups) {
         return decide(ctx, layer, domain, t, Result::PermError, "too many void lookups");
       }
       return emptyAnswer(layer, domain, t, a.status == dns::Status::NxDomain ? HOST_NOT_FOUND : NO_DATA);
-    case dns::Status::TempFail:
-    case dns::Status::PermFail:
-    case dns::Status::Malformed:
+    case dns::Outcome::BadName:
+      // Not reached (isQueryable above is stricter); as there: the name does not exist.
+      return emptyAnswer(layer, domain, t, HOST_NOT_FOUND);
+    case dns::Outcome::Temporary:
       ctx.dns_failed = ctx.dns_failed || *type == dns::Type::TXT;
       return emptyAnswer(layer, domain, t, TRY_AGAIN);
   }

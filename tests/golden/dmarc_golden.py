@@ -4,7 +4,8 @@ real `mailwarden check` binary, offline.
 
 A case holds:
   message.eml   the message
-  zone          an RFC 1035 master file (with the ;@timeout / ;@servfail pragmas)
+  zone          an RFC 1035 master file (with the failure pragmas of dns/zone.h:
+                ;@timeout ;@servfail ;@refused ;@notimp ;@formerr ;@malformed)
   args          envelope options for `mailwarden check`, one per line (shell quoting)
   config.yaml   optional: appended to base.yaml (a dmarc: section)
   want          hand-written intent: "result=R policy=P action=A" (policy "-" = none)

@@ -69,6 +69,18 @@ struct DnsOptions {
   std::string trust_anchor = "/usr/share/dns/root.key";
 };
 
+// What a check's temperror (a DNS failure: dns::Outcome::Temporary, or a DMARC result
+// that depends on one) does to the message (spf.temperror, dkim.temperror,
+// dmarc.temperror): `tempfail` hands it to the failure policy (failure_policy, 451 by
+// default: the sender retries); a number is added to the score instead, as
+// SPF_TEMPERROR / DKIM_TEMPERROR / DMARC_TEMPERROR (0 adds nothing), so mail from a
+// zone that stays broken is judged instead of deferred until it bounces. Either way the
+// Authentication-Results say temperror.
+struct OnTemperror {
+  bool tempfail = true;
+  double score = 0.0;  // when !tempfail
+};
+
 // SPF (RFC 7208) as a policy: what the results do to a message. The evaluation limits
 // are RFC 7208's (§4.6.4) and not configurable.
 struct SpfOptions {
@@ -79,6 +91,7 @@ struct SpfOptions {
   double permerror_score = 1.0;  // added on "permerror" (a broken record is a weak signal)
   // Reject (550 5.7.23, RFC 7372) on "fail". Off by default: forwarding breaks SPF.
   bool reject_on_fail = false;
+  OnTemperror temperror;         // "temperror" (RFC 7208 §2.6.6): the failure policy
 };
 
 // DKIM (RFC 6376) verification and what its results do to a message. RFC 8301 (no
@@ -91,6 +104,10 @@ struct DkimOptions {
   double fail_score = 1.0;       // "fail": a signature did not verify
   double policy_score = 0.5;     // "policy": rsa-sha1, weak key, t= future, x= expired
   double permerror_score = 0.5;  // "permerror": broken signature or key record
+  // "temperror" (a key lookup failed, RFC 6376 §6.1.2), once per message and only when no
+  // signature passed. Default 0: nothing, DMARC decides whether it matters (an aligned
+  // signature's temperror makes dmarc=temperror); `tempfail` defers every such message.
+  OnTemperror temperror{false, 0.0};
 };
 
 // DMARC (RFC 9989) as a policy. `monitor` records the result and never acts on it;
@@ -114,6 +131,7 @@ struct DmarcOptions {
   double quarantine_score = 2.0;  // fail with the policy quarantine
   double none_score = 0.5;        // fail with the policy none
   double bad_from_score = 3.0;    // permerror from the From field (none or several authors)
+  OnTemperror temperror;          // "temperror" (RFC 9989): the failure policy
 };
 
 struct Config {

@@ -50,6 +50,9 @@ struct Outcome {
   // Set when the message as a whole could not be verified (a library failure); the
   // signatures then carry what was known.
   std::string error;
+  // The error is temporary: one of our libopendkim callbacks failed inside mailwarden
+  // (an exception, caught at the C boundary); signatures left are temperror.
+  bool temporary = false;
 };
 
 struct VerifyOptions {

@@ -1,12 +1,13 @@
 // dns/resolver.h — the one DNS interface SPF, DKIM and DMARC share.
 //
-// Answers are classified the way the RFCs need them (Postfix dns.h: DNS_OK, DNS_NOTFOUND,
-// DNS_RETRY, DNS_FAIL, DNS_INVAL): found, no such name, no data of that type, temporary
-// failure, permanent failure, malformed. SPF maps them onto none / temperror /
-// permerror (RFC 7208 §4.4, §5), DMARC onto its tree walk (RFC 9989 §4.10).
+// Each answer has a Status (what happened, for logs and tests) and one meaning for the
+// checks, classify(): Found, Absent, Temporary, or BadName (no query was made). SPF,
+// DKIM and DMARC all read that meaning and nothing else, so one DNS outcome is not
+// temperror in one check and "no record" in another (issue 16; the table is in
+// doc/ARCHITECTURE.md, "DNS"). Each check maps Temporary onto its RFC's temperror.
 //
 // Input (names) comes from untrusted mail and DNS; a name that is not a valid DNS name
-// yields Status::PermFail, never a query. Implementations are thread-safe: libmilter
+// yields Status::BadName, never a query. Implementations are thread-safe: libmilter
 // runs one thread per connection and one message may run lookups concurrently.
 // query() blocks at most until the Budget's deadline; never throws except bad_alloc.
 #pragma once
@@ -27,13 +28,29 @@ enum class Status {
   Ok,         // one or more records of the type
   NxDomain,   // RCODE 3: the name does not exist
   NoData,     // the name exists, no record of this type (RFC 2308 NODATA)
-  TempFail,   // timeout, SERVFAIL, budget exhausted: may succeed later
-  PermFail,   // REFUSED/NOTIMP, or a query name that is not a DNS name
+  TempFail,   // timeout, SERVFAIL, DNSSEC bogus, a CNAME loop, budget exhausted
+  Refused,    // an error RCODE other than NXDOMAIN/SERVFAIL: REFUSED, NOTIMP, FORMERR, ...
   Malformed,  // a reply that does not parse, or a record that does not (a bad TXT, ...)
+  BadName,    // the query name is not a DNS name (isQueryableName): nothing was asked
 };
+
+// What an answer means to SPF, DKIM and DMARC: the one mapping they all use.
+enum class Outcome {
+  Found,      // Ok
+  Absent,     // NxDomain, NoData: the name or its records do not exist (RFC 2308)
+  Temporary,  // TempFail, Refused, Malformed: the lookup failed; the check's temperror
+              // (RFC 7208 §4.4: "some other error (RCODE other than 0 or 3)"; RFC 6376
+              // §6.1.2: only a missing key record is permanent; RFC 9989)
+  BadName,    // BadName: not a DNS failure. The check decides what an invalid name is
+              // for it (SPF §4.3 none, a mechanism's target no match; DKIM a permerror
+              // of that signature; DMARC no record at that name)
+};
+
+Outcome classify(Status s) noexcept;
 
 std::string_view toString(Type t) noexcept;
 std::string_view toString(Status s) noexcept;
+std::string_view toString(Outcome o) noexcept;
 
 struct Mx {
   std::uint16_t preference = 0;
@@ -52,6 +69,8 @@ struct Answer {
   std::string why;                // for logs: "timeout", "SERVFAIL from 127.0.0.1", ...
   bool secure = false;            // DNSSEC-validated (libunbound with a trust anchor)
 };
+
+inline Outcome classify(const Answer& a) noexcept { return classify(a.status); }
 
 // The time all lookups of one message may take together (config dns.budget_ms). Shared
 // by the lookups of one message; a lookup that would start after the deadline returns

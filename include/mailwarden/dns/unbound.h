@@ -3,7 +3,7 @@
 // cache shared by every thread and, optionally, DNSSEC validation.
 //
 // Inputs: query names come from mail (untrusted): a name that is not a DNS name is
-// PermFail without a query; other octets are escaped before libunbound sees them.
+// BadName without a query; other octets are escaped before libunbound sees them.
 // Answers come from the network (untrusted): rdata that does not parse is Malformed.
 //
 // Thread-safety: query() may be called from any number of threads at once. One ub_ctx

@@ -3,20 +3,27 @@
 // `dns.zone_files` setting.
 //
 // Master files are parsed with libldns ($ORIGIN, $TTL, multi-string TXT, \DDD escapes).
-// Two comment pragmas, which nsd ignores, inject failures (DESIGN.md):
+// Comment pragmas, which nsd ignores, inject failures (DESIGN.md, doc/ARCHITECTURE.md):
 //   ;@timeout NAME [TYPE...]    queries for NAME (or only these types) time out
-//   ;@servfail NAME [TYPE...]   queries for NAME (or only these types) get SERVFAIL
+//   ;@servfail NAME [TYPE...]   ... get SERVFAIL           (Status::TempFail)
+//   ;@refused NAME [TYPE...]    ... get REFUSED            (Status::Refused)
+//   ;@notimp NAME [TYPE...]     ... get NOTIMP             (Status::Refused)
+//   ;@formerr NAME [TYPE...]    ... get FORMERR            (Status::Refused)
+//   ;@malformed NAME [TYPE...]  ... get an answer that does not parse (Status::Malformed)
 // A name absent from every file does not exist (NXDOMAIN); a name that has records of
 // other types (or is an empty non-terminal: a parent of a name with records) is NODATA.
-// CNAMEs are followed (at most 8); a loop or a longer chain is Status::Malformed (the
-// data is broken; asking again gives the same). Injected failures apply to every name on
-// a CNAME chain; a timeout wins over a servfail. Wildcards are not expanded ('*' is a
-// plain label). $INCLUDE is refused (a zone file never makes us read another file).
+// CNAMEs are followed (at most 8); a loop or a longer chain is Status::TempFail
+// ("CNAME loop ..."), what UnboundResolver reports for the SERVFAIL a recursive server
+// gives such a chain: both resolvers put it in the same class (Outcome::Temporary).
+// Injected failures apply to every name on a CNAME chain; when several are set for one
+// name the first in the list above wins. Wildcards are not expanded ('*' is a plain
+// label). $INCLUDE is refused (a zone file never makes us read another file).
 // Thread-safety: load and add before sharing; query() is then safe from any thread.
 // A timeout is answered at once as TempFail("timeout") — tests need no real waiting.
 #pragma once
 
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +31,10 @@
 #include "mailwarden/dns/resolver.h"
 
 namespace mw::dns {
+
+// A failure a test can inject for a name (the pragmas above), in precedence order.
+enum class Injected { Timeout, Servfail, Refused, NotImp, FormErr, Malformed };
+inline constexpr int kInjectedKinds = 6;
 
 class ZoneResolver final : public Resolver {
  public:
@@ -48,8 +59,13 @@ class ZoneResolver final : public Resolver {
   // Makes `name` exist with no records (NODATA for every type).
   void addEmpty(std::string_view name);
   // Failure injection; an empty `types` means every type.
-  void setTimeout(std::string_view name, std::vector<Type> types = {});
-  void setServfail(std::string_view name, std::vector<Type> types = {});
+  void inject(Injected what, std::string_view name, std::vector<Type> types = {});
+  void setTimeout(std::string_view name, std::vector<Type> types = {}) {
+    inject(Injected::Timeout, name, std::move(types));
+  }
+  void setServfail(std::string_view name, std::vector<Type> types = {}) {
+    inject(Injected::Servfail, name, std::move(types));
+  }
 
   Answer query(std::string_view name, Type type, const Budget& budget) override;
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -133,6 +134,10 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("dkim.fail_score", got.dkim.fail_score, want.dkim.fail_score);
   cmp("dkim.policy_score", got.dkim.policy_score, want.dkim.policy_score);
   cmp("dkim.permerror_score", got.dkim.permerror_score, want.dkim.permerror_score);
+  const auto temperror = [](const OnTemperror& t) { return std::make_pair(t.tempfail, t.score); };
+  cmp("spf.temperror", temperror(got.spf.temperror), temperror(want.spf.temperror));
+  cmp("dkim.temperror", temperror(got.dkim.temperror), temperror(want.dkim.temperror));
+  cmp("dmarc.temperror", temperror(got.dmarc.temperror), temperror(want.dmarc.temperror));
   cmp("rules.directories", got.rule_dirs, want.rule_dirs);
   return out;
 }
@@ -355,6 +360,9 @@ TEST(ConfigFile, ValidFullFileFillsEveryField) {
   want.spf.softfail_score = -1;
   want.spf.permerror_score = 0;
   want.spf.reject_on_fail = true;
+  want.spf.temperror = {false, 1.5};
+  want.dkim.temperror = {true, 0};
+  want.dmarc.temperror = {false, -2};
   want.dkim.enabled = false;
   want.dkim.max_signatures = 3;
   want.dkim.fail_score = 2;
@@ -474,6 +482,17 @@ const std::vector<InlineCase> kInlineCases = {
     {"integer as list", "milter:\n  timeout:\n    - 5\n",
      {"inline.yaml:3: milter.timeout: expected an integer"}},
     {"number exponent", "thresholds: {tag: 1e0, quarantine: 2.5E1, reject: 100}", {}},
+    // spf/dkim/dmarc.temperror: tempfail or a score
+    {"temperror words and numbers",
+     "spf: {temperror: tempfail}\ndkim: {temperror: 0.5}\ndmarc: {temperror: -3}\n", {}},
+    {"temperror unknown word", "spf: {temperror: accept}",
+     {"inline.yaml:1: spf.temperror: expected tempfail or a number (a score)"}},
+    {"temperror quoted word", "dkim: {temperror: \"tempfail\"}",
+     {"inline.yaml:1: dkim.temperror: expected tempfail or a number (a score)"}},
+    {"temperror out of range", "dmarc:\n  temperror: 1001\n",
+     {"inline.yaml:2: dmarc.temperror: must be between -1000 and 1000"}},
+    {"temperror as a list", "spf:\n  temperror:\n    - 1\n",
+     {"inline.yaml:3: spf.temperror: expected tempfail or a number (a score)"}},
     {"number negative", "thresholds: {tag: -3, quarantine: -2.5, reject: -1}", {}},
     {"number quoted", "thresholds: {tag: \"5\"}",
      {"inline.yaml:1: thresholds.tag: expected a number"}},

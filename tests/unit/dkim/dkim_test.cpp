@@ -4,7 +4,10 @@
 
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/zone.h"
@@ -251,6 +254,64 @@ TEST_F(DkimTest, KeyLookupTimeoutIsTempErrorForThatSignature) {
   EXPECT_EQ(out.signatures[0].result, Status::TempError);
   EXPECT_NE(out.signatures[0].reason.find("timeout"), std::string::npos);
   EXPECT_EQ(out.signatures[1].result, Status::Pass) << out.signatures[1].reason;
+}
+
+// Issue 16: every DNS failure of a key lookup is temperror (RFC 6376 §6.1.2, RFC 8601
+// dkim=temperror), for that signature only; only a missing key record is permerror.
+TEST_F(DkimTest, EveryKeyLookupDnsFailureIsTempError) {
+  using mw::dns::Injected;
+  const std::string keyname = "ed25519._domainkey.dkim.test";
+  const std::vector<std::pair<Injected, std::string>> kinds = {
+      {Injected::Timeout, "timeout"}, {Injected::Servfail, "SERVFAIL"},
+      {Injected::Refused, "REFUSED"}, {Injected::NotImp, "NOTIMP"},
+      {Injected::FormErr, "FORMERR"}, {Injected::Malformed, "malformed"},
+  };
+  const std::string m = sign(sign(kMessage, opts("ed25519", Algorithm::Ed25519Sha256)),
+                             opts("rsa2048"));
+  for (const auto& [kind, why] : kinds) {
+    SCOPED_TRACE(why);
+    mw::dns::ZoneResolver zone;
+    ASSERT_TRUE(zone.loadFile(std::string(MW_TEST_KEYS_DIR) + "/keys.zone").has_value());
+    zone.inject(kind, keyname, {mw::dns::Type::TXT});
+    const FixedClock clock(kT + 60);
+    const Outcome out = mw::dkim::verifyMessage(*library_, m, zone, clock, {}, 0);
+    ASSERT_EQ(out.signatures.size(), 2u) << out.error;
+    EXPECT_EQ(out.signatures[0].selector, "rsa2048");
+    EXPECT_EQ(out.signatures[0].result, Status::Pass) << out.signatures[0].reason;
+    EXPECT_EQ(out.signatures[1].selector, "ed25519");
+    EXPECT_EQ(out.signatures[1].result, Status::TempError) << out.signatures[1].reason;
+    EXPECT_NE(out.signatures[1].reason.find(why), std::string::npos) << out.signatures[1].reason;
+  }
+  // A CNAME loop at the key name: the same class from either resolver (dns/).
+  mw::dns::ZoneResolver looped;
+  looped.addCname(keyname, "loop.dkim.test");
+  looped.addCname("loop.dkim.test", keyname);
+  const FixedClock clock(kT + 60);
+  const Outcome out = mw::dkim::verifyMessage(
+      *library_, sign(kMessage, opts("ed25519", Algorithm::Ed25519Sha256)), looped, clock, {}, 0);
+  ASSERT_EQ(out.signatures.size(), 1u) << out.error;
+  EXPECT_EQ(out.signatures[0].result, Status::TempError) << out.signatures[0].reason;
+}
+
+// libopendkim calls our key lookup from C: an exception must not unwind through it. A
+// resolver that throws (bad_alloc is what dns::Resolver may throw) ends in a temporary
+// error for the message (libopendkim drops its signature list when a callback says
+// TRYAGAIN), temperror for any signature still listed, and no crash.
+TEST_F(DkimTest, AnExceptionInTheKeyLookupIsTempErrorNotACrash) {
+  struct Throwing final : mw::dns::Resolver {
+    mw::dns::Answer query(std::string_view, mw::dns::Type, const mw::dns::Budget&) override {
+      throw std::bad_alloc();
+    }
+  } resolver;
+  const std::string m = sign(sign(kMessage, opts("ed25519", Algorithm::Ed25519Sha256)),
+                             opts("rsa2048"));
+  const FixedClock clock(kT + 60);
+  const Outcome out = mw::dkim::verifyMessage(*library_, m, resolver, clock, {}, 0);
+  EXPECT_TRUE(out.temporary);
+  EXPECT_NE(out.error.find("inside mailwarden"), std::string::npos) << out.error;
+  for (const mw::dkim::SignatureResult& s : out.signatures) {
+    EXPECT_EQ(s.result, Status::TempError) << s.selector << ": " << s.reason;
+  }
 }
 
 TEST_F(DkimTest, MissingAndRevokedKeysArePermError) {

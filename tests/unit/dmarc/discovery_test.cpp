@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mailwarden/dmarc/network.h"
@@ -378,6 +379,60 @@ TEST_F(Dmarc, RecordProblems) {
   // A DNS failure higher up the walk is a temperror too, never "no record".
   zone_.setServfail("_dmarc.walk.example");
   EXPECT_EQ(eval("a.walk.example", {}).result, Result::TempError);
+}
+
+// Issue 16: every DNS failure is temperror, wherever the walk or the existence check
+// meets it: the author's _dmarc name, a name higher up the walk (before this, REFUSED,
+// NOTIMP, FORMERR and broken answers were "no record" there and the walk went on: a
+// refusing resolver turned DMARC off), the organizational domain of an identifier that
+// would align, and the np existence check (before: "exists").
+TEST_F(Dmarc, EveryDnsFailureIsTempError) {
+  using dns::Injected;
+  const std::vector<std::pair<Injected, const char*>> kinds = {
+      {Injected::Timeout, "timeout"}, {Injected::Servfail, "SERVFAIL"},
+      {Injected::Refused, "REFUSED"}, {Injected::NotImp, "NOTIMP"},
+      {Injected::FormErr, "FORMERR"}, {Injected::Malformed, "malformed"},
+  };
+  for (const auto& [kind, why] : kinds) {
+    SCOPED_TRACE(why);
+    dns::ZoneResolver zone;
+    zone.addTxt("_dmarc.example.com", "v=DMARC1; p=reject; np=quarantine");
+    zone.addTxt("_dmarc.example.net", "v=DMARC1; p=reject; np=quarantine");
+    zone.addTxt("_dmarc.example.org", "v=DMARC1; p=reject");
+    zone.inject(kind, "_dmarc.own.example.com", {dns::Type::TXT});      // the author's name
+    zone.inject(kind, "_dmarc.example.org", {dns::Type::TXT});          // up the walk
+    zone.inject(kind, "_dmarc.sub.example.net", {dns::Type::TXT});      // an identifier's walk
+    zone.inject(kind, "gone.example.net", {dns::Type::A});              // np existence
+    ASSERT_TRUE(zone.addA("mail.example.net", "192.0.2.1"));
+    const dns::Budget budget = dns::Budget::unlimited();
+    const auto run = [&](const std::string& from, AuthIdentifier spf,
+                         std::vector<AuthIdentifier> dkim = {}) {
+      Discovery d(zone, budget);
+      return evaluate(d, from, spf, dkim);
+    };
+    Evaluation e = run("own.example.com", {"fail", "own.example.com"});
+    EXPECT_EQ(e.result, Result::TempError) << e.problem;
+    EXPECT_NE(e.problem.find(why), std::string::npos) << e.problem;
+    e = run("a.b.example.org", {"fail", "a.b.example.org"});
+    EXPECT_EQ(e.result, Result::TempError) << e.problem;
+    e = run("mail.example.net", {"pass", "a.sub.example.net"});
+    EXPECT_EQ(e.result, Result::TempError) << e.problem;
+    e = run("gone.example.net", {"fail", "gone.example.net"});
+    EXPECT_EQ(e.result, Result::TempError) << e.problem;
+    // The same names with no failure injected decide (the controls).
+    e = run("mail.example.net", {"pass", "mail.example.net"});
+    EXPECT_EQ(e.result, Result::Pass);
+    e = run("nowhere.example.net", {"fail", "nowhere.example.net"});
+    EXPECT_EQ(e.result, Result::Fail);
+    EXPECT_EQ(e.applied, Policy::Quarantine);  // np: NXDOMAIN is non-existent
+  }
+  // A CNAME loop at a _dmarc name: Temporary from either resolver, so temperror.
+  dns::ZoneResolver looped;
+  looped.addCname("_dmarc.loop.example", "_dmarc.loop2.example");
+  looped.addCname("_dmarc.loop2.example", "_dmarc.loop.example");
+  const dns::Budget budget = dns::Budget::unlimited();
+  Discovery d(looped, budget);
+  EXPECT_EQ(evaluate(d, "loop.example", {"fail", "loop.example"}, {}).result, Result::TempError);
 }
 
 TEST(Authors, FromFields) {

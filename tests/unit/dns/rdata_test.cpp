@@ -95,10 +95,10 @@ TEST(Rdata, RcodesAndFlags) {
       {"NOERROR without data: NODATA", 0, false, 0, "nodata"},
       {"NXDOMAIN", 3, false, 0, "nxdomain"},
       {"SERVFAIL", 2, false, 0, "tempfail (SERVFAIL)"},
-      {"FORMERR", 1, false, 0, "permfail (FORMERR)"},
-      {"NOTIMP", 4, false, 0, "permfail (NOTIMP)"},
-      {"REFUSED", 5, false, 0, "permfail (REFUSED)"},
-      {"YXDOMAIN", 6, false, 0, "permfail (RCODE 6)"},
+      {"FORMERR", 1, false, 0, "refused (FORMERR)"},
+      {"NOTIMP", 4, false, 0, "refused (NOTIMP)"},
+      {"REFUSED", 5, false, 0, "refused (REFUSED)"},
+      {"YXDOMAIN", 6, false, 0, "refused (RCODE 6)"},
       {"bogus wins over data", 0, true, 1, "tempfail (DNSSEC bogus: signature expired)"},
   };
   for (const Case& tc : cases) {
@@ -122,6 +122,40 @@ TEST(Rdata, TypeNumbers) {
   EXPECT_EQ(detail::rrType(Type::TXT), 16);
   EXPECT_EQ(detail::rrType(Type::MX), 15);
   EXPECT_EQ(detail::rrType(Type::PTR), 12);
+}
+
+// The libunbound side of issue 16: every RCODE, bogus data and rdata that does not parse
+// fall in the class the ZoneResolver's injected failures fall in (zone_test.cpp,
+// ZoneResolverInjected), so the fake used by every check's tests cannot hide a
+// difference.
+TEST(Rdata, EveryDnsOutcomeHasOneClass) {
+  struct Case {
+    const char* name;
+    int rcode;
+    std::vector<std::string> rdata;
+    int bogus;
+    Outcome want;
+  };
+  const std::vector<Case> cases = {
+      {"NOERROR with data", 0, {bytes({1, 'x'})}, 0, Outcome::Found},
+      {"NODATA", 0, {}, 0, Outcome::Absent},
+      {"NXDOMAIN", 3, {}, 0, Outcome::Absent},
+      {"SERVFAIL (also a CNAME loop)", 2, {}, 0, Outcome::Temporary},
+      {"REFUSED", 5, {}, 0, Outcome::Temporary},
+      {"NOTIMP", 4, {}, 0, Outcome::Temporary},
+      {"FORMERR", 1, {}, 0, Outcome::Temporary},
+      {"YXDOMAIN (any other RCODE)", 6, {}, 0, Outcome::Temporary},
+      {"a TXT that does not parse", 0, {bytes({9, 'x'})}, 0, Outcome::Temporary},
+      {"DNSSEC bogus", 0, {bytes({1, 'x'})}, 1, Outcome::Temporary},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    FakeResult f(tc.rcode, tc.rdata);
+    f.r.bogus = tc.bogus;
+    const Answer a = detail::fromUnbound(Type::TXT, f.r);
+    EXPECT_EQ(classify(a), tc.want) << render(a) << ": got " << toString(classify(a))
+                                    << " want " << toString(tc.want);
+  }
 }
 
 }  // namespace

@@ -53,8 +53,35 @@ TEST(ToString, EveryEnumerator) {
   EXPECT_EQ(toString(Status::NxDomain), "nxdomain");
   EXPECT_EQ(toString(Status::NoData), "nodata");
   EXPECT_EQ(toString(Status::TempFail), "tempfail");
-  EXPECT_EQ(toString(Status::PermFail), "permfail");
+  EXPECT_EQ(toString(Status::Refused), "refused");
   EXPECT_EQ(toString(Status::Malformed), "malformed");
+  EXPECT_EQ(toString(Status::BadName), "badname");
+  EXPECT_EQ(toString(Outcome::Found), "found");
+  EXPECT_EQ(toString(Outcome::Absent), "absent");
+  EXPECT_EQ(toString(Outcome::Temporary), "temporary");
+  EXPECT_EQ(toString(Outcome::BadName), "badname");
+}
+
+// Issue 16: one meaning per DNS outcome, the table of doc/ARCHITECTURE.md ("DNS"). SPF,
+// DKIM and DMARC read only this; each turns Temporary into its temperror.
+TEST(Classify, EveryStatusHasOneMeaning) {
+  const std::vector<std::pair<Status, Outcome>> table = {
+      {Status::Ok, Outcome::Found},
+      {Status::NxDomain, Outcome::Absent},
+      {Status::NoData, Outcome::Absent},
+      {Status::TempFail, Outcome::Temporary},   // timeout, SERVFAIL, bogus, CNAME loop
+      {Status::Refused, Outcome::Temporary},    // REFUSED, NOTIMP, FORMERR, other RCODEs
+      {Status::Malformed, Outcome::Temporary},  // an answer that does not parse
+      {Status::BadName, Outcome::BadName},      // no query: not a DNS failure
+  };
+  for (const auto& [status, want] : table) {
+    SCOPED_TRACE(std::string(toString(status)));
+    EXPECT_EQ(classify(status), want) << "got " << toString(classify(status)) << " want "
+                                      << toString(want);
+    Answer a;
+    a.status = status;
+    EXPECT_EQ(classify(a), want);
+  }
 }
 
 TEST(Budget, RemainingIsZeroExactlyWhenExhausted) {

@@ -1,5 +1,6 @@
 // Tests of dns/zone.h: every Status a ZoneResolver can give, records added in code, and
-// RFC 1035 master files with the ;@timeout / ;@servfail pragmas.
+// RFC 1035 master files with the failure pragmas (;@timeout, ;@servfail, ;@refused,
+// ;@notimp, ;@formerr, ;@malformed).
 #include "mailwarden/dns/zone.h"
 
 #include <gtest/gtest.h>
@@ -108,11 +109,11 @@ TEST(ZoneResolver, CnameChains) {
        "nxdomain"},
       {"8 CNAMEs are followed", "eight1.example.com", Type::AAAA, "ok AAAA 2001:db8::1"},
       {"the 9th is not", "nine1.example.com", Type::A,
-       "malformed (CNAME chain longer than 8 at nine9.example.com)"},
-      {"loop", "loop1.example.com", Type::TXT, "malformed (CNAME loop at loop1.example.com)"},
+       "tempfail (CNAME chain longer than 8 at nine9.example.com)"},
+      {"loop", "loop1.example.com", Type::TXT, "tempfail (CNAME loop at loop1.example.com)"},
       {"loop entered from its other end", "LOOP2.example.com", Type::TXT,
-       "malformed (CNAME loop at loop2.example.com)"},
-      {"self loop", "self.example.com", Type::MX, "malformed (CNAME loop at self.example.com)"},
+       "tempfail (CNAME loop at loop2.example.com)"},
+      {"self loop", "self.example.com", Type::MX, "tempfail (CNAME loop at self.example.com)"},
       {"alias of a timing-out name", "to-slow.example.com", Type::A, "tempfail (timeout)"},
   });
 }
@@ -133,19 +134,19 @@ TEST(ZoneResolver, InjectedFailures) {
   });
 }
 
-TEST(ZoneResolver, InvalidNamesArePermFailWithoutLookingUp) {
+TEST(ZoneResolver, InvalidNamesAreBadNameWithoutLookingUp) {
   ZoneResolver z;
   fillInMemory(z);
   z.setTimeout("a..b");  // must not be reached: the name check comes first
   runCases(z, {
-      {"empty", "", Type::TXT, "permfail (not a DNS name)"},
-      {"empty label", "a..b", Type::TXT, "permfail (not a DNS name)"},
+      {"empty", "", Type::TXT, "badname (not a DNS name)"},
+      {"empty label", "a..b", Type::TXT, "badname (not a DNS name)"},
       {"label of 64", std::string(64, 'x') + ".example.com", Type::A,
-       "permfail (not a DNS name)"},
+       "badname (not a DNS name)"},
       {"name of 254", std::string(50, 'x') + "." + std::string(50, 'x') + "." +
                           std::string(50, 'x') + "." + std::string(50, 'x') + "." +
                           std::string(50, 'x') + "." + "abcd",
-       Type::A, "permfail (not a DNS name)"},
+       Type::A, "badname (not a DNS name)"},
   });
 }
 
@@ -157,7 +158,7 @@ TEST(ZoneResolver, ExhaustedBudgetIsTempFailWithoutAnswer) {
            {
                {"existing name", "example.com", Type::TXT, "tempfail (DNS budget exhausted)"},
                {"missing name", "nowhere.example.com", Type::A, "tempfail (DNS budget exhausted)"},
-               {"bad name is still permfail", "a..b", Type::A, "permfail (not a DNS name)"},
+               {"bad name is still badname", "a..b", Type::A, "badname (not a DNS name)"},
            },
            spent);
 }
@@ -302,6 +303,9 @@ TEST(ZoneResolverFile, ErrorsCarryFileAndLine) {
        "zone:1: ;@servfail: unknown type \"SPF\" (A, AAAA, TXT, MX or PTR): file not loaded"},
       {"pragma relative without origin", "\n\n;@timeout slow\n", "",
        "zone:3: ;@timeout slow: relative name and no $ORIGIN: file not loaded"},
+      {";@refused without name", ";@refused\n", "", "zone:1: ;@refused needs a NAME: file not loaded"},
+      {";@malformed with unknown type", ";@malformed a.example. NS\n", "",
+       "zone:1: ;@malformed: unknown type \"NS\" (A, AAAA, TXT, MX or PTR): file not loaded"},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -324,6 +328,67 @@ TEST(ZoneResolverFile, MissingFile) {
   const std::string want =
       MW_TEST_ZONES "/does-not-exist.zone: cannot open: No such file or directory";
   EXPECT_EQ(got, want) << "got " << got << " want " << want;
+}
+
+// Issue 16: every failure a test can inject, from a master file and from code, and the
+// one class each falls in (the same as UnboundResolver's, rdata_test.cpp).
+TEST(ZoneResolverInjected, EveryPragmaAndItsClass) {
+  ZoneResolver z;
+  const std::string text =
+      "$ORIGIN example.org.\n"
+      "ok TXT \"v=spf1 -all\"\n"
+      ";@timeout t\n"
+      ";@servfail s\n"
+      ";@refused r\n"
+      ";@notimp n TXT\n"
+      ";@formerr f\n"
+      ";@malformed m\n"
+      ";@refused ok MX\n"
+      ";@malformed both\n"
+      ";@refused both\n"
+      "loop1 CNAME loop2\n"
+      "loop2 CNAME loop1\n"
+      "to-refused CNAME r\n";
+  const Result<void> r = z.loadText(text, "inline");
+  ASSERT_TRUE(r) << r.error().describe();
+  z.inject(Injected::NotImp, "code.example.org", {Type::A});
+  struct Case {
+    const char* qname;
+    Type type;
+    const char* want;
+    Outcome outcome;
+  };
+  const std::vector<Case> cases = {
+      {"ok.example.org", Type::TXT, "ok TXT \"v=spf1 -all\"", Outcome::Found},
+      {"ok.example.org", Type::A, "nodata", Outcome::Absent},
+      {"none.example.org", Type::A, "nxdomain", Outcome::Absent},
+      {"t.example.org", Type::TXT, "tempfail (timeout)", Outcome::Temporary},
+      {"s.example.org", Type::TXT, "tempfail (SERVFAIL)", Outcome::Temporary},
+      {"r.example.org", Type::TXT, "refused (REFUSED)", Outcome::Temporary},
+      {"n.example.org", Type::TXT, "refused (NOTIMP)", Outcome::Temporary},
+      {"n.example.org", Type::A, "nxdomain", Outcome::Absent},
+      {"f.example.org", Type::PTR, "refused (FORMERR)", Outcome::Temporary},
+      {"m.example.org", Type::MX, "malformed (malformed answer)", Outcome::Temporary},
+      {"ok.example.org", Type::MX, "refused (REFUSED)", Outcome::Temporary},
+      {"both: the first in zone.h's list wins", Type::A, "", Outcome::Temporary},
+      {"loop1.example.org", Type::TXT, "tempfail (CNAME loop at loop1.example.org)",
+       Outcome::Temporary},
+      {"to-refused.example.org", Type::TXT, "refused (REFUSED)", Outcome::Temporary},
+      {"code.example.org", Type::A, "refused (NOTIMP)", Outcome::Temporary},
+      {"code.example.org", Type::TXT, "nxdomain", Outcome::Absent},
+      {"a..b", Type::TXT, "badname (not a DNS name)", Outcome::BadName},
+  };
+  for (const Case& tc : cases) {
+    const std::string qname = std::string(tc.qname).find(':') != std::string::npos
+                                  ? std::string("both.example.org")
+                                  : std::string(tc.qname);
+    SCOPED_TRACE(std::string(tc.qname) + " " + std::string(toString(tc.type)));
+    const Answer a = z.query(qname, tc.type, Budget::unlimited());
+    const std::string want = *tc.want != '\0' ? tc.want : "refused (REFUSED)";
+    EXPECT_EQ(render(a), want) << "got " << render(a) << " want " << want;
+    EXPECT_EQ(classify(a), tc.outcome) << "got " << toString(classify(a)) << " want "
+                                       << toString(tc.outcome);
+  }
 }
 
 }  // namespace

@@ -135,6 +135,34 @@ TEST(DkimStage, UnsignedIsNoneAndTempErrorIsNotAFailure) {
   EXPECT_EQ(v.action, verdict::Action::Accept);
 }
 
+// dkim.temperror (issue 16): 0 by default (above); a score is added once when no
+// signature passed; tempfail hands the message to the failure policy.
+TEST(DkimStage, TempErrorFollowsTheSetting) {
+  dkim::SignOptions o;
+  o.domain = "dkim.test";
+  o.selector = "timeout";
+  o.algorithm = dkim::Algorithm::Ed25519Sha256;
+  o.private_key = readKey("ed25519");
+  o.timestamp = kT;
+  const std::string m = *dkim::signMessage(kMessage, o);
+  config::Config cfg = config::defaults();
+  cfg.dkim.temperror = {false, 1.5};
+  verdict::Verdict v = run(snapshot(kT + 10, cfg), m);
+  ASSERT_EQ(dkimResults(v).size(), 1u);
+  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_FALSE(v.failed);
+  EXPECT_DOUBLE_EQ(v.score, 1.5);
+  ASSERT_EQ(v.contributions.size(), 1u);
+  EXPECT_EQ(v.contributions[0].rule_id, "DKIM_TEMPERROR");
+  // A passing signature besides: no DKIM score at all.
+  v = run(snapshot(kT + 10, cfg), signEd25519(m));
+  EXPECT_DOUBLE_EQ(v.score, 0);
+  cfg.dkim.temperror = {true, 0};
+  v = run(snapshot(kT + 10, cfg), m);
+  EXPECT_TRUE(v.failed);
+  EXPECT_EQ(v.action, verdict::Action::TempFail);
+}
+
 TEST(DkimStage, DisabledMeansNoDkimResult) {
   config::Config cfg = config::defaults();
   cfg.dkim.enabled = false;

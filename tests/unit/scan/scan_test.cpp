@@ -21,7 +21,10 @@ std::shared_ptr<dns::ZoneResolver> testZone() {
       "broken  TXT \"v=spf1 ip4:300.1.1.1 -all\"\n"
       "relay   TXT \"v=spf1 a -all\"\n"
       "relay   A   192.0.2.1\n"
-      ";@timeout slow\n",
+      ";@timeout slow\n"
+      ";@refused refused\n"
+      "_dmarc.refused TXT \"v=DMARC1; p=reject\"\n"
+      ";@notimp _dmarc.dmarcfail TXT\n",
       "scan_test.zone");
   EXPECT_TRUE(loaded) << loaded.error().describe();
   return z;
@@ -264,6 +267,71 @@ TEST(Scan, SpfDisabled) {
   s.mailFrom("a@origin.test.example");
   const verdict::Verdict v = s.finish();
   EXPECT_EQ(prepended(v, "Authentication-Results")->value, "mx.test.example; none");
+}
+
+// Issue 16: what a temperror does is per check (spf.temperror, dmarc.temperror;
+// dkim.temperror in dkim_stage_test.cpp): tempfail (the default, the failure policy) or a
+// score instead. The Authentication-Results say temperror either way.
+TEST(Scan, TemperrorFollowsEachChecksSetting) {
+  struct Case {
+    const char* name;
+    const char* mail_from;
+    const char* from;  // the From field, or nullptr for none
+    config::OnTemperror spf;
+    config::OnTemperror dmarc;
+    verdict::Action want_action;
+    double want_score;
+    const char* want_rules;  // X-Mailwarden-Rules, when delivered
+    const char* want_in_ar;
+  };
+  const config::OnTemperror tempfail{true, 0};
+  const Case cases[] = {
+      {"SPF REFUSED, default: the failure policy", "a@refused.test.example", nullptr, tempfail,
+       tempfail, verdict::Action::TempFail, 0, nullptr, nullptr},
+      {"SPF REFUSED, scored", "a@refused.test.example", nullptr, {false, 4}, tempfail,
+       verdict::Action::Accept, 4, "SPF_TEMPERROR=4.00", "spf=temperror"},
+      {"SPF REFUSED, scored past the tag threshold", "a@refused.test.example", nullptr,
+       {false, 6}, tempfail, verdict::Action::Tag, 6, "SPF_TEMPERROR=6.00", "spf=temperror"},
+      {"SPF REFUSED, 0: recorded only", "a@refused.test.example", nullptr, {false, 0}, tempfail,
+       verdict::Action::Accept, 0, "none", "spf=temperror"},
+      {"DMARC NOTIMP, default: the failure policy", "a@origin.test.example",
+       " x@dmarcfail.test.example", tempfail, tempfail, verdict::Action::TempFail, 0, nullptr,
+       nullptr},
+      {"DMARC NOTIMP, scored", "a@origin.test.example", " x@dmarcfail.test.example", tempfail,
+       {false, 2.5}, verdict::Action::Accept, 2.5, "DMARC_TEMPERROR=2.50", "dmarc=temperror"},
+      // An aligned SPF temperror could have been a pass: dmarc=temperror, its own setting.
+      {"SPF scored, DMARC stays the failure policy's", "a@refused.test.example",
+       " x@refused.test.example", {false, 1}, tempfail, verdict::Action::TempFail, 1, nullptr,
+       nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    config::Config cfg = config::defaults();
+    cfg.spf.temperror = c.spf;
+    cfg.dmarc.temperror = c.dmarc;
+    Scan s(snapshot(cfg));
+    s.connect("192.0.2.1", "relay.test.example");
+    s.helo("relay.test.example");
+    s.mailFrom(c.mail_from);
+    if (c.from != nullptr) {
+      s.header("From", c.from);
+    }
+    s.endOfHeaders();
+    const verdict::Verdict v = s.finish();
+    EXPECT_EQ(v.action, c.want_action) << "got " << verdict::toString(v.action) << " want "
+                                       << verdict::toString(c.want_action);
+    EXPECT_DOUBLE_EQ(v.score, c.want_score);
+    EXPECT_EQ(v.failed, c.want_action == verdict::Action::TempFail);
+    if (c.want_rules != nullptr) {
+      ASSERT_NE(prepended(v, "X-Mailwarden-Rules"), nullptr);
+      EXPECT_EQ(prepended(v, "X-Mailwarden-Rules")->value, c.want_rules);
+      const std::string& ar = prepended(v, "Authentication-Results")->value;
+      EXPECT_NE(ar.find(c.want_in_ar), std::string::npos) << ar;
+    } else {
+      ASSERT_TRUE(v.reply);
+      EXPECT_EQ(v.reply->code, 451);
+    }
+  }
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mailwarden/dns/zone.h"
 
@@ -51,6 +53,64 @@ TEST_F(SpfCheck, ResultsAndQualifiers) {
   EXPECT_EQ(mailFrom("not-an-ip", "a@pass.example.com").result, Result::PermError);
   EXPECT_EQ(toString(Result::SoftFail), "softfail");
   EXPECT_EQ(toString(Result::TempError), "temperror");
+}
+
+// Issue 16 / RFC 7208 §4.4, §5: a DNS failure anywhere a term needs an answer (the
+// <domain>'s TXT, an include's TXT, a, mx and the mx hosts' addresses, exists) is
+// temperror, whatever the failure: timeout, SERVFAIL, REFUSED, NOTIMP, FORMERR, an answer
+// that does not parse, a CNAME loop. Only ptr is no match on a DNS error (§5.5).
+TEST_F(SpfCheck, EveryDnsFailureIsTempError) {
+  using dns::Injected;
+  struct Where {
+    const char* name;     // what fails
+    dns::Type type;
+    const char* record;   // the SPF record of e.example.com
+  };
+  const std::vector<Where> places = {
+      {"e.example.com", dns::Type::TXT, "v=spf1 -all"},
+      {"inc.example.com", dns::Type::TXT, "v=spf1 include:inc.example.com -all"},
+      {"host.example.com", dns::Type::A, "v=spf1 a:host.example.com -all"},
+      {"e.example.com", dns::Type::MX, "v=spf1 mx -all"},
+      {"mx1.example.com", dns::Type::A, "v=spf1 mx -all"},
+      {"x.example.com", dns::Type::A, "v=spf1 exists:x.example.com -all"},
+  };
+  const std::vector<std::pair<Injected, const char*>> kinds = {
+      {Injected::Timeout, "tempfail (timeout)"}, {Injected::Servfail, "tempfail (SERVFAIL)"},
+      {Injected::Refused, "refused (REFUSED)"},  {Injected::NotImp, "refused (NOTIMP)"},
+      {Injected::FormErr, "refused (FORMERR)"},  {Injected::Malformed, "malformed"},
+  };
+  for (const Where& w : places) {
+    for (const auto& [kind, text] : kinds) {
+      SCOPED_TRACE(std::string(w.name) + " " + std::string(dns::toString(w.type)) + ": " + text);
+      dns::ZoneResolver zone;
+      zone.addTxt("e.example.com", w.record);
+      zone.addMx("e.example.com", 10, "mx1.example.com");
+      zone.inject(kind, w.name, {w.type});
+      Checker checker(zone, options_);
+      const CheckResult r = checker.checkMailFrom("192.0.2.1", "h.example.org", "a@e.example.com",
+                                                  dns::Budget::unlimited());
+      EXPECT_EQ(r.result, Result::TempError) << r.problem;
+      EXPECT_NE(r.problem.find(std::string(text).substr(0, std::string(text).find(' '))),
+                std::string::npos)
+          << r.problem;
+    }
+  }
+  // A CNAME loop at the <domain>: the same class as from libunbound (SERVFAIL).
+  dns::ZoneResolver looped;
+  looped.addCname("e.example.com", "f.example.com");
+  looped.addCname("f.example.com", "e.example.com");
+  Checker checker(looped, options_);
+  EXPECT_EQ(checker.checkMailFrom("192.0.2.1", "h", "a@e.example.com", dns::Budget::unlimited())
+                .result,
+            Result::TempError);
+  // §5.5: a DNS error on the PTR lookup is no match, not temperror.
+  dns::ZoneResolver ptr;
+  ptr.addTxt("e.example.com", "v=spf1 ptr -all");
+  ptr.inject(Injected::Refused, "1.2.0.192.in-addr.arpa");
+  Checker ptr_checker(ptr, options_);
+  EXPECT_EQ(ptr_checker.checkMailFrom("192.0.2.1", "h", "a@e.example.com", dns::Budget::unlimited())
+                .result,
+            Result::Fail);
 }
 
 TEST_F(SpfCheck, Ipv4MappedClientIsIpv4) {
