@@ -39,19 +39,19 @@ class MimeStage final : public Stage {
 
   std::string_view name() const noexcept override { return "mime"; }
 
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
     parser_.header(field);
     return Flow::Continue;
   }
-  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) noexcept override {
+  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) override {
     parser_.endOfHeaders();
     return Flow::Continue;
   }
-  Flow body(std::string_view chunk, verdict::Findings&) noexcept override {
+  Flow body(std::string_view chunk, verdict::Findings&) override {
     parser_.body(chunk);
     return Flow::Continue;
   }
-  void endOfMessage(verdict::Findings& findings) noexcept override {
+  void endOfMessage(verdict::Findings& findings) override {
     parser_.finish();
     findings.defects.merge(parser_.defects());
   }
@@ -69,7 +69,7 @@ class HeaderGuard final : public Stage {
   std::string_view name() const noexcept override { return "header-guard"; }
 
   Flow header(const message::HeaderField& field, int occurrence,
-              verdict::Findings& findings) noexcept override {
+              verdict::Findings& findings) override {
     const std::string key = ascii::lower(field.name);
     if (key == "authentication-results") {
       const std::optional<std::string> id = verdict::authservIdOf(message::unfold(field.value));
@@ -87,7 +87,7 @@ class HeaderGuard final : public Stage {
     }
     return Flow::Continue;
   }
-  void endOfMessage(verdict::Findings&) noexcept override {}
+  void endOfMessage(verdict::Findings&) override {}
 
  private:
   std::string authserv_id_;

@@ -1,5 +1,7 @@
 #include "mailwarden/scan/scan.h"
 
+#include <algorithm>
+
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
@@ -25,6 +27,34 @@ void Scan::startStages() {
   started_ = true;
   stages_ = snapshot_->makeStages();
   done_.assign(stages_.size(), false);
+  failed_.assign(stages_.size(), false);
+}
+
+template <typename Hook>
+void Scan::runHook(std::size_t i, const char* hook, Hook&& call) {
+  try {
+    call(*stages_[i]);
+  } catch (const std::exception& e) {
+    stageFailed(i, hook, e.what());
+  } catch (...) {
+    stageFailed(i, hook, "unknown exception");
+  }
+}
+
+void Scan::stageFailed(std::size_t i, const char* hook, const char* what) noexcept {
+  done_[i] = true;
+  failed_[i] = true;
+  obs::counters().internal_errors.add();
+  // obs::log never throws (a line it cannot format is replaced by a fixed one).
+  obs::log(obs::Level::Error, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id,
+           "scan", "stage {} failed in {}: {}", stages_[i]->name(), hook, what);
+  try {
+    if (!findings_.failure) {
+      findings_.failure = "internal error in " + std::string(stages_[i]->name());
+    }
+  } catch (...) {
+    // No memory for the reason: finish() sets a fixed one (failed_ remembers).
+  }
 }
 
 void Scan::mailFrom(std::string_view addr) {
@@ -32,7 +62,9 @@ void Scan::mailFrom(std::string_view addr) {
   startStages();
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->envelope(envelope_, findings_) == Flow::Done;
+      runHook(i, "envelope", [&](Stage& st) {
+        done_[i] = st.envelope(envelope_, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -51,7 +83,9 @@ void Scan::header(std::string_view name, std::string_view value) {
   const message::HeaderField& field = kept != nullptr ? *kept : transient;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->header(field, occurrence, findings_) == Flow::Done;
+      runHook(i, "header", [&](Stage& st) {
+        done_[i] = st.header(field, occurrence, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -64,7 +98,9 @@ void Scan::endOfHeaders() {
   headers_ended_ = true;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->endOfHeaders(envelope_, findings_) == Flow::Done;
+      runHook(i, "endOfHeaders", [&](Stage& st) {
+        done_[i] = st.endOfHeaders(envelope_, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -76,7 +112,9 @@ void Scan::body(std::string_view chunk) {
   body_bytes_ += chunk.size();
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->body(chunk, findings_) == Flow::Done;
+      runHook(i, "body", [&](Stage& st) {
+        done_[i] = st.body(chunk, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -89,11 +127,19 @@ verdict::Verdict Scan::finish() {
     return verdict::failureVerdict(snapshot_->policy(), "message finished twice");
   }
   finished_ = true;
-  for (const StagePtr& stage : stages_) {
-    stage->endOfMessage(findings_);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!failed_[i]) {
+      runHook(i, "endOfMessage", [&](Stage& st) { st.endOfMessage(findings_); });
+    }
   }
-  for (const StagePtr& stage : stages_) {
-    stage->conclude(findings_);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!failed_[i]) {
+      runHook(i, "conclude", [&](Stage& st) { st.conclude(findings_); });
+    }
+  }
+  if (!findings_.failure &&
+      std::find(failed_.begin(), failed_.end(), true) != failed_.end()) {
+    findings_.failure = "internal error";
   }
   findings_.defects.merge(headers_.defects());
   verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
