@@ -84,7 +84,7 @@ class Connection {
 
   unsigned long no_reply = 0;  // the SMFIP_NR_* bits the MTA agreed to
   bool leading_space = false;  // SMFIP_HDR_LEADSPC agreed: values carry their own space
-  bool broken = false;         // connect could not be set up: every message gets the policy
+  bool broken = false;  // connect, HELO or negotiation failed: every message gets the policy
 
   ~Connection() { endMessage(); }
 
@@ -133,8 +133,12 @@ class Connection {
   }
 
   // An event failed: the message is finished by the failure policy at end of message.
+  // Outside a message (HELO) what failed belongs to the connection (the HELO name every
+  // later message would be checked with): every message of it gets the policy.
   void markFailed(std::string why) {
-    if (!failure_) {
+    if (!in_message_) {
+      broken = true;
+    } else if (!failure_) {
       failure_ = std::move(why);
     }
   }

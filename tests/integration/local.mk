@@ -12,7 +12,8 @@ MW_INTEG_TESTS = \
 	tests/integration/sendmail_test.sh \
 	tests/integration/spf_test.sh \
 	tests/integration/rules_test.sh \
-	tests/integration/dmarc_test.sh
+	tests/integration/dmarc_test.sh \
+	tests/integration/fault_injection_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/netns_dns.sh \
