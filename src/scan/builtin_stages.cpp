@@ -72,10 +72,9 @@ class HeaderGuard final : public Stage {
               verdict::Findings& findings) override {
     const std::string key = ascii::lower(field.name);
     if (key == "authentication-results") {
-      const std::optional<std::string> id = verdict::authservIdOf(message::unfold(field.value));
-      // RFC 8601 §5: a field we cannot parse cannot be told apart from ours, but it also
-      // cannot be read as ours by a consumer that parses properly; keep it.
-      if (id && ascii::iequals(*id, authserv_id_)) {
+      // RFC 8601 §5: ours if its authserv-id is ours; a field that does not parse is
+      // ours too when its first word is our id (a lenient consumer reads it so).
+      if (verdict::claimsAuthservId(message::unfold(field.value), authserv_id_)) {
         findings.forged_authres.push_back(occurrence);
         obs::counters().forged_authres.add();
       }

@@ -7,6 +7,13 @@
 #include "mailwarden/obs/log.h"
 
 namespace mw::scan {
+namespace {
+
+// Untrusted text in the per-message log line: printable ASCII (controls, 8-bit and '%' as
+// %XX), at most this many bytes of each field.
+constexpr std::size_t kLogField = 256;
+
+}  // namespace
 
 Scan::Scan(SnapshotConstSharedPtr snapshot)
     : snapshot_(std::move(snapshot)), headers_(snapshot_->limits()) {}
@@ -160,10 +167,13 @@ verdict::Verdict Scan::finish() {
   obs::log(obs::Level::Info, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id, "scan",
            "action={} score={} client={} helo={} from=<{}> rcpts={} headers={} body={}{}{}{}",
            verdict::toString(v.action), verdict::formatScore(v.score),
-           envelope_.client_ip.empty() ? "unknown" : envelope_.client_ip, envelope_.helo,
-           envelope_.mail_from, envelope_.rcpts.size(), headers_.fields().size(), body_bytes_,
-           findings_.defects.any() ? " defects=" : "", findings_.defects.describe(),
-           findings_.failure ? " failure=" + *findings_.failure : std::string());
+           envelope_.client_ip.empty() ? "unknown" : ascii::escapeUnprintable(envelope_.client_ip, 64),
+           ascii::escapeUnprintable(envelope_.helo, kLogField),
+           ascii::escapeUnprintable(envelope_.mail_from, kLogField), envelope_.rcpts.size(),
+           headers_.fields().size(), body_bytes_, findings_.defects.any() ? " defects=" : "",
+           findings_.defects.describe(),
+           findings_.failure ? " failure=" + ascii::escapeUnprintable(*findings_.failure, kLogField)
+                             : std::string());
   return v;
 }
 
