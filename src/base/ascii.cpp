@@ -32,4 +32,28 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
+std::string escapeUnprintable(std::string_view s, std::size_t max) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const bool cut = s.size() > max;
+  if (cut) {
+    s = s.substr(0, max);
+  }
+  std::string out;
+  out.reserve(s.size() + (cut ? 3 : 0));
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7F || c == '%') {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0F];
+    } else {
+      out += c;
+    }
+  }
+  if (cut) {
+    out += "...";
+  }
+  return out;
+}
+
 }  // namespace mw::ascii

@@ -25,6 +25,7 @@
 #include "mailwarden/scan/scan.h"
 #include "mailwarden/scan/snapshot.h"
 #include "privileges.h"
+#include "reply.h"
 #include "signals.h"
 #include "socket.h"
 
@@ -83,7 +84,7 @@ class Connection {
 
   unsigned long no_reply = 0;  // the SMFIP_NR_* bits the MTA agreed to
   bool leading_space = false;  // SMFIP_HDR_LEADSPC agreed: values carry their own space
-  bool broken = false;         // connect could not be set up: every message gets the policy
+  bool broken = false;  // connect, HELO or negotiation failed: every message gets the policy
 
   ~Connection() { endMessage(); }
 
@@ -117,13 +118,27 @@ class Connection {
     }
   }
 
-  std::string queueId() const {
-    return scan_ && !scan_->envelope().queue_id.empty() ? scan_->envelope().queue_id : "NOQUEUE";
+  // A view, so that it can be logged where nothing may allocate (a catch handler).
+  std::string_view queueId() const noexcept {
+    if (scan_ && !scan_->envelope().queue_id.empty()) {
+      return scan_->envelope().queue_id;
+    }
+    return "NOQUEUE";
+  }
+
+  // The failure policy of this message's snapshot (or the current one).
+  verdict::Verdict failurePolicy(std::string_view why) const {
+    const scan::SnapshotConstSharedPtr snap = scan_ ? nullptr : runtime().snapshots->get();
+    return verdict::failureVerdict(scan_ ? scan_->snapshot().policy() : snap->policy(), why);
   }
 
   // An event failed: the message is finished by the failure policy at end of message.
+  // Outside a message (HELO) what failed belongs to the connection (the HELO name every
+  // later message would be checked with): every message of it gets the policy.
   void markFailed(std::string why) {
-    if (!failure_) {
+    if (!in_message_) {
+      broken = true;
+    } else if (!failure_) {
       failure_ = std::move(why);
     }
   }
@@ -141,9 +156,7 @@ class Connection {
       failure_ = "connection setup failed";
     }
     if (failure_ || !scan_) {
-      const scan::SnapshotConstSharedPtr snap = scan_ ? nullptr : runtime().snapshots->get();
-      const verdict::Policy& policy = scan_ ? scan_->snapshot().policy() : snap->policy();
-      return verdict::failureVerdict(policy, failure_ ? *failure_ : "no MAIL FROM seen");
+      return failurePolicy(failure_ ? *failure_ : "no MAIL FROM seen");
     }
     return scan_->finish();
   }
@@ -168,7 +181,28 @@ class Connection {
   bool refused_ = false;  // started after SIGTERM
 };
 
-Connection* connection(SMFICTX* ctx) noexcept { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+// What onNegotiate leaves in the private slot when it could not allocate the placeholder:
+// onConnect then marks the connection broken, so each of its messages gets the failure
+// policy (the flags it agreed were not recorded).
+char g_negotiate_failed;
+void* const kNegotiateFailed = &g_negotiate_failed;
+
+Connection* connection(SMFICTX* ctx) noexcept {
+  void* priv = smfi_getpriv(ctx);
+  return priv == kNegotiateFailed ? nullptr : static_cast<Connection*>(priv);
+}
+
+// An exception reached a libmilter callback: logged and counted, without allocating.
+void caught(std::string_view qid, const char* where) noexcept {
+  obs::counters().internal_errors.add();
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    obs::log(obs::Level::Error, qid, "milter", "{}: {}", where, e.what());
+  } catch (...) {
+    obs::log(obs::Level::Error, qid, "milter", "{}: unknown exception", where);
+  }
+}
 
 // The answer for an event the MTA agreed not to wait for.
 sfsistat noReply(const Connection* conn, unsigned long bit) noexcept {
@@ -186,14 +220,9 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long nr_bit, Body&& b
       body(*conn);
     }
     return noReply(conn, nr_bit);
-  } catch (const std::exception& e) {
-    obs::log(obs::Level::Error, conn ? conn->queueId() : "NOQUEUE", "milter", "{}: {}", where,
-             e.what());
   } catch (...) {
-    obs::log(obs::Level::Error, conn ? conn->queueId() : "NOQUEUE", "milter",
-             "{}: unknown exception", where);
+    caught(conn ? conn->queueId() : "NOQUEUE", where);
   }
-  obs::counters().internal_errors.add();
   if (conn != nullptr) {
     try {
       conn->markFailed(std::string(where) + " failed");
@@ -206,7 +235,7 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long nr_bit, Body&& b
 
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
-                     unsigned long* pf3) {
+                     unsigned long* pf3) noexcept {
   *pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE) & f0;
   *pf1 = (kNoReplyWanted | kNotWanted | SMFIP_HDR_LEADSPC) & f1;
   *pf2 = 0;
@@ -215,30 +244,42 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
     obs::log(obs::Level::Warn, "", "milter",
              "the MTA does not offer SMFIP_HDR_LEADSPC: header values lose their leading space");
   }
-  // Remember what was agreed on a placeholder; onConnect takes it over.
-  auto conn = std::make_unique<Connection>("", "");
-  conn->no_reply = *pf1 & kNoReplyWanted;
-  conn->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
-  smfi_setpriv(ctx, conn.release());
+  try {
+    // Remember what was agreed on a placeholder; onConnect takes it over.
+    auto conn = std::make_unique<Connection>("", "");
+    conn->no_reply = *pf1 & kNoReplyWanted;
+    conn->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    smfi_setpriv(ctx, conn.release());
+  } catch (...) {
+    caught("", "negotiate");
+    // Nothing records the agreement: ask for replies to every event (so that
+    // SMFIS_CONTINUE is always a right answer), values without their leading space (what
+    // a Connection assumes by default), and mark the session (onConnect).
+    *pf1 = kNotWanted & f1;
+    smfi_setpriv(ctx, kNegotiateFailed);
+  }
   return SMFIS_CONTINUE;
 }
 
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
   Connection* placeholder = connection(ctx);
+  const bool negotiate_failed = smfi_getpriv(ctx) == kNegotiateFailed;
   try {
     auto conn = std::make_unique<Connection>(clientAddress(hostaddr), hostname ? hostname : "unknown");
     if (placeholder != nullptr) {
       conn->no_reply = placeholder->no_reply;
       conn->leading_space = placeholder->leading_space;
     }
+    conn->broken = negotiate_failed;  // its messages get the failure policy
     smfi_setpriv(ctx, conn.release());
     delete placeholder;  // only once the slot no longer points at it
     obs::counters().connections.add();
     return noReply(connection(ctx), SMFIP_NR_CONN);
   } catch (...) {
     // The placeholder stays in the slot: onClose frees it. Its Connection has no scan,
-    // so end of message answers with the failure policy.
-    obs::counters().internal_errors.add();
+    // so end of message answers with the failure policy; with no Connection at all
+    // (no placeholder), end of message answers SMFIS_TEMPFAIL.
+    caught("", "connect");
     if (placeholder != nullptr) {
       placeholder->broken = true;
     }
@@ -301,8 +342,18 @@ std::string milterValue(const std::string& value, bool leading_space) {
   return out;
 }
 
+// smfi_setreply with a text libmilter accepts (reply.h); false when it still refused.
+bool setReply(SMFICTX* ctx, const verdict::SmtpReply& reply) {
+  if (!acceptableReplyCode(reply.code) || !acceptableEnhancedCode(reply.enhanced, reply.code)) {
+    return false;
+  }
+  const std::string code = std::to_string(reply.code);
+  const std::string text = fitReplyText(reply.text);
+  return smfi_setreply(ctx, cstr(code), cstr(reply.enhanced), cstr(text)) == MI_SUCCESS;
+}
+
 // The one place that turns a Verdict into smfi_* calls.
-sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string& qid,
+sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, std::string_view qid,
                       bool leading_space) {
   bool edits_ok = true;
   for (const verdict::HeaderEdit& e : v.edits) {
@@ -329,9 +380,12 @@ sfsistat applyVerdict(SMFICTX* ctx, const verdict::Verdict& v, const std::string
     obs::counters().internal_errors.add();
     return SMFIS_TEMPFAIL;
   }
-  if (v.reply) {
-    const std::string code = std::to_string(v.reply->code);
-    smfi_setreply(ctx, cstr(code), cstr(v.reply->enhanced), cstr(v.reply->text));
+  if (v.reply && !setReply(ctx, *v.reply)) {
+    // The plain code (the MTA's own text for it) rather than a silent default: logged.
+    obs::log(obs::Level::Error, qid, "milter",
+             "libmilter refused the reply {} {} ({} bytes of text); answering with the bare code",
+             v.reply->code, v.reply->enhanced, v.reply->text.size());
+    obs::counters().internal_errors.add();
   }
   switch (v.action) {
     case verdict::Action::Accept:
@@ -349,21 +403,29 @@ sfsistat onEom(SMFICTX* ctx) noexcept {
   if (conn == nullptr) {
     return SMFIS_TEMPFAIL;
   }
+  bool applying = false;  // edits may have reached the MTA: no second verdict
   try {
     conn->refreshQueueId(ctx);
-    const std::string qid = conn->queueId();
+    const std::string qid(conn->queueId());
     const verdict::Verdict v = conn->finishMessage();
+    applying = true;
     const sfsistat status = applyVerdict(ctx, v, qid, conn->leading_space);
     conn->endMessage();
     return status;
-  } catch (const std::exception& e) {
-    obs::log(obs::Level::Error, conn->queueId(), "milter", "eom: {}", e.what());
   } catch (...) {
-    obs::log(obs::Level::Error, conn->queueId(), "milter", "eom: unknown exception");
+    caught(conn->queueId(), "eom");
   }
-  obs::counters().internal_errors.add();
+  sfsistat status = SMFIS_TEMPFAIL;  // the MTA's own 451 if even the fallback fails
+  if (!applying) {
+    try {
+      status = applyVerdict(ctx, conn->failurePolicy("eom failed"), conn->queueId(),
+                            conn->leading_space);
+    } catch (...) {
+      caught(conn->queueId(), "eom (failure policy)");
+    }
+  }
   conn->endMessage();
-  return SMFIS_TEMPFAIL;
+  return status;
 }
 
 sfsistat onAbort(SMFICTX* ctx) noexcept {

@@ -256,21 +256,21 @@ HsScratch ScratchPool::take(const std::array<ScopeDb, kScopeCount>& scopes) {
     free_.pop_back();
     return s;
   }
-  if (!prototype_ && !failed_) {
-    hs_scratch_t* raw = nullptr;
+  if (!prototype_) {
+    // A failure here fails this message only: nothing is remembered, the next message
+    // tries again (a transient out-of-memory must not fail every message until the next
+    // SIGHUP builds a new RuleSet).
+    HsScratch grown;
     for (const ScopeDb& db : scopes) {
-      if (db.db && hs_alloc_scratch(db.db.get(), &raw) != HS_SUCCESS) {
-        failed_ = true;
-        break;
-      }
+      if (!db.db) continue;
+      hs_scratch_t* raw = grown.release();
+      const hs_error_t rc = hs_alloc_scratch(db.db.get(), &raw);
+      grown.reset(raw);  // on failure Hyperscan leaves *raw as it was (or NULL): freed here
+      if (rc != HS_SUCCESS) return nullptr;
     }
-    prototype_.reset(raw);
-    if (failed_ || raw == nullptr) {
-      failed_ = true;  // no database, or Hyperscan cannot allocate: say so every time
-      return nullptr;
-    }
+    if (!grown) return nullptr;  // no database: no scratch needed (callers never ask)
+    prototype_ = std::move(grown);
   }
-  if (failed_) return nullptr;
   hs_scratch_t* copy = nullptr;
   if (hs_clone_scratch(prototype_.get(), &copy) != HS_SUCCESS) return nullptr;
   return HsScratch(copy);

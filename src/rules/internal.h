@@ -72,14 +72,14 @@ struct ScopeDb {
 class ScratchPool {
  public:
   // A scratch fitted to every database in `scopes` (the same every call for one pool);
-  // nullptr when Hyperscan cannot allocate it.
+  // nullptr when Hyperscan cannot allocate it (that message fails; the next call tries
+  // again, growing the prototype if that was what failed).
   HsScratch take(const std::array<ScopeDb, kScopeCount>& scopes);
   void give(HsScratch scratch) noexcept;
 
  private:
   std::mutex mu_;
   HsScratch prototype_;
-  bool failed_ = false;
   std::vector<HsScratch> free_;
 };
 

@@ -2,6 +2,7 @@
 // scope, fed as the content arrives, a block scan per item of the per-item scopes, then
 // composites.
 #include <algorithm>
+#include <exception>
 #include <set>
 
 #include "internal.h"
@@ -69,19 +70,41 @@ struct Matcher::State final : message::MimeSink {
   bool has(Scope s) const { return static_cast<bool>(impl->scopes[static_cast<std::size_t>(s)].db); }
   const ScopeDb& db(Scope s) const { return impl->scopes[static_cast<std::size_t>(s)]; }
 
-  static int onMatch(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  // An exception thrown in the match callback must not unwind through Hyperscan (C):
+  // the callback keeps it here and stops the scan; the caller rethrows it once Hyperscan
+  // has returned (rethrowPending).
+  std::exception_ptr pending;
+
+  void rethrowPending() {
+    if (pending) {
+      std::exception_ptr e = std::move(pending);
+      pending = nullptr;
+      std::rethrow_exception(e);
+    }
+  }
+
+  static int onMatch(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                     void* ctx) noexcept {
     auto* st = static_cast<std::pair<State*, Scope>*>(ctx);
-    State& self = *st->first;
-    const ScopeDb& d = self.db(st->second);
+    try {
+      return st->first->match(id, from, to, flags, st->second);
+    } catch (...) {
+      st->first->pending = std::current_exception();
+      return 1;  // stop: hs_scan* returns HS_SCAN_TERMINATED
+    }
+  }
+
+  int match(unsigned id, unsigned long long, unsigned long long, unsigned, Scope scope) {
+    const ScopeDb& d = db(scope);
     if (id >= d.ids.size()) return 0;
     const int rule = d.ids[id];
-    const Rule& r = self.impl->rules[static_cast<std::size_t>(rule)];
-    if (st->second == Scope::Header && !ascii::iequals(r.header_name, self.current_header)) {
+    const Rule& r = impl->rules[static_cast<std::size_t>(rule)];
+    if (scope == Scope::Header && !ascii::iequals(r.header_name, current_header)) {
       return 0;  // one database for all header:NAME rules: only this field's rules count
     }
-    if (!self.hits[static_cast<std::size_t>(rule)]) {
-      self.hits[static_cast<std::size_t>(rule)] = true;
-      self.hit_list.push_back(rule);
+    if (!hits[static_cast<std::size_t>(rule)]) {
+      hits[static_cast<std::size_t>(rule)] = true;
+      hit_list.push_back(rule);  // reserved for every rule: does not allocate
     }
     return 0;  // continue: other rules may match in the same stream
   }
@@ -113,6 +136,7 @@ struct Matcher::State final : message::MimeSink {
     while (!data.empty()) {
       const std::string_view piece = data.substr(0, kMaxPiece);
       const hs_error_t rc = hs_scan_stream(stream, piece.data(), static_cast<unsigned>(piece.size()), 0, s, &State::onMatch, &ctx);
+      rethrowPending();
       if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && !failure) {
         failure = "rules: Hyperscan scan error " + std::to_string(rc);
       }
@@ -125,8 +149,12 @@ struct Matcher::State final : message::MimeSink {
     hs_scratch_t* s = scratch();
     std::pair<State*, Scope> ctx{this, scope};
     // Closing with a callback reports end-anchored ($) matches.
-    if (s != nullptr) static_cast<void>(hs_close_stream(stream.release(), s, &State::onMatch, &ctx));
-    else stream.reset();
+    if (s != nullptr) {
+      static_cast<void>(hs_close_stream(stream.release(), s, &State::onMatch, &ctx));
+      rethrowPending();
+    } else {
+      stream.reset();
+    }
   }
 
   HsStream openStream(Scope scope) {
@@ -181,6 +209,7 @@ struct Matcher::State final : message::MimeSink {
     const auto len = static_cast<unsigned>(std::min<std::size_t>(text.size(), 1u << 30));
     std::pair<State*, Scope> ctx{this, scope};
     const hs_error_t rc = hs_scan(db(scope).db.get(), text.data(), len, 0, s, &State::onMatch, &ctx);
+    rethrowPending();
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && !failure) {
       failure = "rules: Hyperscan scan error " + std::to_string(rc);
     }
@@ -245,6 +274,7 @@ Matcher::Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits) : s
   s_->set = std::move(rules);
   s_->impl = &s_->set->impl();
   s_->hits.assign(s_->impl->rules.size(), false);
+  s_->hit_list.reserve(s_->impl->rules.size());  // each rule enters it at most once
   s_->max_header_bytes = limits.max_header_bytes;
 }
 

@@ -40,19 +40,19 @@ class MimeStage final : public Stage {
 
   std::string_view name() const noexcept override { return "mime"; }
 
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
     parser_.header(field);
     return Flow::Continue;
   }
-  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) noexcept override {
+  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) override {
     parser_.endOfHeaders();
     return Flow::Continue;
   }
-  Flow body(std::string_view chunk, verdict::Findings&) noexcept override {
+  Flow body(std::string_view chunk, verdict::Findings&) override {
     parser_.body(chunk);
     return Flow::Continue;
   }
-  void endOfMessage(verdict::Findings& findings) noexcept override {
+  void endOfMessage(verdict::Findings& findings) override {
     parser_.finish();
     findings.defects.merge(parser_.defects());
   }
@@ -70,13 +70,12 @@ class HeaderGuard final : public Stage {
   std::string_view name() const noexcept override { return "header-guard"; }
 
   Flow header(const message::HeaderField& field, int occurrence,
-              verdict::Findings& findings) noexcept override {
+              verdict::Findings& findings) override {
     const std::string key = ascii::lower(field.name);
     if (key == "authentication-results") {
-      const std::optional<std::string> id = verdict::authservIdOf(message::unfold(field.value));
-      // RFC 8601 §5: a field we cannot parse cannot be told apart from ours, but it also
-      // cannot be read as ours by a consumer that parses properly; keep it.
-      if (id && ascii::iequals(*id, authserv_id_)) {
+      // RFC 8601 §5: ours if its authserv-id is ours; a field that does not parse is
+      // ours too when its first word is our id (a lenient consumer reads it so).
+      if (verdict::claimsAuthservId(message::unfold(field.value), authserv_id_)) {
         findings.forged_authres.push_back(occurrence);
         obs::counters().forged_authres.add();
       }
@@ -88,7 +87,7 @@ class HeaderGuard final : public Stage {
     }
     return Flow::Continue;
   }
-  void endOfMessage(verdict::Findings&) noexcept override {}
+  void endOfMessage(verdict::Findings&) override {}
 
  private:
   std::string authserv_id_;

@@ -47,38 +47,31 @@ class DmarcStage final : public Stage {
 
   std::string_view name() const noexcept override { return "dmarc"; }
 
-  Flow envelope(const message::Envelope& env, verdict::Findings&) noexcept override {
+  Flow envelope(const message::Envelope& env, verdict::Findings&) override {
     client_ip_ = env.client_ip;
     queue_id_ = env.queue_id;
     return Flow::Continue;
   }
 
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
     if (ascii::iequals(field.name, "From")) {
-      try {
-        if (from_.size() < kMaxFromFields) {
-          from_.push_back(message::unfold(field.value));
-        } else {
-          from_.emplace_back();  // counted; "" does not parse, which is the truth of it
-        }
-      } catch (const std::exception&) {
-        from_.emplace_back();
+      // No catch here: an allocation failure is not an unparsable From (stage.h).
+      if (from_.size() < kMaxFromFields) {
+        from_.push_back(message::unfold(field.value));
+      } else {
+        from_.emplace_back();  // counted; "" does not parse, which is the truth of it
       }
     }
     return Flow::Continue;
   }
 
-  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) noexcept override {
+  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) override {
     queue_id_ = env.queue_id;
     return Flow::Continue;
   }
 
-  void endOfMessage(verdict::Findings& findings) noexcept override {
-    try {
-      run(findings);
-    } catch (const std::exception& e) {
-      findings.failure = std::string("dmarc: ") + e.what();
-    }
+  void endOfMessage(verdict::Findings& findings) override {
+    run(findings);  // an exception: Scan logs and counts it, the failure policy applies
   }
 
  private:

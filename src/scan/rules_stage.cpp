@@ -21,38 +21,27 @@ class RulesStage final : public Stage {
 
   std::string_view name() const noexcept override { return "rules"; }
 
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) noexcept override {
-    return guarded([&] { matcher_.header(field); });
+  // An exception (bad_alloc) leaves the hook: Scan turns it into the failure policy.
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
+    matcher_.header(field);
+    return Flow::Continue;
   }
-  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) noexcept override {
+  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) override {
     // The envelope is complete here (recipients come after MAIL FROM).
-    return guarded([&] { matcher_.envelope(env); });
+    matcher_.envelope(env);
+    return Flow::Continue;
   }
-  Flow body(std::string_view chunk, verdict::Findings&) noexcept override {
-    return guarded([&] { matcher_.body(chunk); });
+  Flow body(std::string_view chunk, verdict::Findings&) override {
+    matcher_.body(chunk);
+    return Flow::Continue;
   }
-  void endOfMessage(verdict::Findings&) noexcept override {
-    guarded([&] { matcher_.finish(); });
-  }
-  void conclude(verdict::Findings& findings) noexcept override {
-    guarded([&] { matcher_.conclude(rules::authSymbols(findings.auth), findings); });
-    if (failed_ && !findings.failure) findings.failure = "rules: out of memory";
+  void endOfMessage(verdict::Findings&) override { matcher_.finish(); }
+  void conclude(verdict::Findings& findings) override {
+    matcher_.conclude(rules::authSymbols(findings.auth), findings);
   }
 
  private:
-  // Hooks never throw (stage.h); bad_alloc is the only exception our code raises.
-  template <typename F>
-  Flow guarded(F&& f) noexcept {
-    try {
-      f();
-    } catch (...) {
-      failed_ = true;
-    }
-    return Flow::Continue;
-  }
-
   rules::Matcher matcher_;
-  bool failed_ = false;
 };
 
 }  // namespace

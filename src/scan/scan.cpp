@@ -1,10 +1,19 @@
 #include "mailwarden/scan/scan.h"
 
+#include <algorithm>
+
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 
 namespace mw::scan {
+namespace {
+
+// Untrusted text in the per-message log line: printable ASCII (controls, 8-bit and '%' as
+// %XX), at most this many bytes of each field.
+constexpr std::size_t kLogField = 256;
+
+}  // namespace
 
 Scan::Scan(SnapshotConstSharedPtr snapshot)
     : snapshot_(std::move(snapshot)), headers_(snapshot_->limits()) {}
@@ -25,6 +34,34 @@ void Scan::startStages() {
   started_ = true;
   stages_ = snapshot_->makeStages();
   done_.assign(stages_.size(), false);
+  failed_.assign(stages_.size(), false);
+}
+
+template <typename Hook>
+void Scan::runHook(std::size_t i, const char* hook, Hook&& call) {
+  try {
+    call(*stages_[i]);
+  } catch (const std::exception& e) {
+    stageFailed(i, hook, e.what());
+  } catch (...) {
+    stageFailed(i, hook, "unknown exception");
+  }
+}
+
+void Scan::stageFailed(std::size_t i, const char* hook, const char* what) noexcept {
+  done_[i] = true;
+  failed_[i] = true;
+  obs::counters().internal_errors.add();
+  // obs::log never throws (a line it cannot format is replaced by a fixed one).
+  obs::log(obs::Level::Error, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id,
+           "scan", "stage {} failed in {}: {}", stages_[i]->name(), hook, what);
+  try {
+    if (!findings_.failure) {
+      findings_.failure = "internal error in " + std::string(stages_[i]->name());
+    }
+  } catch (...) {
+    // No memory for the reason: finish() sets a fixed one (failed_ remembers).
+  }
 }
 
 void Scan::mailFrom(std::string_view addr) {
@@ -32,7 +69,9 @@ void Scan::mailFrom(std::string_view addr) {
   startStages();
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->envelope(envelope_, findings_) == Flow::Done;
+      runHook(i, "envelope", [&](Stage& st) {
+        done_[i] = st.envelope(envelope_, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -51,7 +90,9 @@ void Scan::header(std::string_view name, std::string_view value) {
   const message::HeaderField& field = kept != nullptr ? *kept : transient;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->header(field, occurrence, findings_) == Flow::Done;
+      runHook(i, "header", [&](Stage& st) {
+        done_[i] = st.header(field, occurrence, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -64,7 +105,9 @@ void Scan::endOfHeaders() {
   headers_ended_ = true;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->endOfHeaders(envelope_, findings_) == Flow::Done;
+      runHook(i, "endOfHeaders", [&](Stage& st) {
+        done_[i] = st.endOfHeaders(envelope_, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -76,7 +119,9 @@ void Scan::body(std::string_view chunk) {
   body_bytes_ += chunk.size();
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
-      done_[i] = stages_[i]->body(chunk, findings_) == Flow::Done;
+      runHook(i, "body", [&](Stage& st) {
+        done_[i] = st.body(chunk, findings_) == Flow::Done;
+      });
     }
   }
 }
@@ -89,11 +134,19 @@ verdict::Verdict Scan::finish() {
     return verdict::failureVerdict(snapshot_->policy(), "message finished twice");
   }
   finished_ = true;
-  for (const StagePtr& stage : stages_) {
-    stage->endOfMessage(findings_);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!failed_[i]) {
+      runHook(i, "endOfMessage", [&](Stage& st) { st.endOfMessage(findings_); });
+    }
   }
-  for (const StagePtr& stage : stages_) {
-    stage->conclude(findings_);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!failed_[i]) {
+      runHook(i, "conclude", [&](Stage& st) { st.conclude(findings_); });
+    }
+  }
+  if (!findings_.failure &&
+      std::find(failed_.begin(), failed_.end(), true) != failed_.end()) {
+    findings_.failure = "internal error";
   }
   findings_.defects.merge(headers_.defects());
   verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
@@ -114,10 +167,13 @@ verdict::Verdict Scan::finish() {
   obs::log(obs::Level::Info, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id, "scan",
            "action={} score={} client={} helo={} from=<{}> rcpts={} headers={} body={}{}{}{}",
            verdict::toString(v.action), verdict::formatScore(v.score),
-           envelope_.client_ip.empty() ? "unknown" : envelope_.client_ip, envelope_.helo,
-           envelope_.mail_from, envelope_.rcpts.size(), headers_.fields().size(), body_bytes_,
-           findings_.defects.any() ? " defects=" : "", findings_.defects.describe(),
-           findings_.failure ? " failure=" + *findings_.failure : std::string());
+           envelope_.client_ip.empty() ? "unknown" : ascii::escapeUnprintable(envelope_.client_ip, 64),
+           ascii::escapeUnprintable(envelope_.helo, kLogField),
+           ascii::escapeUnprintable(envelope_.mail_from, kLogField), envelope_.rcpts.size(),
+           headers_.fields().size(), body_bytes_, findings_.defects.any() ? " defects=" : "",
+           findings_.defects.describe(),
+           findings_.failure ? " failure=" + ascii::escapeUnprintable(*findings_.failure, kLogField)
+                             : std::string());
   return v;
 }
 

@@ -86,30 +86,42 @@ bool isPValue(std::string_view s) {
   return (local.empty() || isToken(local)) && isToken(domain);
 }
 
+// CR and LF dropped (a value never folds or breaks the field), then ascii::
+// escapeUnprintable: other control characters, 8-bit bytes and '%' as %XX.
+std::string printable(std::string_view s) {
+  std::string one_line;
+  for (const char c : s) {
+    if (c != '\r' && c != '\n') {
+      one_line += c;
+    }
+  }
+  return ascii::escapeUnprintable(one_line);
+}
+
+// RFC 2045 quoted-string (RFC 822's: qtext and quoted-pair are 7-bit, no CR): control
+// characters, 8-bit bytes and '%' are written as %XX (printable()), since a quoted-pair
+// cannot carry them; '"' and '\\' are quoted-pairs.
 std::string quoted(std::string_view s) {
   std::string out = "\"";
-  for (const char c : s) {
+  for (const char c : printable(s)) {
     if (c == '"' || c == '\\') {
       out += '\\';
     }
-    if (c != '\r' && c != '\n') {
-      out += c;
-    }
+    out += c;
   }
   out += '"';
   return out;
 }
 
-// Comment text for a reason: parentheses and backslashes escaped (RFC 5322 §3.2.2 ctext).
+// Comment text for a reason: parentheses and backslashes escaped (RFC 5322 §3.2.2 ctext),
+// control characters, 8-bit bytes and '%' as %XX.
 std::string commentText(std::string_view s) {
   std::string out;
-  for (const char c : s) {
+  for (const char c : printable(s)) {
     if (c == '(' || c == ')' || c == '\\') {
       out += '\\';
     }
-    if (c != '\r' && c != '\n') {
-      out += c;
-    }
+    out += c;
   }
   return out;
 }
@@ -255,6 +267,25 @@ std::optional<std::string> authservIdOf(std::string_view value) {
     return std::nullopt;
   }
   return id;
+}
+
+bool claimsAuthservId(std::string_view value, std::string_view our_id) {
+  if (const std::optional<std::string> id = authservIdOf(value)) {
+    return ascii::iequals(*id, our_id);  // parses: ours or someone else's
+  }
+  // Unparsable. A lenient reader takes the first word before ';' for the authserv-id:
+  // skip CFWS (an unterminated comment runs to the end), an opening quote, then up to
+  // whitespace, ';', '(', '"' or the end.
+  std::size_t i = skipCfws(value, 0);
+  if (i < value.size() && value[i] == '"') {
+    ++i;
+  }
+  const std::size_t start = i;
+  while (i < value.size() && !ascii::isWsp(value[i]) && value[i] != ';' && value[i] != '(' &&
+         value[i] != '"') {
+    ++i;
+  }
+  return i > start && ascii::iequals(value.substr(start, i - start), our_id);
 }
 
 Verdict decide(const Policy& policy, const Findings& findings) {

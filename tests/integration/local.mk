@@ -14,7 +14,8 @@ MW_INTEG_TESTS = \
 	tests/integration/rules_test.sh \
 	tests/integration/dmarc_test.sh \
 	tests/integration/deb_package_test.sh \
-	tests/integration/install_test.sh
+	tests/integration/install_test.sh \
+	tests/integration/fault_injection_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/netns_dns.sh \

@@ -15,3 +15,13 @@ tests_tools_milter_protocol_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_tools_milter_protocol_tests_LDADD = libmw_base.a $(MW_GTEST_LINK)
 
 EXTRA_DIST += tests/integration/milter_protocol_test.sh
+
+# fault_milter: mailwarden's milter with allocation faults injected per session and event
+# (tests/integration/fault_injection_test.sh). The wrap of smfi_register and the
+# replaced operator new exist in this test program only, never in `mailwarden`.
+noinst_PROGRAMS += tests/tools/fault_milter
+tests_tools_fault_milter_SOURCES = tests/tools/fault_milter.cpp \
+	tests/support/alloc_fault.cpp tests/support/alloc_fault.h
+tests_tools_fault_milter_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=smfi_register
+tests_tools_fault_milter_LDADD = libmw_milter.a $(MW_CORE_LIBS) $(MILTER_LIBS) -lpthread \
+	$(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS) $(HS_LIBS)

@@ -46,6 +46,7 @@ struct Args {
   bool abort_after = true;
   long pause_before_eom_ms = 0;
   SessionOptions session;
+  SmtpClient client;  // --client-name, --helo
 };
 
 void usage() {
@@ -55,6 +56,7 @@ void usage() {
       "                          [--mail-from ADDR] [--rcpt ADDR]... [--quiet]\n"
       "       milter_client edge NAME --socket SPEC [--eml FILE] [--header-limit N]\n"
       "options: --timeout-ms MS  --client-nodelay  --unbuffered  --no-abort\n"
+      "         --client-name NAME  --helo NAME   (what CONNECT and HELO report)\n"
       "edge NAMEs: close-without-connect abort-mid-body many-messages one-byte-chunks "
       "header-at-limit quit-nc\n",
       stderr);
@@ -143,6 +145,10 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       a.abort_after = false;
     } else if (opt == "--quiet") {
       a.quiet = true;
+    } else if (opt == "--client-name") {
+      ok = text(a.client.hostname);
+    } else if (opt == "--helo") {
+      ok = text(a.client.helo);
     } else {
       std::fprintf(stderr, "milter_client: unknown option %s\n", opt.c_str());
       ok = false;
@@ -206,7 +212,7 @@ Result<Session> openSession(const Args& a, bool print_negotiation) {
   if (!where) {
     return fail(where.error());
   }
-  Result<Session> s = openGreeted(*where, a.session, SmtpClient{});
+  Result<Session> s = openGreeted(*where, a.session, a.client);
   if (s && print_negotiation) {
     std::printf("negotiated %s\n", s->negotiated().describe().c_str());
   }

@@ -20,4 +20,11 @@ std::string lower(std::string_view s);
 // Strips space, tab, CR and LF from both ends.
 std::string_view trim(std::string_view s) noexcept;
 
+// Text made of printable ASCII only, for header fields we write and log lines: every
+// control character (CR, LF, TAB, NUL, DEL, ...), every byte >= 0x80 (raw 8-bit or
+// UTF-8) and '%' itself become "%XX" (upper-case hex, RFC 3986 style), so nothing is
+// lost and nothing can break a line. At most `max` bytes of `s` are read; a longer
+// input ends in "..." (a log line stays bounded).
+std::string escapeUnprintable(std::string_view s, std::size_t max = std::string_view::npos);
+
 }  // namespace mw::ascii

@@ -5,8 +5,9 @@
 // endOfHeaders, body..., finish. Out-of-order calls are tolerated (libmilter may skip
 // events that were negotiated away) but never crash. Input is untrusted.
 // Thread-compatible: one Scan per message, driven by one thread at a time.
-// No method throws except std::bad_alloc; callers at the edges turn that into the
-// failure policy.
+// An exception from a stage hook is caught here, per stage (stage.h): logged, counted,
+// Findings::failure set, that stage stopped. Scan's own methods throw nothing except
+// std::bad_alloc; callers at the edges turn that into the failure policy.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,10 @@ class Scan {
 
  private:
   void startStages();
+  // Runs one hook of stages_[i]; an exception stops that stage and fails the message.
+  template <typename Hook>
+  void runHook(std::size_t i, const char* hook, Hook&& call);
+  void stageFailed(std::size_t i, const char* hook, const char* what) noexcept;
 
   SnapshotConstSharedPtr snapshot_;
   message::Envelope envelope_;
@@ -55,6 +60,7 @@ class Scan {
   verdict::Findings findings_;
   std::vector<StagePtr> stages_;
   std::vector<bool> done_;
+  std::vector<bool> failed_;  // threw: no more events, no endOfMessage, no conclude
   std::map<std::string, int> occurrences_;  // lower-case field name -> fields seen
   std::uint64_t body_bytes_ = 0;
   bool started_ = false;

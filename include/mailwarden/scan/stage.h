@@ -3,9 +3,15 @@
 //
 // Contract: one instance per message; one thread at a time; events in protocol order
 // (envelope, header..., endOfHeaders, body..., endOfMessage). Input is untrusted; a body
-// chunk can be any size, including 0. Hooks never throw: bad input becomes a result in
-// Findings, an environment failure sets Findings::failure. A stage that returned
-// Flow::Done gets no further events except endOfMessage.
+// chunk can be any size, including 0. Bad input becomes a result in Findings, an
+// environment failure sets Findings::failure. A stage that returned Flow::Done gets no
+// further events except endOfMessage.
+// Exceptions (std::bad_alloc, or anything a library throws): a hook may let one escape
+// and must not swallow one into a result (an allocation failure is not a verdict). Scan
+// catches it at the hook, logs it, counts it (obs internal_errors), sets
+// Findings::failure (the failure policy: tempfail by default) and gives that stage no
+// further events, endOfMessage and conclude included; the other stages go on. Hooks are
+// therefore not noexcept: an exception in a noexcept hook would end the whole process.
 #pragma once
 
 #include <memory>
@@ -27,7 +33,7 @@ class Stage {
   virtual ~Stage();
   virtual std::string_view name() const noexcept = 0;
   // MAIL FROM has been seen: client, HELO and sender are known (recipients follow).
-  virtual Flow envelope(const message::Envelope&, verdict::Findings&) noexcept {
+  virtual Flow envelope(const message::Envelope&, verdict::Findings&) {
     return Flow::Continue;
   }
   // Every received field, including those message::Limits keeps out of the HeaderList
@@ -35,19 +41,19 @@ class Stage {
   // bound their own work. `occurrence` is 1-based among fields of the same name,
   // counted as the MTA counts them for header edits.
   virtual Flow header(const message::HeaderField&, int /*occurrence*/,
-                      verdict::Findings&) noexcept {
+                      verdict::Findings&) {
     return Flow::Continue;
   }
-  virtual Flow endOfHeaders(const message::Envelope&, verdict::Findings&) noexcept {
+  virtual Flow endOfHeaders(const message::Envelope&, verdict::Findings&) {
     return Flow::Continue;
   }
-  virtual Flow body(std::string_view /*chunk*/, verdict::Findings&) noexcept {
+  virtual Flow body(std::string_view /*chunk*/, verdict::Findings&) {
     return Flow::Continue;
   }
-  virtual void endOfMessage(verdict::Findings&) noexcept = 0;
+  virtual void endOfMessage(verdict::Findings&) = 0;
   // After every stage's endOfMessage, in stage order: for work that needs the results of
   // stages that run later (the rules' composites read DMARC, the last stage).
-  virtual void conclude(verdict::Findings&) noexcept {}
+  virtual void conclude(verdict::Findings&) {}
 };
 
 using StagePtr = std::unique_ptr<Stage>;

@@ -131,13 +131,21 @@ Verdict decide(const Policy& policy, const Findings& findings);
 Verdict failureVerdict(const Policy& policy, std::string_view reason);
 
 // "authserv-id; spf=pass smtp.mailfrom=a@b;\r\n\tdkim=..." or "authserv-id; none"
-// (RFC 8601 §2.2). Values that are not RFC 2045 tokens are quoted.
+// (RFC 8601 §2.2). Values that are not RFC 2045 tokens are quoted; in quoted values and
+// comments control characters, 8-bit bytes and '%' are written %XX: the field is
+// printable ASCII whatever the envelope or a DKIM tag held.
 std::string renderAuthenticationResults(std::string_view authserv_id,
                                         const std::vector<AuthResult>& results);
 
 // The authserv-id an Authentication-Results value claims (RFC 8601 §2.2: leading CFWS,
 // a value, optional version, then ';'), or nullopt when it cannot be parsed.
 std::optional<std::string> authservIdOf(std::string_view value);
+
+// Whether an Authentication-Results value claims `our_id` (case-insensitive): the
+// authserv-id authservIdOf() reads, or, when the field does not parse, its first word
+// before ';' once CFWS (comments, even an unterminated one) and an opening quote are
+// skipped — a lenient consumer would read that as ours, so it is removed too.
+bool claimsAuthservId(std::string_view value, std::string_view our_id);
 
 // Score with two decimals, as in headers ("5.00", "-1.50").
 std::string formatScore(double score);

@@ -37,6 +37,16 @@ TEST(Ascii, Table) {
   EXPECT_EQ(ascii::trim("   "), "");
 }
 
+TEST(Ascii, EscapeUnprintable) {
+  EXPECT_EQ(ascii::escapeUnprintable("plain text <a@b>"), "plain text <a@b>");
+  EXPECT_EQ(ascii::escapeUnprintable("a\r\nb\tc\x7F\x80\xFF%"), "a%0D%0Ab%09c%7F%80%FF%25");
+  EXPECT_EQ(ascii::escapeUnprintable(std::string("n\0l", 3)), "n%00l");
+  EXPECT_EQ(ascii::escapeUnprintable("j\xC3\xB6rg"), "j%C3%B6rg");
+  EXPECT_EQ(ascii::escapeUnprintable("abcdef", 3), "abc...");
+  EXPECT_EQ(ascii::escapeUnprintable("abc", 3), "abc");
+  EXPECT_EQ(ascii::escapeUnprintable(std::string(10000, '\n'), 256).size(), 256u * 3 + 3);
+}
+
 TEST(Clock, FixedIsFixed) {
   FixedClock c(1700000000);
   EXPECT_EQ(c.now(), 1700000000);

@@ -3,7 +3,11 @@
 #include "mailwarden/rules/rules.h"
 
 #include <gtest/gtest.h>
+#include <hs/hs.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -427,6 +431,64 @@ TEST(RulesMatcher, AbortedMessageClosesStreams) {
   p.content_type = "text/plain";
   m.mimeSink().partBegin(p);
   m.mimeSink().partData(p, "some text");
+}
+
+// Hyperscan's scratch allocator (hs_set_scratch_allocator, public API), told to fail:
+// the next g_scratch_fail scratch allocations return NULL.
+std::atomic<int> g_scratch_fail{0};
+std::atomic<int> g_scratch_failed{0};
+void* failingScratchAlloc(std::size_t n) {
+  if (g_scratch_fail.load() > 0) {
+    g_scratch_fail.fetch_sub(1);
+    g_scratch_failed.fetch_add(1);
+    return nullptr;
+  }
+  return std::malloc(n);
+}
+
+// Issue 16: a failed scratch allocation fails that message, and the next message tries
+// again (before, the pool remembered the failure until a SIGHUP built a new RuleSet).
+TEST(RulesScratch, FailedAllocationFailsOnlyThatMessage) {
+  auto rs = mustLoad("rules:\n" + rule("R", "body:raw", "hello") + rule("S", "subject", "^hi$"));
+  ASSERT_EQ(hs_set_scratch_allocator(failingScratchAlloc, std::free), HS_SUCCESS);
+  auto one = [&rs](const char* label) {
+    SCOPED_TRACE(label);
+    auto m = std::make_unique<Matcher>(rs, message::Limits{});
+    m->header(message::HeaderField{"Subject", " hi"});
+    m->body("hello");
+    verdict::Findings f;
+    m->conclude({}, f);
+    return std::make_pair(std::move(m), f.failure);
+  };
+  // The prototype (hs_alloc_scratch) cannot be grown: this message fails.
+  g_scratch_fail = 1;
+  g_scratch_failed = 0;
+  {
+    auto [m, failure] = one("prototype fails");
+    EXPECT_EQ(g_scratch_failed.load(), 1);  // the fault fired
+    ASSERT_TRUE(failure.has_value());
+    EXPECT_NE(failure->find("scratch"), std::string::npos) << *failure;
+    EXPECT_FALSE(m->hit("S"));  // the header field that met the failure went unscanned
+  }
+  // The next message, same RuleSet (no reload): grown now, matched.
+  auto [held, ok] = one("next message");
+  EXPECT_FALSE(ok.has_value()) << *ok;
+  EXPECT_TRUE(held->hit("R"));
+  EXPECT_TRUE(held->hit("S"));
+  // `held` keeps its scratch: the next message needs a clone (hs_clone_scratch). Fail it.
+  g_scratch_fail = 1;
+  g_scratch_failed = 0;
+  {
+    auto [m, failure] = one("clone fails");
+    EXPECT_EQ(g_scratch_failed.load(), 1);
+    EXPECT_TRUE(failure.has_value());
+  }
+  {
+    auto [m, failure] = one("clone again");
+    EXPECT_FALSE(failure.has_value());
+    EXPECT_TRUE(m->hit("R"));
+  }
+  ASSERT_EQ(hs_set_scratch_allocator(nullptr, nullptr), HS_SUCCESS);
 }
 
 }  // namespace

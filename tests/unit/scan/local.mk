@@ -6,3 +6,14 @@ tests_unit_scan_scan_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"'
 tests_unit_scan_scan_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_scan_scan_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
+
+# Allocation faults at every allocation of every event (tests/support/alloc_fault.cpp
+# replaces operator new in this binary only).
+check_PROGRAMS += tests/unit/scan/scan_fault_tests
+TESTS += tests/unit/scan/scan_fault_tests
+tests_unit_scan_scan_fault_tests_SOURCES = tests/unit/scan/fault_test.cpp \
+	tests/support/alloc_fault.cpp tests/support/alloc_fault.h tests/support/lsan_opendkim.cpp
+tests_unit_scan_scan_fault_tests_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_RULES_DIR='"$(abs_top_srcdir)/rules"'
+tests_unit_scan_scan_fault_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
+tests_unit_scan_scan_fault_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)

@@ -97,6 +97,46 @@ TEST(Scan, ForgedAuthResRemovedForeignKept) {
   EXPECT_EQ(removals(v), want);
 }
 
+// Issue 16: a field that claims our id but does not parse is removed too.
+TEST(Scan, UnparsableAuthResClaimingOurIdRemoved) {
+  Scan s(snapshot());
+  s.mailFrom("<a@example.com>");
+  s.header("Authentication-Results", " mx.test.example (unterminated; spf=pass");  // #1
+  s.header("Authentication-Results", " other.example spf=pass");                   // #2 foreign
+  s.header("Authentication-Results", " \"mx.test.example; dkim=pass");           // #3
+  s.header("Authentication-Results", "\r\n\tmx.test.example\r\n\tspf=pass");      // #4
+  s.endOfHeaders();
+  const verdict::Verdict v = s.finish();
+  const std::vector<std::pair<std::string, int>> want = {
+      {"Authentication-Results", 4}, {"Authentication-Results", 3}, {"Authentication-Results", 1}};
+  EXPECT_EQ(removals(v), want);
+}
+
+// Issue 16: the per-message log line carries no control character or raw 8-bit byte
+// from the envelope, and each untrusted field is bounded.
+TEST(Scan, LogLineIsPrintableAndBounded) {
+  Scan s(snapshot());
+  s.connect("192.0.2.1", "client.example");
+  s.helo("evil\rhelo\x1b[2J" + std::string(5000, 'h'));
+  s.mailFrom("<j\xC3\xB6rg\nforged: line@example.com>");
+  s.header("Subject", " x");
+  s.endOfHeaders();
+  ::testing::internal::CaptureStderr();
+  static_cast<void>(s.finish());
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  const std::size_t at = err.find("scan: action=");
+  ASSERT_NE(at, std::string::npos) << err;
+  const std::string line = err.substr(at, err.find('\n', at) - at);
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u >= 0x20 && u < 0x7F) << "byte " << int(u);
+  }
+  EXPECT_NE(line.find("helo=evil%0Dhelo%1B[2Jhhh"), std::string::npos) << line;
+  EXPECT_NE(line.find("from=<j%C3%B6rg%0Aforged: line@example.com>"), std::string::npos) << line;
+  EXPECT_LT(line.size(), 1000u);
+  EXPECT_EQ(err.find('\n', at), err.size() - 1) << "one line";
+}
+
 TEST(Scan, GuardSeesFieldsBeyondTheHeaderLimit) {
   config::Config cfg = config::defaults();
   cfg.limits.max_headers = 5;

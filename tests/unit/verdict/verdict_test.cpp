@@ -64,6 +64,75 @@ TEST(RenderAuthenticationResults, QuotesAndEscapes) {
             "mx;\r\n\tspf=none (a \\(nested\\) comment) smtp.mailfrom=\"has space@x\"");
 }
 
+// Issue 16: values from the envelope and DKIM tags (d=, s=, MAIL FROM local parts) carry
+// no control character or raw 8-bit byte into the field (RFC 8601 §2.2: value =
+// token / quoted-string of RFC 2045, 7-bit): such bytes and '%' are written %XX.
+TEST(RenderAuthenticationResults, ControlAnd8BitBytesNeverReachTheField) {
+  std::vector<AuthResult> results = {
+      {"spf", "fail", "", {{"smtp.mailfrom", "j\xC3\xB6rg@example.com"}}},
+      {"dkim", "permerror", "bad \x01key\x7F\tin \xFF d=",
+       {{"header.d", std::string("ex\0ample.com", 12)}, {"header.s", "s\x1b[31m1"}}},
+      {"spf", "none", "", {{"smtp.mailfrom", "100%@x.example"}, {"smtp.helo", "a\"b\\c d"}}},
+  };
+  const std::string field = renderAuthenticationResults("mx", results);
+  EXPECT_EQ(field,
+            "mx;\r\n"
+            "\tspf=fail smtp.mailfrom=\"j%C3%B6rg@example.com\";\r\n"
+            "\tdkim=permerror (bad %01key%7F%09in %FF d=) header.d=\"ex%00ample.com\" "
+            "header.s=\"s%1B[31m1\";\r\n"
+            "\tspf=none smtp.mailfrom=100%@x.example smtp.helo=\"a\\\"b\\\\c d\"");
+  // Whatever the input: printable ASCII, and CRLF only as our own folding.
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  const std::string any = renderAuthenticationResults(
+      "mx", {{"dkim", "fail", all, {{"header.d", all}, {"header.s", all}}}});
+  std::size_t crlf = 0;
+  for (std::size_t i = 0; i < any.size(); ++i) {
+    const auto u = static_cast<unsigned char>(any[i]);
+    if (any.compare(i, 3, "\r\n\t") == 0) {
+      ++crlf;
+      i += 2;
+      continue;
+    }
+    EXPECT_TRUE(u >= 0x20 && u < 0x7F) << "byte " << int(u) << " at " << i;
+  }
+  EXPECT_EQ(crlf, 1u);
+}
+
+// A field that claims our authserv-id is ours to remove even when it does not parse
+// (issue 16): its first word, once CFWS and an opening quote are skipped.
+TEST(ClaimsAuthservId, Table) {
+  struct Case {
+    const char* value;
+    bool want;
+  };
+  const Case cases[] = {
+      {"mx.example.org; spf=pass", true},
+      {"MX.Example.ORG 1; none", true},
+      {"(c) \"mx.example.org\"; none", true},
+      {"other.example; spf=pass", false},
+      {"\"mx.example.org\" 1; none", true},
+      // Unparsable, but a lenient reader sees our id first:
+      {"mx.example.org spf=pass", true},             // no ';'
+      {"mx.example.org", true},                      // nothing else
+      {"mx.example.org (unterminated; spf=pass", true},
+      {"\"mx.example.org; dkim=pass", true},         // unterminated quote
+      {"mx.example.org 1.0; dkim=pass", true},        // not a version
+      {" (x) mx.example.org\r\n\t", true},
+      // Unparsable and not ours:
+      {"mx.example.org.evil; spf=pass", false},
+      {"(mx.example.org; spf=pass", false},           // all comment
+      {"other.example spf=pass mx.example.org", false},
+      {"", false},
+      // Parses as someone else's, whatever follows:
+      {"other.example; spf=pass (mx.example.org)", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.value);
+    EXPECT_EQ(claimsAuthservId(c.value, "mx.example.org"), c.want);
+  }
+}
+
 Policy testPolicy() {
   Policy p;
   p.authserv_id = "mx.example.org";
