@@ -13,10 +13,10 @@
 // Bodies (deterministic, built in process; the part's bytes after transfer decoding):
 //   4k          the HTML part of bench/lib-bench.sh's 4k.eml: 11 paragraphs with a link
 //               each, no references (the common case: what every message pays)
-//   newsletter  ~22 KB: a table-layout newsletter with a <style> block, comments, images,
+//   newsletter  ~18 KB: a table-layout newsletter with a <style> block, comments, images,
 //               and the references such mail uses (&nbsp; &amp; &copy; &rsquo; &eacute;
 //               &#8212; &#x2019; ...)
-//   obfuscated  ~9 KB: words spelled with references, named (from across the table:
+//   obfuscated  ~8 KB: words spelled with references, named (from across the table:
 //               &Vopf; &fnof; &period; ...) and numeric: the worst case for the reference
 //               path, and the case the full table exists for
 // Each iteration feeds one body in 4 KiB chunks (a part arrives from the MIME decoder
