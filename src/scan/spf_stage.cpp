@@ -92,7 +92,8 @@ class SpfStage final : public Stage {
       case spf::Result::TempError:
         // RFC 7208 §2.6.6: a transient error; the failure policy decides (tempfail).
         // At MAIL FROM Postfix may not have assigned a queue id yet.
-        obs::log(obs::Level::Warn, env.queue_id.empty() ? "NOQUEUE" : env.queue_id, "spf",
+        obs::log(obs::Level::Warn,
+                 env.queue_id.empty() ? std::string_view("NOQUEUE") : std::string_view(env.queue_id), "spf",
                  "temperror for {}: {}", r.domain,
                  r.problem);
         if (!findings.failure) {
