@@ -20,6 +20,14 @@ bench_scan_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
 bench_scan_bench_LDADD = $(MW_CORE_LINK) $(BENCHMARK_LIBS)
 CLEANFILES += bench/scan_bench
 
+# HTML part to body:text: our tokenizer (generated HTML 5 reference table) against
+# libxml2's HTML push parser (without libxml2-dev it measures ours alone).
+EXTRA_PROGRAMS += bench/html_bench
+bench_html_bench_SOURCES = bench/html_bench.cpp
+bench_html_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(XML2_CFLAGS)
+bench_html_bench_LDADD = libmw_message.a libmw_base.a $(XML2_LIBS) $(BENCHMARK_LIBS) -lpthread
+CLEANFILES += bench/html_bench
+
 # The whole-filter benchmark (issue 7): milter_load, our MTA side of the milter protocol
 # under load, and ref_milter, the minimal libmilter milter it is compared against. They
 # are check programs so that `make check` builds them and bench/smoke_test.sh proves they
@@ -42,11 +50,12 @@ EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-be
 BENCH_ARGS =
 
 .PHONY: bench
-bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) \
+bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXEEXT) bench/html_bench$(EXEEXT) bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) \
 		mailwarden$(EXEEXT)
 	./bench/spf_bench$(EXEEXT) $(BENCH_ARGS)
 	./bench/dkim_bench$(EXEEXT) $(BENCH_ARGS)
 	./bench/rules_bench$(EXEEXT) $(BENCH_ARGS)
+	./bench/html_bench$(EXEEXT) $(BENCH_ARGS)
 
 # The whole-filter benchmarks, one command per table of doc/PERFORMANCE.md (root: the
 # nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.

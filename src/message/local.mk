@@ -11,4 +11,4 @@ libmw_message_a_SOURCES = \
 	src/message/mime.cpp \
 	src/message/address.cpp \
 	src/message/text.cpp
-EXTRA_DIST += src/message/utf8.h
+EXTRA_DIST += src/message/utf8.h src/message/html_entities.inc src/message/gen_html_entities.py

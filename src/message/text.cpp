@@ -2,8 +2,11 @@
 #include "mailwarden/message/text.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
+#include <iterator>
+#include <string_view>
 
 #include "utf8.h"
 
@@ -11,7 +14,6 @@ namespace mw::message {
 namespace {
 
 constexpr std::size_t kMaxName = 16;
-constexpr std::size_t kMaxEntity = 12;
 constexpr std::size_t kWindow = 8;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -41,60 +43,84 @@ void appendUtf8(std::uint32_t cp, std::string& out) {
   }
 }
 
-// "&amp;" (with or without ';') to its text; false when it is not a reference we know,
-// and the caller keeps it literally (HTML 5 does too for unknown names).
-bool decodeEntity(std::string_view e, std::string& out) {
-  if (e.size() < 2 || e[0] != '&') return false;
-  std::string_view body = e.substr(1);
-  if (!body.empty() && body.back() == ';') body.remove_suffix(1);
-  if (body.empty()) return false;
-  if (body[0] == '#') {
-    std::uint32_t cp = 0;
-    std::size_t i = 1;
-    const bool hexa = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
-    if (hexa) ++i;
-    if (i >= body.size()) return false;
-    for (; i < body.size(); ++i) {
-      const char c = body[i];
-      int d = -1;
-      if (c >= '0' && c <= '9') d = c - '0';
-      else if (hexa && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-      else if (hexa && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-      if (d < 0) return false;
-      cp = cp * (hexa ? 16u : 10u) + static_cast<std::uint32_t>(d);
-      if (cp > 0x10FFFF) cp = 0x110000;  // stays out of range, no overflow
-    }
-    appendUtf8(cp, out);
-    return true;
-  }
-  static const std::pair<std::string_view, std::uint32_t> kNamed[] = {
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0},
-      {"shy", 0xAD}, {"copy", 0xA9}, {"reg", 0xAE}, {"euro", 0x20AC}, {"zwj", 0x200D},
-      {"zwnj", 0x200C}, {"ndash", 0x2013}, {"mdash", 0x2014}, {"hellip", 0x2026},
-  };
-  for (const auto& [name, cp] : kNamed) {
-    if (body == name) {
-      appendUtf8(cp, out);
-      return true;
-    }
-  }
-  return false;
+bool isAlnum(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
+struct Entity {
+  std::string_view name;  // as written after '&', with its ';' if it has one
+  std::string_view text;  // UTF-8
+};
+
+// HTML 5's named character references, sorted by byte value (gen_html_entities.py).
+constexpr Entity kEntities[] = {
+#include "html_entities.inc"
+};
+constexpr std::size_t kEntityCount = std::size(kEntities);
+static_assert(kEntityCount == 2231);
+static_assert(kEntityCount <= 0x7FFF);  // CharRef keeps indices in 16 bits
+static_assert(std::is_sorted(std::begin(kEntities), std::end(kEntities),
+                             [](const Entity& a, const Entity& b) { return a.name < b.name; }));
+static_assert(std::all_of(std::begin(kEntities), std::end(kEntities),
+                          [](const Entity& e) { return e.name.size() >= 2 && e.name.size() <= 32; }));
+
+// For each first byte, the range of kEntities whose names start with it (the first
+// step of a lookup is then an index, not a search through 2,231 names).
+struct Range {
+  std::uint16_t lo = 0;
+  std::uint16_t hi = 0;
+};
+constexpr std::array<Range, 128> kByFirst = [] {
+  std::array<Range, 128> r{};
+  for (std::size_t i = kEntityCount; i-- > 0;) {
+    Range& x = r[static_cast<unsigned char>(kEntities[i].name[0])];
+    if (x.hi == 0) x.hi = static_cast<std::uint16_t>(i + 1);
+    x.lo = static_cast<std::uint16_t>(i);
+  }
+  return r;
+}();
+
+// HTML 5 §13.2.5.80: numeric references 0x80-0x9F name the Windows-1252 character at that
+// byte (0 where windows-1252 has none: 0x81, 0x8D, 0x8F, 0x90, 0x9D stay as they are).
+constexpr std::uint16_t kWindows1252[32] = {
+    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+};
+
+// An attribute value with its character references decoded (HTML 5 attribute rules).
 std::string decodeEntities(std::string_view s) {
   std::string out;
+  CharRef ref;
+  bool in_ref = false;
   for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '&') {
-      std::size_t j = i + 1;
-      while (j < s.size() && j - i < kMaxEntity && s[j] != ';' && s[j] != '&' && !isSpace(s[j])) ++j;
-      const std::size_t end = j < s.size() && s[j] == ';' ? j + 1 : j;
-      if (decodeEntity(s.substr(i, end - i), out)) {
-        i = end;
-        continue;
+    const char c = s[i];
+    if (in_ref) {
+      const CharRef::Step step = ref.feed(c, out, true);
+      if (step == CharRef::Step::More) {
+        ++i;
+      } else {
+        in_ref = false;
+        if (step == CharRef::Step::Done) ++i;  // else c is processed below, next round
       }
+      continue;
     }
-    out.push_back(s[i++]);
+    if (c == '&') {
+      ref.begin();
+      in_ref = true;
+      ++i;
+    } else {
+      const std::size_t amp = std::min(s.find('&', i), s.size());  // a run without references
+      out.append(s.data() + i, amp - i);
+      i = amp;
+    }
   }
+  if (in_ref) ref.finish(out, true);
   return out;
 }
 
@@ -172,9 +198,155 @@ void UrlFinder::finish(std::vector<std::string>& urls) {
   seen_ = 0;
 }
 
-void HtmlText::flushEntity(std::string& out) {
-  if (!decodeEntity(entity_, out)) out.append(entity_);
-  entity_.clear();
+void CharRef::begin() {
+  kind_ = Kind::Start;
+  len_ = 0;
+  best_ = -1;
+  value_ = 0;
+}
+
+void CharRef::flushLiteral(std::string& out) const {
+  out.push_back('&');
+  out.append(buf_, len_);
+}
+
+CharRef::Step CharRef::feed(char c, std::string& out, bool attribute) {
+  switch (kind_) {
+    case Kind::Start:
+      if (c == '#') {
+        buf_[len_++] = '#';
+        kind_ = Kind::NumStart;
+        return Step::More;
+      }
+      if (isAlnum(c)) {
+        kind_ = Kind::Named;
+        const Range r = kByFirst[static_cast<unsigned char>(c)];
+        if (r.lo == r.hi) {
+          flushLiteral(out);  // no name starts with c ("&1")
+          return Step::Reprocess;
+        }
+        lo_ = r.lo;
+        hi_ = r.hi;
+        buf_[len_++] = c;
+        return Step::More;  // a name is never one byte long
+      }
+      flushLiteral(out);  // "&" alone
+      return Step::Reprocess;
+    case Kind::Named:
+      return named(c, out, attribute);
+    case Kind::NumStart:
+      if (c == 'x' || c == 'X') {
+        buf_[len_++] = c;
+        kind_ = Kind::HexStart;
+        return Step::More;
+      }
+      if (c >= '0' && c <= '9') {
+        value_ = static_cast<std::uint32_t>(c - '0');
+        kind_ = Kind::Dec;
+        return Step::More;
+      }
+      flushLiteral(out);  // "&#" without digits stays as written
+      return Step::Reprocess;
+    case Kind::HexStart:
+      if (hexValue(c) >= 0) {
+        value_ = static_cast<std::uint32_t>(hexValue(c));
+        kind_ = Kind::Hex;
+        return Step::More;
+      }
+      flushLiteral(out);  // "&#x" without digits
+      return Step::Reprocess;
+    case Kind::Dec:
+    case Kind::Hex: {
+      const bool hex = kind_ == Kind::Hex;
+      const int d = hex ? hexValue(c) : (c >= '0' && c <= '9' ? c - '0' : -1);
+      if (d >= 0) {
+        // Any number of digits; past U+10FFFF the value only has to stay out of range.
+        value_ = std::min<std::uint32_t>(value_ * (hex ? 16u : 10u) + static_cast<std::uint32_t>(d), 0x110000);
+        return Step::More;
+      }
+      endNumeric(out);
+      return c == ';' ? Step::Done : Step::Reprocess;  // ';' is optional
+    }
+  }
+  return Step::Reprocess;
+}
+
+CharRef::Step CharRef::named(char c, std::string& out, bool attribute) {
+  // Names are alphanumerics with an optional final ';'. [lo_, hi_) holds the entries
+  // that start with buf_; sorted, so those continuing with c are a sub-range, the one
+  // equal to buf_ + c (if any) first in it.
+  if (isAlnum(c) || c == ';') {
+    const std::size_t k = len_;
+    const int uc = static_cast<unsigned char>(c);
+    const auto at = [k](const Entity& e) { return e.name.size() > k ? static_cast<unsigned char>(e.name[k]) : -1; };
+    const Entity* first = kEntities + lo_;
+    const Entity* end = kEntities + hi_;
+    const Entity* last = nullptr;
+    if (end - first <= 16) {
+      // Few candidates left (the common case after two bytes): a linear scan.
+      while (first != end && at(*first) < uc) ++first;
+      last = first;
+      while (last != end && at(*last) == uc) ++last;
+    } else {
+      first = std::partition_point(first, end, [&](const Entity& e) { return at(e) < uc; });
+      last = std::partition_point(first, end, [&](const Entity& e) { return at(e) == uc; });
+    }
+    if (first != last) {
+      lo_ = static_cast<std::uint16_t>(first - kEntities);
+      hi_ = static_cast<std::uint16_t>(last - kEntities);
+      buf_[len_++] = c;
+      if (first->name.size() == len_) best_ = static_cast<std::int16_t>(lo_);
+      if (c != ';') return Step::More;
+      out.append(first->text);  // a name ends at its ';'
+      return Step::Done;
+    }
+  }
+  endNamed(static_cast<unsigned char>(c), out, attribute);
+  return Step::Reprocess;
+}
+
+void CharRef::endNamed(int next, std::string& out, bool attribute) {
+  if (best_ < 0) {
+    flushLiteral(out);  // no name matches: the text stays as written
+    return;
+  }
+  const Entity& e = kEntities[best_];
+  const std::size_t m = e.name.size();
+  if (attribute && e.name.back() != ';') {
+    // A legacy name without ';' in an attribute value followed by '=' or an
+    // alphanumeric stays as written (HTML 5 §13.2.5.73, "for historical reasons").
+    const int after = m < len_ ? static_cast<unsigned char>(buf_[m]) : next;
+    if (after == '=' || isAlnum(after)) {
+      flushLiteral(out);
+      return;
+    }
+  }
+  out.append(e.text);
+  out.append(buf_ + m, len_ - m);  // read past the name while a longer one was possible
+}
+
+void CharRef::endNumeric(std::string& out) const {
+  std::uint32_t cp = value_;
+  if (cp >= 0x80 && cp <= 0x9F && kWindows1252[cp - 0x80] != 0) cp = kWindows1252[cp - 0x80];
+  appendUtf8(cp, out);  // 0, surrogates, > U+10FFFF: U+FFFD
+}
+
+void CharRef::finish(std::string& out, bool attribute) {
+  switch (kind_) {
+    case Kind::Start:
+    case Kind::NumStart:
+    case Kind::HexStart:
+      flushLiteral(out);
+      break;
+    case Kind::Named:
+      endNamed(-1, out, attribute);
+      break;
+    case Kind::Dec:
+    case Kind::Hex:
+      endNumeric(out);
+      break;
+  }
+  begin();
 }
 
 void HtmlText::endTag(std::string& text) {
@@ -212,9 +384,9 @@ void HtmlText::feed(std::string_view html, std::string& text, std::vector<std::s
     switch (state_) {
       case State::Text:
         if (c == '<') state_ = State::TagOpen;
-        else if (c == '&') { entity_ = "&"; state_ = State::Entity; }
+        else if (c == '&') { ref_.begin(); state_ = State::CharRef; }
         else {
-          // Text up to the next markup or entity is copied in one append, not a
+          // Text up to the next markup or reference is copied in one append, not a
           // push_back per byte.
           std::size_t j = i + 1;
           while (j < html.size() && html[j] != '<' && html[j] != '&') ++j;
@@ -222,21 +394,15 @@ void HtmlText::feed(std::string_view html, std::string& text, std::vector<std::s
           i = j - 1;
         }
         break;
-      case State::Entity:
-        if (c == ';' || entity_.size() >= kMaxEntity || !(isWord(c) || c == '#')) {
-          if (c == ';') {
-            entity_.push_back(c);
-            flushEntity(text);
+      case State::CharRef:
+        switch (ref_.feed(c, text, false)) {
+          case CharRef::Step::More: break;
+          case CharRef::Step::Done: state_ = State::Text; break;
+          case CharRef::Step::Reprocess:
+            // c follows the reference: read it again as text ('<', '&' or a character).
             state_ = State::Text;
-          } else {
-            flushEntity(text);
-            state_ = State::Text;
-            if (c == '<') state_ = State::TagOpen;
-            else if (c == '&') { entity_ = "&"; state_ = State::Entity; }
-            else text.push_back(c);
-          }
-        } else {
-          entity_.push_back(c);
+            --i;  // unsigned: wraps at 0 and the loop's ++i brings it back
+            break;
         }
         break;
       case State::TagOpen:
@@ -244,7 +410,7 @@ void HtmlText::feed(std::string_view html, std::string& text, std::vector<std::s
         else if (c == '/') { closing_ = true; state_ = State::TagName; }
         else if (std::isalpha(static_cast<unsigned char>(c))) { tag_.assign(1, lower(c)); state_ = State::TagName; }
         else if (c == '?') { state_ = State::Declaration; }
-        else { text.push_back('<'); state_ = State::Text; if (c == '&') { entity_ = "&"; state_ = State::Entity; } else if (c != '<') text.push_back(c); else state_ = State::TagOpen; }
+        else { text.push_back('<'); state_ = State::Text; if (c == '&') { ref_.begin(); state_ = State::CharRef; } else if (c != '<') text.push_back(c); else state_ = State::TagOpen; }
         break;
       case State::TagName:
         if (c == '>') endTag(text);
@@ -311,7 +477,7 @@ void HtmlText::feed(std::string_view html, std::string& text, std::vector<std::s
 }
 
 void HtmlText::finish(std::string& text, std::vector<std::string>& urls) {
-  if (state_ == State::Entity) flushEntity(text);
+  if (state_ == State::CharRef) ref_.finish(text, false);
   if (state_ == State::Value || state_ == State::AttrName || state_ == State::AfterAttrName) endAttribute(urls);
   state_ = State::Text;
 }

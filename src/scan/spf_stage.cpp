@@ -90,7 +90,8 @@ class SpfStage final : public Stage {
         // RFC 7208 §2.6.6: a transient error; spf.temperror decides: the failure policy
         // (tempfail, the default) or a score. At MAIL FROM Postfix may not have assigned
         // a queue id yet.
-        obs::log(obs::Level::Warn, env.queue_id.empty() ? "NOQUEUE" : env.queue_id, "spf",
+        obs::log(obs::Level::Warn,
+                 env.queue_id.empty() ? std::string_view("NOQUEUE") : std::string_view(env.queue_id), "spf",
                  "temperror for {}: {}", r.domain,
                  r.problem);
         onTemperror(findings, options_.temperror, "SPF_TEMPERROR", "SPF temperror for " + r.domain);

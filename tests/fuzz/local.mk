@@ -11,8 +11,9 @@ include tests/fuzz/spf.mk
 include tests/fuzz/dkim.mk
 include tests/fuzz/dmarc.mk
 include tests/fuzz/rules.mk
+include tests/fuzz/scan.mk
 
-MW_FUZZ_LIBCODE = $(libmw_config_a_SOURCES) $(libmw_rules_a_SOURCES) $(libmw_verdict_a_SOURCES) \
+MW_FUZZ_LIBCODE = $(filter %.cpp,$(libmw_scan_a_SOURCES)) $(libmw_config_a_SOURCES) $(libmw_rules_a_SOURCES) $(libmw_verdict_a_SOURCES) \
 	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
 	$(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
 
@@ -22,7 +23,7 @@ fuzz:
 	@for t in $(MW_FUZZ_TARGETS); do \
 	  echo "  CLANG    tests/fuzz/fuzz-$$t"; \
 	  $(CLANGXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) $(FMT_CFLAGS) $(YAML_CFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(HS_CFLAGS) \
+	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) -DMW_FUZZ_SRCDIR='"$(abs_top_srcdir)"' $(FMT_CFLAGS) $(YAML_CFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(HS_CFLAGS) \
 	    $(top_srcdir)/tests/fuzz/$${t}_fuzz.cpp \
 	    $(addprefix $(top_srcdir)/,$(MW_FUZZ_LIBCODE)) \
 	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \

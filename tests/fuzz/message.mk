@@ -19,3 +19,12 @@ tests_fuzz_decode_replay_SOURCES = tests/fuzz/decode_fuzz.cpp tests/fuzz/replay_
 tests_fuzz_decode_replay_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/decode"'
 tests_fuzz_decode_replay_LDADD = libmw_message.a libmw_base.a
+
+# html: message::HtmlText (text.h), chunking-independent, bounded (issue 16 point 4).
+MW_FUZZ_TARGETS += html
+check_PROGRAMS += tests/fuzz/html_replay
+TESTS += tests/fuzz/html_replay
+tests_fuzz_html_replay_SOURCES = tests/fuzz/html_fuzz.cpp tests/fuzz/replay_main.cpp
+tests_fuzz_html_replay_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/html"'
+tests_fuzz_html_replay_LDADD = libmw_message.a libmw_base.a

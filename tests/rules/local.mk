@@ -6,3 +6,6 @@ EXTRA_DIST += tests/rules/shipped_rules_test.sh
 # fails, not skips, when the spamassassin package is missing (contrib/install-deps.sh).
 TESTS += tests/rules/sample_spam_test.sh
 EXTRA_DIST += tests/rules/sample_spam_test.sh
+# body:text over HTML character references (issue 16 point 4): tests/rules/html_refs/.
+TESTS += tests/rules/html_refs_test.sh
+EXTRA_DIST += tests/rules/html_refs_test.sh tests/rules/html_refs

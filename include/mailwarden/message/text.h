@@ -7,7 +7,7 @@
 //                 input (hs_compile.h, HS_FLAG_UTF8).
 //   HtmlText    — HTML (a text/html part, chunk by chunk) to its text: tags, comments,
 //                 <script>/<style> contents removed, character references decoded
-//                 (HTML 5 §13.2.5.72; the common named ones and numeric ones), block
+//                 (CharRef below: every HTML 5 named and numeric one), block
 //                 elements (p, div, br, li, tr, h1-6, td) become a line break, other
 //                 tags nothing (so "<b>V</b>iagra" reads "Viagra", as the reader sees
 //                 it). href= and src= attribute values are collected as URLs.
@@ -16,10 +16,21 @@
 //                 character; trailing ".,;:!?)'" is not part of the URL. The prefix
 //                 is given lower-case (schemes and host names are case-insensitive,
 //                 RFC 3986 §3.1/§3.2.2), so a rule can anchor on "^http://".
+//   CharRef     — one HTML 5 character reference (§13.2.5.72-80), fed byte by byte
+//                 after its '&'. Named: HTML 5's 2,231 names (src/message/html_entities.inc,
+//                 generated), the longest name that matches, the 106 legacy names (&amp,
+//                 &copy, &eacute, ...) also without ';' ("&notit;" reads "\u00ACit;"), in
+//                 an attribute value not when '=' or an alphanumeric follows ("?a=1&copy=2"
+//                 stays); an unknown name stays as written. Numeric: &#N; and &#xH; (';'
+//                 optional, any number of digits); 0, surrogates and values above
+//                 U+10FFFF become U+FFFD, 0x80-0x9F the Windows-1252 character HTML 5's
+//                 table names. Byte-driven, so a reference split across chunks decodes
+//                 as it does whole.
 // Every URL is at most kMaxUrlBytes (longer ones are cut there).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +66,38 @@ class UrlFinder {
   bool in_url_ = false;
 };
 
+class CharRef {
+ public:
+  enum class Step {
+    More,       // the byte belongs to the reference, which goes on
+    Done,       // the byte ended the reference (its ';'); its text is in out
+    Reprocess,  // the reference ended before the byte: its text is in out, the byte is
+                // the caller's to process
+  };
+  // The '&' was read.
+  void begin();
+  // `attribute`: inside an attribute value (the legacy-name rule above).
+  Step feed(char c, std::string& out, bool attribute);
+  // The input ended inside the reference.
+  void finish(std::string& out, bool attribute);
+
+ private:
+  enum class Kind : std::uint8_t { Start, Named, NumStart, HexStart, Dec, Hex };
+  Step named(char c, std::string& out, bool attribute);
+  // `next`: the byte after the reference, -1 at the end of input.
+  void endNamed(int next, std::string& out, bool attribute);
+  void endNumeric(std::string& out) const;
+  void flushLiteral(std::string& out) const;
+
+  Kind kind_ = Kind::Start;
+  std::uint8_t len_ = 0;      // bytes in buf_
+  char buf_[32] = {};         // what followed '&': a name (never longer than 32), or "#x"
+  std::uint16_t lo_ = 0;      // [lo_, hi_): the table entries that start with buf_
+  std::uint16_t hi_ = 0;
+  std::int16_t best_ = -1;    // the longest entry equal to a prefix of buf_, or -1
+  std::uint32_t value_ = 0;   // a numeric reference's value, saturated at 0x110000
+};
+
 class HtmlText {
  public:
   // Appends the text of `html` to `text` and attribute URLs to `urls`.
@@ -62,11 +105,10 @@ class HtmlText {
   void finish(std::string& text, std::vector<std::string>& urls);
 
  private:
-  enum class State { Text, Entity, TagOpen, TagName, InTag, AttrName, AfterAttrName, BeforeValue, Value,
+  enum class State { Text, CharRef, TagOpen, TagName, InTag, AttrName, AfterAttrName, BeforeValue, Value,
                      Comment, Declaration, RawText };
   void endTag(std::string& text);
   void endAttribute(std::vector<std::string>& urls);
-  void flushEntity(std::string& out);
 
   State state_ = State::Text;
   std::string tag_;        // lower-case name of the tag being read (<= 16 bytes kept)
@@ -74,8 +116,7 @@ class HtmlText {
   std::string attr_;       // lower-case attribute name (<= 16 bytes kept)
   std::string value_;      // its value so far (<= kMaxUrlBytes)
   char quote_ = 0;         // the value's quote, or 0 for an unquoted value
-  std::string entity_;     // "&..." being read (<= 12 bytes)
-  State entity_return_ = State::Text;
+  CharRef ref_;            // the character reference being read (State::CharRef)
   std::string raw_end_;    // "script" / "style" while in their raw text
   std::string raw_window_; // recent raw text, lower-case, to find "</script"
   std::string comment_;    // the last bytes of a comment, to find "-->"

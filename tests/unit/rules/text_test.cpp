@@ -33,7 +33,7 @@ TEST(HtmlText, TagsCommentsScriptsEntities) {
       "<br/>a &lt; b &unknown; 3 < 4</body></html>";
   for (std::size_t step = 1; step <= in.size(); step += (step < 8 ? 1 : 37)) {
     const auto [text, found] = html(in, step);
-    EXPECT_NE(text.find("Viagra & caf&eacute; \xC3\xA9" "A\xC2\xA0x"), std::string::npos) << step << ": " << text;
+    EXPECT_NE(text.find("Viagra & caf\xC3\xA9 \xC3\xA9" "A\xC2\xA0x"), std::string::npos) << step << ": " << text;
     EXPECT_EQ(text.find("hidden"), std::string::npos);
     EXPECT_EQ(text.find("color"), std::string::npos);
     EXPECT_EQ(text.find("scriptword"), std::string::npos) << text;
