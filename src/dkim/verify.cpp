@@ -119,6 +119,45 @@ std::string tag(DKIM_SIGINFO* sig, const char* name) {
   return v == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(v));
 }
 
+// The i= value decoded as dkim-quoted-printable (RFC 6376 §2.11: "=" and two HEXDIG,
+// FWS ignored), or nullopt when it is empty or malformed. Ours, not
+// dkim_sig_getidentity(): libopendkim's dkim_qp_decode() reads past the end of a value
+// that ends in an incomplete escape ("...=E"), and the stray heap byte reached the
+// Authentication-Results field (found by the scan fuzzer, confirmed with valgrind).
+std::optional<std::string> decodeQp(std::string_view v) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;  // RFC 6376 says HEXDIG; be lenient on case
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      continue;
+    }
+    if (c != '=') {
+      out += c;
+      continue;
+    }
+    if (i + 2 >= v.size()) {
+      return std::nullopt;  // an escape cut short: the value is malformed
+    }
+    const int hi = hex(v[i + 1]);
+    const int lo = hex(v[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  if (out.empty()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 // A t=/x= value: 1*12DIGIT (RFC 6376 §3.5 allows 12 digits at most).
 std::optional<std::int64_t> timeTag(const std::string& v) {
   if (v.empty() || v.size() > 12) {
@@ -550,11 +589,8 @@ void Verifier::Impl::collectLibrary() {
     const unsigned char* sel = dkim_sig_getselector(sig);
     r.selector = sel != nullptr ? reinterpret_cast<const char*>(sel) : "";
     r.algorithm = ascii::lower(tag(sig, "a"));
-    if (!tag(sig, "i").empty()) {
-      std::array<unsigned char, 512> id{};
-      if (dkim_sig_getidentity(dkim.get(), sig, id.data(), id.size() - 1) == DKIM_STAT_OK) {
-        r.identity = reinterpret_cast<const char*>(id.data());
-      }
+    if (std::optional<std::string> id = decodeQp(tag(sig, "i"))) {
+      r.identity = std::move(*id);
     }
     for (const char c : tag(sig, "b")) {
       if (r.b_prefix.size() == 8) {

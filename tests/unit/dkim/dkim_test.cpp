@@ -434,6 +434,28 @@ TEST_F(DkimTest, IdentityAndUpperCaseDomain) {
   EXPECT_TRUE(verify(sign(kMessage, opts("rsa2048"))).signatures[0].identity.empty());
 }
 
+// i= ending in an incomplete escape: libopendkim's own decoder read past the value's end
+// and a byte of heap memory reached header.i= (found by the scan fuzzer). Ours refuses
+// the value; an escaped one still decodes.
+TEST_F(DkimTest, IdentityWithACutEscapeIsDroppedNotOverread) {
+  auto withIdentity = [&](const std::string& i) {
+    std::string m = sign(kMessage, opts("rsa2048"));
+    const std::size_t at = m.find("d=dkim.test;");
+    EXPECT_NE(at, std::string::npos);
+    m.insert(at, "i=" + i + "; ");
+    return verify(m);
+  };
+  for (const char* bad : {"=E", "alice=4", "alice@dkim.test=", "=ZZ@dkim.test"}) {
+    SCOPED_TRACE(bad);
+    const Outcome out = withIdentity(bad);
+    ASSERT_EQ(out.signatures.size(), 1u);
+    EXPECT_EQ(out.signatures[0].identity, "");
+  }
+  const Outcome ok = withIdentity("al=69ce@dkim.test");
+  ASSERT_EQ(ok.signatures.size(), 1u);
+  EXPECT_EQ(ok.signatures[0].identity, "alice@dkim.test");
+}
+
 TEST(DkimSigner, RejectsBadKeys) {
   SignOptions o;
   o.domain = "dkim.test";
