@@ -104,10 +104,11 @@ struct DkimOptions {
   double fail_score = 1.0;       // "fail": a signature did not verify
   double policy_score = 0.5;     // "policy": rsa-sha1, weak key, t= future, x= expired
   double permerror_score = 0.5;  // "permerror": broken signature or key record
-  // "temperror" (a key lookup failed, RFC 6376 §6.1.2), once per message and only when no
-  // signature passed. Default 0: nothing, DMARC decides whether it matters (an aligned
-  // signature's temperror makes dmarc=temperror); `tempfail` defers every such message.
-  OnTemperror temperror{false, 0.0};
+  // "temperror" (a key lookup failed, RFC 6376 §6.1.2: the verifier MAY try again
+  // later), once per message and only when no signature passed: the failure policy by
+  // default, like SPF's and DMARC's (one rule for every check); a score instead (0:
+  // nothing, DMARC alone decides, an aligned signature's temperror making it temperror).
+  OnTemperror temperror;
 };
 
 // DMARC (RFC 9989) as a policy. `monitor` records the result and never acts on it;

@@ -117,7 +117,7 @@ TEST(DkimStage, ExpiryFollowsTheSnapshotClock) {
   EXPECT_NE(late[0].reason.find("expired"), std::string::npos);
 }
 
-TEST(DkimStage, UnsignedIsNoneAndTempErrorIsNotAFailure) {
+TEST(DkimStage, UnsignedIsNoneAndTempErrorIsTheFailurePolicyByDefault) {
   const verdict::Verdict none = run(snapshot(kT), kMessage);
   ASSERT_EQ(dkimResults(none).size(), 1u);
   EXPECT_EQ(dkimResults(none)[0].result, "none");
@@ -131,11 +131,11 @@ TEST(DkimStage, UnsignedIsNoneAndTempErrorIsNotAFailure) {
   const verdict::Verdict v = run(snapshot(kT + 10), *dkim::signMessage(kMessage, o));
   ASSERT_EQ(dkimResults(v).size(), 1u);
   EXPECT_EQ(dkimResults(v)[0].result, "temperror");
-  EXPECT_FALSE(v.failed);  // DMARC decides whether a DKIM temperror matters
-  EXPECT_EQ(v.action, verdict::Action::Accept);
+  EXPECT_TRUE(v.failed);  // dkim.temperror: tempfail, like SPF's and DMARC's (issue 16)
+  EXPECT_EQ(v.action, verdict::Action::TempFail);
 }
 
-// dkim.temperror (issue 16): 0 by default (above); a score is added once when no
+// dkim.temperror (issue 16): tempfail by default (above); a score is added once when no
 // signature passed; tempfail hands the message to the failure policy.
 TEST(DkimStage, TempErrorFollowsTheSetting) {
   dkim::SignOptions o;
