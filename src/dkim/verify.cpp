@@ -38,6 +38,7 @@
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/unique_c.h"
 #include "mailwarden/dkim/dkim.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/message/reader.h"
 
 namespace mw::dkim {
@@ -110,6 +111,20 @@ namespace {
 
 std::string lowerCopy(const unsigned char* s) {
   return s == nullptr ? std::string() : ascii::lower(reinterpret_cast<const char*>(s));
+}
+
+// RFC 8616 §5: in internationalized mail d= (and the domain of i=) may be U-labels; the
+// key is looked up, and the domain reported and aligned, in A-labels (dns/idna.h). An
+// ASCII name is only lower-cased, as before; nullopt for an invalid IDN.
+std::optional<std::string> domainForDns(std::string_view d) {
+  if (!dns::hasNonAscii(d)) {
+    return ascii::lower(d);
+  }
+  tl::expected<std::string, std::string> a = dns::toALabels(d);
+  if (!a) {
+    return std::nullopt;
+  }
+  return std::move(*a);
 }
 
 std::string tag(DKIM_SIGINFO* sig, const char* name) {
@@ -224,8 +239,12 @@ DKIM_CBSTAT keyLookupImpl(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, siz
     ctx->notes[sig] = {Status::PermError, "no selector or domain"};
     return DKIM_CBSTAT_NOTFOUND;
   }
-  const std::string name = std::string(reinterpret_cast<const char*>(sel)) + "._domainkey." +
-                           reinterpret_cast<const char*>(dom);
+  const std::optional<std::string> d = domainForDns(reinterpret_cast<const char*>(dom));
+  if (!d) {
+    ctx->notes[sig] = {Status::PermError, "d= is not a valid internationalized domain name"};
+    return DKIM_CBSTAT_NOTFOUND;
+  }
+  const std::string name = std::string(reinterpret_cast<const char*>(sel)) + "._domainkey." + *d;
   // RFC 6376 §3.5/§6.1.1: d= and s= must form a domain name; one that is not a DNS
   // name is a broken signature (permerror), not a DNS failure (dns::Outcome::BadName).
   const auto bad_name = [&] {
@@ -586,11 +605,23 @@ void Verifier::Impl::collectLibrary() {
     DKIM_SIGINFO* sig = sigs[i];
     SignatureResult r;
     r.domain = lowerCopy(dkim_sig_getdomain(sig));
+    if (std::optional<std::string> d = domainForDns(r.domain)) {
+      r.domain = std::move(*d);  // A-labels (RFC 8616 §5); an invalid IDN stays as given
+    }
     const unsigned char* sel = dkim_sig_getselector(sig);
     r.selector = sel != nullptr ? reinterpret_cast<const char*>(sel) : "";
     r.algorithm = ascii::lower(tag(sig, "a"));
     if (std::optional<std::string> id = decodeQp(tag(sig, "i"))) {
       r.identity = std::move(*id);
+      // The AUID's domain in A-labels too (RFC 8616 §5), for header.i; a UTF-8 local-part
+      // stays (verdict/ escapes it).
+      const std::size_t at = r.identity.rfind('@');
+      if (at != std::string::npos) {
+        if (std::optional<std::string> d = domainForDns(std::string_view(r.identity).substr(at + 1));
+            d && dns::hasNonAscii(std::string_view(r.identity).substr(at + 1))) {
+          r.identity = r.identity.substr(0, at + 1) + *d;
+        }
+      }
     }
     for (const char c : tag(sig, "b")) {
       if (r.b_prefix.size() == 8) {

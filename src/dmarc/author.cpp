@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mailwarden/dmarc/dmarc.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/message/address.h"
 
 namespace mw::dmarc {
@@ -31,8 +32,15 @@ Authors authorDomains(const std::vector<std::string>& fields) {
       std::optional<std::string> d = normalizeDomain(m.domain);
       if (!d) {
         if (first_problem.empty()) {
-          first_problem = m.international ? "From domain is not ASCII (IDNA not supported)"
-                                          : "From domain is not a DNS name";
+          // RFC 8616 §6 (RFC 9989 keeps it): a U-label author domain is used in A-labels;
+          // one that is not a valid IDN (IDNA2008) is no domain: permerror, as before.
+          if (m.international) {
+            auto why = dns::toALabels(m.domain);
+            first_problem = "From domain is not a valid IDN" +
+                            (why ? std::string() : ": " + why.error());
+          } else {
+            first_problem = "From domain is not a DNS name";
+          }
           first_kind = Authors::Kind::BadDomain;
         }
         continue;

@@ -4,6 +4,7 @@
 
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/dmarc/dmarc.h"
+#include "mailwarden/dns/idna.h"
 
 namespace mw::dmarc {
 namespace {
@@ -48,9 +49,13 @@ bool isSubdomainOrSame(std::string_view name, std::string_view parent) {
 }  // namespace
 
 std::optional<std::string> normalizeDomain(std::string_view domain) {
-  if (!domain.empty() && domain.back() == '.') {
-    domain.remove_suffix(1);
+  // RFC 8616: a U-label author domain (or DKIM d=) is looked up and aligned in A-labels.
+  // The one conversion (dns/idna.h); an invalid IDN is no usable name.
+  tl::expected<std::string, std::string> alabels = dns::toALabels(domain);
+  if (!alabels) {
+    return std::nullopt;
   }
+  domain = *alabels;
   if (domain.empty() || domain.size() > 253) {
     return std::nullopt;
   }

@@ -9,4 +9,4 @@ libmw_dmarc_a_SOURCES = \
 	src/dmarc/network.cpp
 # What a program using libmw_dmarc.a links after it.
 MW_DMARC_LINK = libmw_dmarc.a libmw_dns.a libmw_message.a libmw_base.a \
-	$(LDNS_LIBS) $(UNBOUND_LIBS)
+	$(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "builtin_stages.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/spf/spf.h"
@@ -53,13 +54,24 @@ class SpfStage final : public Stage {
     }
   }
 
+  // RFC 8601 property values are ASCII: an identity with a U-label domain is written with
+  // the A-label domain SPF checked (RFC 8616), "user@xn--bcher-kva.example"; a UTF-8
+  // local-part, or an IDN that did not convert, stays as is and verdict/ %XX-escapes it.
+  static std::string asciiIdentity(const std::string& identity, const spf::CheckResult& r) {
+    if (!dns::hasNonAscii(identity) || dns::hasNonAscii(r.domain)) {
+      return identity;
+    }
+    const std::size_t at = identity.rfind('@');
+    return at == std::string::npos ? r.domain : identity.substr(0, at + 1) + r.domain;
+  }
+
   static void record(verdict::Findings& findings, const spf::CheckResult& r,
                      const char* property, const std::string& identity) {
     verdict::AuthResult a;
     a.method = "spf";
     a.result = std::string(spf::toString(r.result));
     a.reason = r.problem;
-    a.properties.emplace_back(property, identity);
+    a.properties.emplace_back(property, asciiIdentity(identity, r));
     a.domain = r.domain;
     a.explanation = r.explanation;
     findings.auth.push_back(std::move(a));

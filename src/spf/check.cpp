@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/result.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/spf/record.h"
 
 namespace mw::spf {
@@ -53,6 +54,27 @@ std::string stripDot(std::string_view name) {
     name.remove_suffix(1);
   }
   return std::string(name);
+}
+
+// A MAIL FROM / HELO domain as SPF uses it (RFC 8616 §4): names with U-labels or "xn--"
+// labels through dns::toALabels(); other ASCII names unchanged (case kept: the macros
+// expand them as given, §7.3), judged by the checks below as before. `problem` is set
+// when an IDN is invalid; `value` is then the name as given.
+struct IdnaName {
+  std::string value;
+  std::string problem;
+};
+
+IdnaName idnaName(std::string name) {
+  const std::string lower = ascii::lower(name);
+  if (!dns::hasNonAscii(name) && lower.find("xn--") == std::string::npos) {
+    return {std::move(name), {}};
+  }
+  tl::expected<std::string, std::string> a = dns::toALabels(name);
+  if (!a) {
+    return {std::move(name), "is not a valid internationalized domain name: " + a.error()};
+  }
+  return {std::move(*a), {}};
 }
 
 // endsWithDomain - `name` is `domain` or a subdomain of it (case-insensitive, §5.5).
@@ -506,7 +528,16 @@ CheckResult Checker::checkHost(std::string_view client_ip, std::string_view doma
                                std::string_view sender, std::string_view helo,
                                const dns::Budget& budget) {
   CheckResult out;
-  out.domain = stripDot(domain);
+  // RFC 8616 §4: a MAIL FROM or HELO domain in U-labels (SMTPUTF8) is evaluated in
+  // A-labels, the form the DNS holds, and so are the macros that expand it (d, o, h).
+  // An invalid IDN is a malformed <domain>: none (RFC 7208 §4.3), as before.
+  const IdnaName name = idnaName(stripDot(domain));
+  out.domain = name.value;
+  if (!name.problem.empty()) {
+    out.result = Result::None;
+    out.problem = "'" + out.domain + "' " + name.problem;
+    return out;
+  }
   const std::optional<IpAddress> ip = IpAddress::parse(client_ip);
   if (!ip) {
     out.result = Result::PermError;
@@ -523,13 +554,15 @@ CheckResult Checker::checkHost(std::string_view client_ip, std::string_view doma
     local_part = std::string(sender.substr(0, at));
     sender_domain = stripDot(sender.substr(at + 1));
   }
+  sender_domain = idnaName(std::move(sender_domain)).value;  // the o macro (RFC 8616 §4)
   if (local_part.empty()) {
     local_part = "postmaster";
   }
   std::string full_sender = local_part + "@" + sender_domain;
   const std::int64_t now = options_.clock ? options_.clock->now() : SystemClock().now();
   Evaluation evaluation(resolver_, options_, budget, *ip, std::move(full_sender),
-                        std::move(local_part), std::move(sender_domain), std::string(helo), now);
+                        std::move(local_part), std::move(sender_domain),
+                        idnaName(std::string(helo)).value, now);
   const Outcome o = evaluation.checkHost(out.domain, 0);
   out.result = o.result;
   out.problem = o.problem;

@@ -10,4 +10,4 @@ libmw_spf_a_SOURCES = \
 EXTRA_DIST += src/spf/macro.h src/spf/libspf2_engine.h
 # What a program using libmw_spf.a links after it.
 MW_SPF_LINK = libmw_spf.a libmw_dns.a libmw_message.a libmw_base.a \
-	$(SPF2_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS)
+	$(SPF2_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS)

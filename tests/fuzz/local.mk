@@ -26,7 +26,7 @@ fuzz:
 	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) -DMW_FUZZ_SRCDIR='"$(abs_top_srcdir)"' $(FMT_CFLAGS) $(YAML_CFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(HS_CFLAGS) \
 	    $(top_srcdir)/tests/fuzz/$${t}_fuzz.cpp \
 	    $(addprefix $(top_srcdir)/,$(MW_FUZZ_LIBCODE)) \
-	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
+	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
 	    -o tests/fuzz/fuzz-$$t || exit 1; \
 	done
 	@echo "run one with: tests/fuzz/fuzz-NAME -max_total_time=60 tests/fuzz/corpus/NAME"

@@ -30,8 +30,10 @@ inline constexpr int kShortenedLabels = 7;  // ...to this many after the first q
 // label less each time down to the top-level label. At most kMaxWalkQueries names.
 std::vector<std::string> treeWalkNames(std::string_view domain);
 
-// A name DMARC can use: LDH-and-underscore labels of 1..63 octets, at most 253 octets,
-// ASCII only. Lower-cases and strips one trailing dot; nullopt when unusable.
+// A name DMARC can use, in the form DMARC looks up and compares (RFC 8616): first
+// dns::toALabels() (U-labels to A-labels, "xn--" labels checked, lower case, one
+// trailing dot stripped), then LDH-and-underscore labels of 1..63 octets, at most 253
+// octets. nullopt when unusable (an invalid IDN included).
 std::optional<std::string> normalizeDomain(std::string_view domain);
 
 enum class LookupStatus {

@@ -447,7 +447,46 @@ TEST(Authors, FromFields) {
   EXPECT_EQ(authorDomains({"undisclosed:;"}).kind, Authors::Kind::NoAddress);
   EXPECT_EQ(authorDomains({"broken <a@b"}).kind, Authors::Kind::Unparsable);
   EXPECT_EQ(authorDomains({"a@ex!ample.com"}).kind, Authors::Kind::BadDomain);
-  EXPECT_EQ(authorDomains({"a@b\xc3\xbc.example"}).kind, Authors::Kind::BadDomain);
+  // RFC 8616: a U-label author domain is used in A-labels (dns::toALabels).
+  a = authorDomains({"J\xc3\xb6rg <j@B\xc3\xbc" "cher.Example>"});
+  ASSERT_TRUE(a.single()) << a.problem;
+  EXPECT_EQ(a.domains, V{"xn--bcher-kva.example"});
+  // U-label and A-label spellings are one domain.
+  a = authorDomains({"a@b\xc3\xbc" "cher.example, b@XN--BCHER-KVA.example"});
+  EXPECT_EQ(a.kind, Authors::Kind::Several);
+  EXPECT_EQ(a.domains, V{"xn--bcher-kva.example"});
+  // An invalid IDN keeps today's meaning: no usable domain (dmarc=permerror).
+  a = authorDomains({"a@b\xe2\x98\x83.example"});  // U+2603, DISALLOWED in IDNA2008
+  EXPECT_EQ(a.kind, Authors::Kind::BadDomain);
+  EXPECT_NE(a.problem.find("not a valid IDN"), std::string::npos) << a.problem;
+  EXPECT_EQ(authorDomains({"a@xn--zz.example"}).kind, Authors::Kind::BadDomain);
+}
+
+TEST(NormalizeDomain, Idn) {
+  EXPECT_EQ(normalizeDomain("B\xc3\xbc" "cher.example."), "xn--bcher-kva.example");
+  EXPECT_EQ(normalizeDomain("xn--BCHER-kva.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(normalizeDomain("fa\xc3\x9f.de"), "xn--fa-hia.de");  // non-transitional
+  EXPECT_EQ(normalizeDomain("Example.COM."), "example.com");
+  EXPECT_EQ(normalizeDomain("a\xe2\x98\x83.example"), std::nullopt);
+  EXPECT_EQ(normalizeDomain("xn--zz.example"), std::nullopt);
+}
+
+TEST_F(Dmarc, IdnAlignment) {
+  zone_.addTxt("_dmarc.xn--bcher-kva.example", "v=DMARC1; p=reject; adkim=s; aspf=s");
+  // DKIM d= in A-labels aligns with the U-label author domain, strictly.
+  Evaluation e = eval("xn--bcher-kva.example", {"fail", "other.example"},
+                      {{"pass", "XN--BCHER-KVA.example"}});
+  EXPECT_EQ(e.result, Result::Pass) << e.problem;
+  // d= in U-labels (RFC 8616 allows them in internationalized headers) aligns too.
+  e = eval("xn--bcher-kva.example", {"fail", "other.example"}, {{"pass", "b\xc3\xbc" "cher.example"}});
+  EXPECT_EQ(e.result, Result::Pass) << e.problem;
+  // An SPF domain given in U-labels.
+  e = eval("xn--bcher-kva.example", {"pass", "B\xc3\xbc" "cher.example"});
+  EXPECT_EQ(e.result, Result::Pass) << e.problem;
+  // ß and ss are two domains (non-transitional): no alignment.
+  zone_.addTxt("_dmarc.xn--fa-hia.de", "v=DMARC1; p=reject");
+  e = eval("xn--fa-hia.de", {"pass", "fass.de"});
+  EXPECT_EQ(e.result, Result::Fail);
 }
 
 TEST(Network, Cidr) {

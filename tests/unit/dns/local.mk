@@ -6,10 +6,11 @@ tests_unit_dns_dns_tests_SOURCES = \
 	tests/unit/dns/resolver_test.cpp \
 	tests/unit/dns/zone_test.cpp \
 	tests/unit/dns/rdata_test.cpp \
+	tests/unit/dns/idna_test.cpp \
 	tests/unit/dns/unbound_test.cpp \
 	tests/support/nsd_server.h
 tests_unit_dns_dns_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(UNBOUND_CFLAGS)
 tests_unit_dns_dns_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_ZONES='"$(abs_top_srcdir)/tests/unit/dns/zones"'
-tests_unit_dns_dns_tests_LDADD = libmw_dns.a libmw_base.a $(LDNS_LIBS) $(UNBOUND_LIBS) $(MW_GTEST_LINK)
+tests_unit_dns_dns_tests_LDADD = libmw_dns.a libmw_base.a $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(MW_GTEST_LINK)
 EXTRA_DIST += tests/unit/dns/zones

@@ -196,5 +196,44 @@ TEST_F(SpfCheck, HeloAndNullSender) {
             "postmaster@nolocal.example.org postmaster nolocal.example.org mail.example.org");
 }
 
+// RFC 8616 §4: MAIL FROM and HELO domains in U-labels are evaluated in A-labels.
+TEST_F(SpfCheck, InternationalizedDomains) {
+  zone_.addTxt("xn--bcher-kva.example", "v=spf1 ip4:192.0.2.0/24 exists:%{o}.%{d}.%{h}.x.example -all");
+  ASSERT_TRUE(zone_.addA("xn--bcher-kva.example.xn--bcher-kva.example.mail.xn--bcher-kva.example.x.example",
+                         "127.0.0.2"));
+  // ip4 matches: the record was found at the A-label name.
+  CheckResult r = mailFrom("192.0.2.7", "user@B\xc3\xbc" "cher.example", "mail.b\xc3\xbc" "cher.example");
+  EXPECT_EQ(r.result, Result::Pass) << r.problem;
+  EXPECT_EQ(r.domain, "xn--bcher-kva.example");
+  // exists: the o, d and h macros expanded to A-labels.
+  r = mailFrom("198.51.100.1", "user@b\xc3\xbc" "cher.example", "mail.b\xc3\xbc" "cher.example");
+  EXPECT_EQ(r.result, Result::Pass) << r.problem;
+  // The A-label spelling is the same domain.
+  r = mailFrom("192.0.2.7", "user@XN--BCHER-KVA.example");
+  EXPECT_EQ(r.result, Result::Pass) << r.problem;
+  // HELO identity and the null sender.
+  zone_.addTxt("mail.xn--bcher-kva.example", "v=spf1 ip4:192.0.2.0/24 -all");
+  Checker checker(zone_, options_);
+  r = checker.checkHelo("192.0.2.7", "mail.b\xc3\xbc" "cher.example", dns::Budget::unlimited());
+  EXPECT_EQ(r.result, Result::Pass) << r.problem;
+  EXPECT_EQ(r.domain, "mail.xn--bcher-kva.example");
+  r = mailFrom("192.0.2.7", "", "mail.b\xc3\xbc" "cher.example");
+  EXPECT_EQ(r.result, Result::Pass) << r.problem;
+  // ß is not ss (non-transitional): fass.de's record does not apply to faß.de.
+  zone_.addTxt("fass.de", "v=spf1 +all");
+  r = mailFrom("192.0.2.7", "a@fa\xc3\x9f.de");
+  EXPECT_EQ(r.domain, "xn--fa-hia.de");
+  EXPECT_EQ(r.result, Result::None);
+  // An invalid IDN is a malformed <domain>: none (RFC 7208 §4.3), no query.
+  for (const char* bad : {"a@b\xe2\x98\x83.example", "a@xn--zz.example", "a@b\xc3.example"}) {
+    r = mailFrom("192.0.2.7", bad);
+    EXPECT_EQ(r.result, Result::None) << bad;
+    EXPECT_NE(r.problem.find("not a valid internationalized domain name"), std::string::npos)
+        << r.problem;
+  }
+  r = checker.checkHelo("192.0.2.7", "b\xe2\x98\x83.example", dns::Budget::unlimited());
+  EXPECT_EQ(r.result, Result::None);
+}
+
 }  // namespace
 }  // namespace mw::spf
