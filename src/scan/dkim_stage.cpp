@@ -15,6 +15,7 @@
 
 #include "builtin_stages.h"
 #include "mailwarden/dkim/dkim.h"
+#include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
 
@@ -73,10 +74,13 @@ class DkimStage final : public Stage {
       obs::log(obs::Level::Info, qid, "dkim", "{} signature(s) not evaluated (max_signatures {})",
                out.not_evaluated, options_.max_signatures);
     }
-    if (out.temporary && !findings.failure) {
-      // A callback failed inside mailwarden (dkim/verify.cpp): an internal error, which
-      // the failure policy decides like any other; the results say temperror.
-      findings.failure = "dkim: " + out.error;
+    if (out.temporary) {
+      // A callback failed inside mailwarden (dkim/verify.cpp): an internal error, counted
+      // and decided by the failure policy like any other; the results say temperror.
+      obs::counters().internal_errors.add();
+      if (!findings.failure) {
+        findings.failure = "dkim: " + out.error;
+      }
     }
     if (out.signatures.empty()) {
       verdict::AuthResult a;

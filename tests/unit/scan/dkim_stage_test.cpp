@@ -4,11 +4,13 @@
 
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 
 #include "mailwarden/config/config.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/zone.h"
 #include "mailwarden/message/reader.h"
+#include "mailwarden/obs/counters.h"
 #include "mailwarden/scan/scan.h"
 
 namespace mw::scan {
@@ -161,6 +163,32 @@ TEST(DkimStage, TempErrorFollowsTheSetting) {
   v = run(snapshot(kT + 10, cfg), m);
   EXPECT_TRUE(v.failed);
   EXPECT_EQ(v.action, verdict::Action::TempFail);
+}
+
+// An exception inside libopendkim's key lookup callback (here: the resolver throws) is an
+// internal error of that message: counted, the failure policy, dkim=temperror.
+TEST(DkimStage, AnExceptionInACallbackIsCountedAndTheFailurePolicy) {
+  struct Throwing final : dns::Resolver {
+    dns::Answer query(std::string_view, dns::Type, const dns::Budget&) override {
+      throw std::runtime_error("resolver broke");
+    }
+  };
+  config::Config cfg = config::defaults();
+  cfg.policy.authserv_id = "mx.test.example";
+  cfg.spf.enabled = false;
+  cfg.dmarc.enabled = false;
+  cfg.dkim.temperror = {false, 0};  // a DNS temperror alone would not fail the message
+  cfg.rule_dirs.clear();
+  auto snap = Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(kT + 10),
+                              std::make_shared<Throwing>());
+  ASSERT_TRUE(snap) << snap.error().describe();
+  const std::uint64_t before = obs::counters().internal_errors.get();
+  const verdict::Verdict v = run(*snap, signEd25519(kMessage));
+  ASSERT_EQ(dkimResults(v).size(), 1u);
+  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_TRUE(v.failed);
+  EXPECT_EQ(v.action, verdict::Action::TempFail);
+  EXPECT_EQ(obs::counters().internal_errors.get(), before + 1);
 }
 
 TEST(DkimStage, DisabledMeansNoDkimResult) {
