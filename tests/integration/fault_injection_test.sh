@@ -30,12 +30,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 
+# Started as root, mailwarden drops to MW_MILTER_USER as in production; the folder of
+# its sockets is that user's (lib.sh: mw_milter_socket_dir; the client runs as root).
+. "$top/tests/integration/lib.sh"
 work=$(mktemp -d /tmp/mw-fault-test.XXXXXX)
-MW_MILTER_USER=${MW_MILTER_USER:-mailwarden}
-getent passwd "$MW_MILTER_USER" >/dev/null ||
-  adduser --system --group --home /nonexistent --no-create-home --quiet "$MW_MILTER_USER"
-chown "$MW_MILTER_USER:$MW_MILTER_USER" "$work"
-chmod 0750 "$work"
+mw_milter_socket_dir "$work"
 pids=()
 cleanup() {
   local pid
