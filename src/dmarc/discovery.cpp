@@ -353,6 +353,7 @@ Evaluation evaluate(Discovery& d, const std::string& from_domain, const AuthIden
     applied = applied == Policy::Reject ? Policy::Quarantine : Policy::None;
   }
   e.applied = applied;
+  e.policy_decided = true;
 
   bool temp = false;
   auto consider = [&](const AuthIdentifier& id, Alignment mode, const char* method) {

@@ -114,7 +114,7 @@ class DmarcStage final : public Stage {
     a.result = std::string(dmarc::toString(e->result));
     a.domain = e->from_domain;
     a.properties.emplace_back("header.from", e->from_domain);
-    if (e->record) {
+    if (e->record && e->policy_decided) {
       a.policy = std::string(dmarc::toString(e->applied));
     }
     a.reason = prefix + dmarc::summary(*e);

@@ -121,6 +121,9 @@ struct Evaluation {
   // organizational domain's or PSD's record) and t=y (testing: one level lower, §4.7 t);
   // meaningful when `record` is set.
   Policy applied = Policy::None;
+  // `applied` was decided: false when there is no record, or when a DNS failure left it
+  // open (the np existence check); then no policy is reported.
+  bool policy_decided = false;
   Policy disposition = Policy::None;    // `applied` when the result is fail, else none
   std::string aligned_by;               // "spf" or "dkim" (pass only)
   std::string problem;                  // none/temperror/permerror: why

@@ -419,12 +419,14 @@ TEST_F(Dmarc, EveryDnsFailureIsTempError) {
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
     e = run("gone.example.net", {"fail", "gone.example.net"});
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
+    EXPECT_FALSE(e.policy_decided);  // sp or np: open until the name's existence is known
     // The same names with no failure injected decide (the controls).
     e = run("mail.example.net", {"pass", "mail.example.net"});
     EXPECT_EQ(e.result, Result::Pass);
     e = run("nowhere.example.net", {"fail", "nowhere.example.net"});
     EXPECT_EQ(e.result, Result::Fail);
     EXPECT_EQ(e.applied, Policy::Quarantine);  // np: NXDOMAIN is non-existent
+    EXPECT_TRUE(e.policy_decided);
   }
   // A CNAME loop at a _dmarc name: Temporary from either resolver, so temperror.
   dns::ZoneResolver looped;
