@@ -75,7 +75,8 @@ std::string describeProcess(pid_t pid) {
   return out;
 }
 
-// What to do about errno `err` when binding the socket of `shown`.
+// What to do about errno `err` from binding the unix socket at `path` (nullopt: TCP),
+// for `owner`, the user that must own its folder.
 std::string remedy(int err, const std::optional<std::string>& path, const std::string& owner) {
   const std::string who = owner.empty() ? "the user mailwarden runs as" : owner;
   if (path) {
