@@ -1,5 +1,7 @@
 #include "mailwarden/dns/resolver.h"
 
+#include <utility>
+
 #include "mailwarden/base/result.h"
 
 namespace mw::dns {
@@ -66,6 +68,29 @@ std::chrono::milliseconds Budget::remaining() const noexcept {
 }
 
 Resolver::~Resolver() = default;
+Lookup::~Lookup() = default;
+
+namespace {
+
+class AnsweredLookup final : public Lookup {
+ public:
+  explicit AnsweredLookup(Answer answer) : answer_(std::move(answer)) {}
+  const Answer& wait() override { return answer_; }
+  bool ready() const noexcept override { return true; }
+
+ private:
+  Answer answer_;
+};
+
+}  // namespace
+
+LookupPtr answeredLookup(Answer answer) {
+  return std::make_shared<AnsweredLookup>(std::move(answer));
+}
+
+LookupPtr Resolver::start(std::string_view name, Type type, const Budget& budget) {
+  return answeredLookup(query(name, type, budget));
+}
 
 // RFC 1035 §2.3.4: labels 1..63 octets, a name at most 255 octets on the wire, which is
 // 253 in text without the trailing dot. Any octet is allowed inside a label (RFC 2181

@@ -88,11 +88,35 @@ class Budget {
   Clock::time_point deadline_;
 };
 
+// A lookup that has been started (Resolver::start) and answers later. Shared by whoever
+// started it and whoever waits for it; wait() and ready() may be called from any thread,
+// any number of times, and always give the same Answer once there is one.
+class Lookup {
+ public:
+  virtual ~Lookup();
+  // Blocks until the answer is in, never past the deadline of the Budget given to
+  // start() (then: TempFail "timeout"). The reference lives as long as the Lookup.
+  virtual const Answer& wait() = 0;
+  // True once wait() would not block.
+  virtual bool ready() const noexcept = 0;
+};
+
+using LookupPtr = std::shared_ptr<Lookup>;
+
+// A lookup that is answered already (a resolver that answers at once, a cache hit).
+LookupPtr answeredLookup(Answer answer);
+
 class Resolver {
  public:
   virtual ~Resolver();
   // `name` is absolute (a trailing dot is allowed and ignored), case-insensitive.
+  // Blocks until answered, at most until the budget's deadline.
   virtual Answer query(std::string_view name, Type type, const Budget& budget) = 0;
+  // Starts the same lookup and returns at once; the answer is collected with
+  // Lookup::wait(). This is how every lookup of a message is in flight at the same time
+  // (DESIGN.md "Concurrency"). The default runs query() now and returns it answered:
+  // right for a resolver that never waits (ZoneResolver). Never throws except bad_alloc.
+  virtual LookupPtr start(std::string_view name, Type type, const Budget& budget);
 };
 
 using ResolverSharedPtr = std::shared_ptr<Resolver>;
