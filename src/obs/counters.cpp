@@ -19,7 +19,8 @@ std::string renderCounters() {
       {"quarantined", c.quarantined},   {"tempfailed", c.tempfailed},
       {"rejected", c.rejected},         {"internal_errors", c.internal_errors},
       {"limits_hit", c.limits_hit},     {"mime_defects", c.mime_defects},
-      {"forged_authres", c.forged_authres}, {"reloads", c.reloads},
+      {"forged_authres", c.forged_authres}, {"list_errors", c.list_errors},
+      {"reloads", c.reloads},
       {"reloads_rejected", c.reloads_rejected},
   };
   std::string out;

@@ -27,6 +27,7 @@ struct Counters {
   Counter limits_hit;        // a message::Limits bound was crossed
   Counter mime_defects;      // messages with at least one MIME defect
   Counter forged_authres;    // Authentication-Results claiming our authserv-id, removed
+  Counter list_errors;       // DNS list answers that are errors, not listings (reputation/)
   Counter reloads;
   Counter reloads_rejected;
 };
