@@ -24,6 +24,7 @@
 
 #include "config/checks.h"
 #include "mailwarden/base/ascii.h"
+#include "mailwarden/reputation/options.h"
 
 namespace mw::config {
 namespace {
@@ -163,6 +164,9 @@ class Loader {
   void log(const Field& f);
   void dns(const Field& f);
   void dmarc(const Field& f);
+  void reputationSection(const Field& f);
+  void reputationList(const Field& f, reputation::ListOptions& out);
+  void answerClass(const Field& f, reputation::AnswerClass& out);
   void crossChecks();
 
   Config& config_;
@@ -511,6 +515,7 @@ void Loader::document(const YAML::Node& root) {
        });
      }},
     {"dmarc", [&](const Field& f) { dmarc(f); }},
+    {"reputation", [&](const Field& f) { reputationSection(f); }},
     {"rules",
      [&](const Field& f) {
        mapping(f, {
@@ -598,6 +603,196 @@ void Loader::dmarc(const Field& f) {
     {"none_score", [&](const Field& g) { setScore(g, o.none_score); }},
     {"bad_from_score", [&](const Field& g) { setScore(g, o.bad_from_score); }},
     {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
+  });
+}
+
+// reputation: the DNS lists and iprev. Each value is checked here at its line; what
+// spans fields (symbols unique across lists, codes xor bits, reply only with reject or
+// tempfail, ...) is reputation::validate()'s, run once the section is read, for the lists
+// that had no error of their own (a list with a bad code would otherwise also be told
+// it has no codes).
+void Loader::reputationSection(const Field& f) {
+  reputation::Options& o = config_.reputation;
+  std::vector<int> dirty_lines;  // the lines of lists (and their classes) with errors
+  mapping(f, {
+    {"max_url_hosts",
+     [&](const Field& g) { setInt(g, o.max_url_hosts, 0, reputation::kMaxUrlHosts); }},
+    {"lists",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       o.lists.clear();
+       for (const Field& e : *elements) {
+         const std::size_t errors_before = errors_.size();
+         reputation::ListOptions l;
+         reputationList(e, l);
+         if (errors_.size() != errors_before) {
+           dirty_lines.push_back(l.where.line);
+           for (const reputation::AnswerClass& c : l.answers) {
+             dirty_lines.push_back(c.where.line);
+           }
+         }
+         o.lists.push_back(std::move(l));
+       }
+     }},
+    {"iprev",
+     [&](const Field& g) {
+       IprevOptions& i = config_.iprev;
+       mapping(g, {
+         {"enabled", [&](const Field& h) { setBool(h, i.enabled); }},
+         {"pass_score", [&](const Field& h) { setScore(h, i.pass_score); }},
+         {"fail_score", [&](const Field& h) { setScore(h, i.fail_score); }},
+         {"permerror_score", [&](const Field& h) { setScore(h, i.permerror_score); }},
+         {"temperror", [&](const Field& h) { setTemperror(h, i.temperror); }},
+       });
+     }},
+  });
+  for (Error& e : reputation::validate(o)) {
+    const int line = e.where ? e.where->line : f.line;
+    if (std::find(dirty_lines.begin(), dirty_lines.end(), line) == dirty_lines.end()) {
+      if (!e.where) {
+        e.where = SourceLoc{file_, line};
+      }
+      errors_.emplace_back(line, std::move(e));
+    }
+  }
+}
+
+void Loader::reputationList(const Field& f, reputation::ListOptions& out) {
+  out.where = SourceLoc{file_, f.line};
+  if (!f.value.IsMap()) {
+    error(f, "expected a mapping (zone:, lookup:, answers:, ...)");
+    return;
+  }
+  mapping(f, {
+    {"zone",
+     [&](const Field& g) {
+       if (auto v = string(g)) {
+         out.zone = ascii::lower(*v);
+       }
+     }},
+    {"lookup",
+     [&](const Field& g) {
+       // A list of kinds; one word alone is a list of one.
+       std::vector<Field> kinds;
+       if (g.value.IsScalar()) {
+         kinds.push_back(g);
+       } else if (auto elements = list(g)) {
+         kinds = std::move(*elements);
+       }
+       for (const Field& k : kinds) {
+         if (auto v = word(k, {"client_ip", "helo", "mail_from", "from", "dkim", "url"})) {
+           using reputation::Key;
+           out.lookups.push_back(*v == "client_ip"   ? Key::ClientIp
+                                 : *v == "helo"      ? Key::Helo
+                                 : *v == "mail_from" ? Key::MailFrom
+                                 : *v == "from"      ? Key::From
+                                 : *v == "dkim"      ? Key::Dkim
+                                                     : Key::Url);
+         }
+       }
+     }},
+    {"hash",
+     [&](const Field& g) {
+       if (auto v = word(g, {"none", "md5", "sha1", "sha256"})) {
+         using reputation::Hash;
+         out.hash = *v == "md5"      ? Hash::Md5
+                    : *v == "sha1"   ? Hash::Sha1
+                    : *v == "sha256" ? Hash::Sha256
+                                     : Hash::None;
+       }
+     }},
+    {"pause", [&](const Field& g) { setInt(g, out.pause_seconds, 0, reputation::kMaxPauseSeconds); }},
+    {"answers",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       for (const Field& e : *elements) {
+         reputation::AnswerClass c;
+         answerClass(e, c);
+         out.answers.push_back(std::move(c));
+       }
+     }},
+  });
+}
+
+void Loader::answerClass(const Field& f, reputation::AnswerClass& out) {
+  out.where = SourceLoc{file_, f.line};
+  if (!f.value.IsMap()) {
+    error(f, "expected a mapping (codes: or bits:, symbol:, score:, ...)");
+    return;
+  }
+  mapping(f, {
+    {"codes",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       for (const Field& e : *elements) {
+         if (auto text = string(e)) {
+           if (auto code = reputation::parseCode(*text)) {
+             out.codes.push_back(std::move(*code));
+           } else {
+             error(e, code.error());
+           }
+         }
+       }
+     }},
+    {"bits",
+     [&](const Field& g) {
+       // Decimal or 0x hex, as list operators document their masks.
+       static constexpr std::string_view kExpected = "expected a mask between 1 and 255 (decimal or 0x hex)";
+       if (!g.value.IsScalar() || !isPlain(g.value)) {
+         error(g, kExpected);
+         return;
+       }
+       const std::string& s = g.value.Scalar();
+       unsigned v = 0;
+       const bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+       const std::string_view digits = std::string_view(s).substr(hex ? 2 : 0);
+       bool ok = !digits.empty() && digits.size() <= 4;
+       for (char c : digits) {
+         const int d = ascii::isDigit(c)                        ? c - '0'
+                       : hex && c >= 'a' && c <= 'f'            ? c - 'a' + 10
+                       : hex && c >= 'A' && c <= 'F'            ? c - 'A' + 10
+                                                                : -1;
+         ok = ok && d >= 0;
+         v = v * (hex ? 16 : 10) + static_cast<unsigned>(d < 0 ? 0 : d);
+       }
+       if (!ok || v < 1 || v > 255) {
+         error(g, kExpected);
+         return;
+       }
+       out.bits = static_cast<std::uint8_t>(v);
+     }},
+    {"symbol",
+     [&](const Field& g) {
+       if (auto v = string(g)) {
+         out.symbol = *v;
+       }
+     }},
+    {"score", [&](const Field& g) { setScore(g, out.score); }},
+    {"action",
+     [&](const Field& g) {
+       if (auto v = word(g, {"tag", "quarantine", "tempfail", "reject"})) {
+         using reputation::Action;
+         out.action = *v == "tag"          ? Action::Tag
+                      : *v == "quarantine" ? Action::Quarantine
+                      : *v == "tempfail"   ? Action::TempFail
+                                           : Action::Reject;
+       }
+     }},
+    {"reply",
+     [&](const Field& g) {
+       if (auto v = checked(g, [](std::string_view t) { return detail::checkReplyText(t, 400); })) {
+         out.reply = *v;
+       }
+     }},
   });
 }
 

@@ -256,7 +256,9 @@ std::vector<Error> validate(const Options& o) {
   for (std::size_t i = 0; i < o.lists.size(); ++i) {
     const ListOptions& l = o.lists[i];
     const std::string path = "reputation.lists[" + std::to_string(i) + "]";
-    if (!isZoneName(l.zone)) {
+    if (l.zone.empty()) {
+      problem(l.where, path + ".zone", "is missing (the list's DNS zone, such as zen.spamhaus.org)");
+    } else if (!isZoneName(l.zone)) {
       problem(l.where, path + ".zone",
               quoted(l.zone) + " is not a DNS zone name such as zen.spamhaus.org");
     }
@@ -292,7 +294,9 @@ std::vector<Error> validate(const Options& o) {
           problem(c.where, cpath + ".codes", "range " + quoted(p.text) + " is backwards");
         }
       }
-      if (!isSymbolName(c.symbol)) {
+      if (c.symbol.empty()) {
+        problem(c.where, cpath + ".symbol", "is missing (a name such as RBL_ZEN_SBL)");
+      } else if (!isSymbolName(c.symbol)) {
         problem(c.where, cpath + ".symbol",
                 quoted(c.symbol) + " is not a symbol ([A-Z][A-Z0-9_]*, at most 64 characters)");
       } else if (isBuiltinSymbol(c.symbol)) {

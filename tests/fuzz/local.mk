@@ -14,7 +14,7 @@ include tests/fuzz/rules.mk
 include tests/fuzz/scan.mk
 
 MW_FUZZ_LIBCODE = $(filter %.cpp,$(libmw_scan_a_SOURCES)) $(libmw_config_a_SOURCES) $(libmw_rules_a_SOURCES) $(libmw_verdict_a_SOURCES) \
-	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
+	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_reputation_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
 	$(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
 
 .PHONY: fuzz

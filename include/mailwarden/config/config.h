@@ -31,6 +31,7 @@
 #include "mailwarden/base/result.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/obs/log.h"
+#include "mailwarden/reputation/options.h"
 #include "mailwarden/verdict/verdict.h"
 
 namespace mw::config {
@@ -135,6 +136,18 @@ struct DmarcOptions {
   OnTemperror temperror;          // "temperror" (RFC 9989): the failure policy
 };
 
+// iprev (RFC 8601 §3, reputation.iprev): does the client's reverse DNS name resolve back
+// to it. Scores per result; a missing or broken reverse DNS is common for legitimate
+// small senders, so the scores are small and temperror defaults to a score of 0, never
+// to the failure policy: reverse DNS must not defer mail by default.
+struct IprevOptions {
+  bool enabled = true;
+  double pass_score = 0.0;       // "pass"
+  double fail_score = 1.0;       // "fail": the PTR names do not resolve back
+  double permerror_score = 1.0;  // "permerror": no PTR record
+  OnTemperror temperror{false, 0.0};
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -145,6 +158,10 @@ struct Config {
   SpfOptions spf;
   DkimOptions dkim;
   DmarcOptions dmarc;
+  // reputation: the DNS lists (validated by reputation::validate(); every list and answer
+  // class carries its file:line) and reputation.iprev.
+  reputation::Options reputation;
+  IprevOptions iprev;
   std::vector<std::string> rule_dirs{"/etc/mailwarden/rules"};
   // rules.cache_dir: compiled rule databases are kept here so a restart with unchanged
   // rules does not recompile; empty = no cache. Not writable: warned, not an error.

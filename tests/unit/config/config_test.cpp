@@ -138,6 +138,13 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("spf.temperror", temperror(got.spf.temperror), temperror(want.spf.temperror));
   cmp("dkim.temperror", temperror(got.dkim.temperror), temperror(want.dkim.temperror));
   cmp("dmarc.temperror", temperror(got.dmarc.temperror), temperror(want.dmarc.temperror));
+  cmp("reputation.max_url_hosts", got.reputation.max_url_hosts, want.reputation.max_url_hosts);
+  cmp("reputation.lists", got.reputation.lists.size(), want.reputation.lists.size());
+  cmp("reputation.iprev.enabled", got.iprev.enabled, want.iprev.enabled);
+  cmp("reputation.iprev.pass_score", got.iprev.pass_score, want.iprev.pass_score);
+  cmp("reputation.iprev.fail_score", got.iprev.fail_score, want.iprev.fail_score);
+  cmp("reputation.iprev.permerror_score", got.iprev.permerror_score, want.iprev.permerror_score);
+  cmp("reputation.iprev.temperror", temperror(got.iprev.temperror), temperror(want.iprev.temperror));
   cmp("rules.directories", got.rule_dirs, want.rule_dirs);
   return out;
 }
