@@ -16,6 +16,9 @@ int runMilter(const std::vector<std::string>& args);
 // `rules test [-c FILE | DIR...]`: runs every rule's test cases; 0 all passed, 1 a case
 // failed, 2 the rules (or the configuration) do not load.
 int runRules(const std::vector<std::string>& args);
+// `lists test [-c FILE] [--dns-zone FILE]...`: RFC 5782 §5 test points of every DNS list
+// (src/cli/lists_command.cpp); 0 all pass, 1 one does not, 2 the configuration does not load.
+int runLists(const std::vector<std::string>& args);
 void printUsage(bool to_stderr);
 
 }  // namespace mw::cli

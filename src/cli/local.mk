@@ -1,5 +1,5 @@
 noinst_LIBRARIES += libmw_cli.a
-libmw_cli_a_SOURCES = src/cli/commands.cpp src/cli/commands.h
+libmw_cli_a_SOURCES = src/cli/commands.cpp src/cli/lists_command.cpp src/cli/commands.h
 
 sbin_PROGRAMS += mailwarden
 mailwarden_SOURCES = src/cli/main.cpp

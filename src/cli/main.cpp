@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
     if (command == "rules") {
       return mw::cli::runRules(args);
     }
+    if (command == "lists") {
+      return mw::cli::runLists(args);
+    }
     if (command == "run") {
       return mw::cli::runMilter(args);
     }

@@ -8,3 +8,7 @@ tests_unit_reputation_reputation_tests_SOURCES = \
 	tests/unit/reputation/iprev_test.cpp
 tests_unit_reputation_reputation_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_reputation_reputation_tests_LDADD = $(MW_REPUTATION_LINK) $(MW_GTEST_LINK)
+
+# The CLI: `lists test` over zone files, its lines and exit codes.
+TESTS += tests/unit/reputation/lists_cli_test.sh
+EXTRA_DIST += tests/unit/reputation/lists_cli_test.sh
