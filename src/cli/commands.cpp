@@ -80,22 +80,25 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
     return nullptr;
   };
   for (const verdict::AuthResult& r : v.auth) {
-    if (r.method == "spf") {
+    const std::string result(verdict::toString(r.result));
+    if (r.method == verdict::Method::Spf) {
       if (!spf.is_null()) {
         continue;  // the first is the MAIL FROM identity (or HELO for the null sender)
       }
-      spf = {{"result", r.result},
+      spf = {{"result", result},
              {"domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
                                          : nlohmann::ordered_json(r.domain)},
              {"explanation", r.explanation.empty() ? nlohmann::ordered_json(nullptr)
                                                    : nlohmann::ordered_json(r.explanation)}};
-    } else if (r.method == "dkim") {
-      dkim.push_back({{"result", r.result}, {"domain", prop(r, "header.d")},
+    } else if (r.method == verdict::Method::Dkim) {
+      dkim.push_back({{"result", result}, {"domain", prop(r, "header.d")},
                       {"selector", prop(r, "header.s")}, {"algorithm", prop(r, "header.a")}});
-    } else if (r.method == "dmarc") {
-      dmarc = {{"result", r.result},
-               {"policy", r.policy.empty() ? nlohmann::ordered_json(nullptr)
-                                           : nlohmann::ordered_json(r.policy)},
+    } else if (r.method == verdict::Method::Dmarc) {
+      const nlohmann::ordered_json policy =
+          r.policy ? nlohmann::ordered_json(std::string(verdict::toString(*r.policy)))
+                   : nlohmann::ordered_json(nullptr);
+      dmarc = {{"result", result},
+               {"policy", policy},
                {"from_domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
                                                 : nlohmann::ordered_json(r.domain)}};
     }

@@ -147,37 +147,42 @@ const std::vector<std::string_view>& authSymbolNames() noexcept {
 }
 
 std::vector<std::string> authSymbols(const std::vector<verdict::AuthResult>& auth) {
+  using verdict::Code;
+  using verdict::Method;
   std::vector<std::string> out;
-  auto upper = [](std::string s) {
+  auto upper = [](std::string_view v) {
+    std::string s(v);
     for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
   };
   bool spf_seen = false, dkim_any = false, dkim_pass = false, dkim_fail = false;
   bool dkim_temp = false, dkim_perm = false, dmarc_seen = false;
   for (const verdict::AuthResult& a : auth) {
-    if (a.method == "spf" && !spf_seen) {
+    if (a.method == Method::Spf && !spf_seen) {
       // The first SPF result is MAIL FROM's (HELO's for the null sender): spf_stage.cpp
       // appends it first.
       spf_seen = true;
-      if (a.result == "pass" || a.result == "fail" || a.result == "softfail" || a.result == "neutral" ||
-          a.result == "none" || a.result == "temperror" || a.result == "permerror") {
-        out.push_back("SPF_" + upper(a.result));
+      if (a.result == Code::Pass || a.result == Code::Fail || a.result == Code::SoftFail ||
+          a.result == Code::Neutral || a.result == Code::None || a.result == Code::TempError ||
+          a.result == Code::PermError) {
+        out.push_back("SPF_" + upper(verdict::toString(a.result)));
       }
-    } else if (a.method == "dkim") {
+    } else if (a.method == Method::Dkim) {
       // RFC 8601 §2.7.1: "none" means the message was not signed.
-      if (a.result != "none") dkim_any = true;
-      dkim_pass |= a.result == "pass";
-      dkim_fail |= a.result == "fail";
-      dkim_temp |= a.result == "temperror";
-      dkim_perm |= a.result == "permerror";
-    } else if (a.method == "dmarc" && !dmarc_seen) {
+      if (a.result != Code::None) dkim_any = true;
+      dkim_pass |= a.result == Code::Pass;
+      dkim_fail |= a.result == Code::Fail;
+      dkim_temp |= a.result == Code::TempError;
+      dkim_perm |= a.result == Code::PermError;
+    } else if (a.method == Method::Dmarc && !dmarc_seen) {
       dmarc_seen = true;
-      if (a.result == "pass" || a.result == "fail" || a.result == "none" || a.result == "temperror" ||
-          a.result == "permerror") {
-        out.push_back("DMARC_" + upper(a.result));
+      if (a.result == Code::Pass || a.result == Code::Fail || a.result == Code::None ||
+          a.result == Code::TempError || a.result == Code::PermError) {
+        out.push_back("DMARC_" + upper(verdict::toString(a.result)));
       }
-      if (a.result == "fail" && a.policy == "reject") out.push_back("DMARC_REJECT");
-      if (a.result == "fail" && a.policy == "quarantine") out.push_back("DMARC_QUARANTINE");
+      const bool fail = a.result == Code::Fail;
+      if (fail && a.policy == verdict::DmarcPolicy::Reject) out.push_back("DMARC_REJECT");
+      if (fail && a.policy == verdict::DmarcPolicy::Quarantine) out.push_back("DMARC_QUARANTINE");
     }
   }
   if (dkim_pass) out.push_back("DKIM_PASS");

@@ -54,6 +54,20 @@ class SpfStage final : public Stage {
     }
   }
 
+  // RFC 8601 §2.7.2: every RFC 7208 §2.6 result is an A-R token of the same name.
+  static verdict::Code code(spf::Result r) noexcept {
+    switch (r) {
+      case spf::Result::None: return verdict::Code::None;
+      case spf::Result::Neutral: return verdict::Code::Neutral;
+      case spf::Result::Pass: return verdict::Code::Pass;
+      case spf::Result::Fail: return verdict::Code::Fail;
+      case spf::Result::SoftFail: return verdict::Code::SoftFail;
+      case spf::Result::TempError: return verdict::Code::TempError;
+      case spf::Result::PermError: return verdict::Code::PermError;
+    }
+    MW_UNREACHABLE("spf::Result out of range");
+  }
+
   // RFC 8601 property values are ASCII: an identity with a U-label domain is written with
   // the A-label domain SPF checked (RFC 8616), "user@xn--bcher-kva.example"; a UTF-8
   // local-part, or an IDN that did not convert, stays as is and verdict/ %XX-escapes it.
@@ -68,8 +82,8 @@ class SpfStage final : public Stage {
   static void record(verdict::Findings& findings, const spf::CheckResult& r,
                      const char* property, const std::string& identity) {
     verdict::AuthResult a;
-    a.method = "spf";
-    a.result = std::string(spf::toString(r.result));
+    a.method = verdict::Method::Spf;
+    a.result = code(r.result);
     a.reason = r.problem;
     a.properties.emplace_back(property, asciiIdentity(identity, r));
     a.domain = r.domain;

@@ -160,10 +160,11 @@ TEST(RulesComposites, AuthSymbolsAndPrecedence) {
 
 TEST(RulesComposites, AuthSymbolsFromResults) {
   std::vector<verdict::AuthResult> auth(4);
-  auth[0].method = "spf"; auth[0].result = "fail";
-  auth[1].method = "spf"; auth[1].result = "pass";  // HELO: not the first
-  auth[2].method = "dkim"; auth[2].result = "fail";
-  auth[3].method = "dmarc"; auth[3].result = "fail"; auth[3].policy = "reject";
+  auth[0].method = verdict::Method::Spf; auth[0].result = verdict::Code::Fail;
+  auth[1].method = verdict::Method::Spf; auth[1].result = verdict::Code::Pass;  // HELO: not the first
+  auth[2].method = verdict::Method::Dkim; auth[2].result = verdict::Code::Fail;
+  auth[3].method = verdict::Method::Dmarc; auth[3].result = verdict::Code::Fail;
+  auth[3].policy = verdict::DmarcPolicy::Reject;
   EXPECT_EQ(authSymbols(auth), (std::vector<std::string>{"SPF_FAIL", "DMARC_FAIL", "DMARC_REJECT", "DKIM_FAIL"}));
   EXPECT_EQ(authSymbols({}), (std::vector<std::string>{"DKIM_NONE"}));
 }

@@ -74,7 +74,7 @@ verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw)
 std::vector<verdict::AuthResult> dkimResults(const verdict::Verdict& v) {
   std::vector<verdict::AuthResult> out;
   for (const auto& a : v.auth) {
-    if (a.method == "dkim") {
+    if (a.method == verdict::Method::Dkim) {
       out.push_back(a);
     }
   }
@@ -85,7 +85,7 @@ TEST(DkimStage, PassWithPropertiesInOrder) {
   const verdict::Verdict v = run(snapshot(kT + 10), signEd25519(kMessage));
   const auto r = dkimResults(v);
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].result, "pass");
+  EXPECT_EQ(r[0].result, verdict::Code::Pass);
   EXPECT_EQ(r[0].domain, "dkim.test");
   EXPECT_TRUE(r[0].reason.empty());
   ASSERT_EQ(r[0].properties.size(), 4u);
@@ -107,7 +107,7 @@ TEST(DkimStage, FailHasReasonAndScoreOnce) {
   const auto r = dkimResults(v);
   ASSERT_EQ(r.size(), 2u);
   for (const auto& a : r) {
-    EXPECT_EQ(a.result, "fail");
+    EXPECT_EQ(a.result, verdict::Code::Fail);
     EXPECT_FALSE(a.reason.empty());
   }
   EXPECT_DOUBLE_EQ(v.score, 1.0);  // dkim.fail_score, once per message
@@ -116,20 +116,20 @@ TEST(DkimStage, FailHasReasonAndScoreOnce) {
 // The snapshot's clock (check --now) decides x=.
 TEST(DkimStage, ExpiryFollowsTheSnapshotClock) {
   const std::string m = signEd25519(kMessage, kT + 3600);
-  EXPECT_EQ(dkimResults(run(snapshot(kT + 10), m))[0].result, "pass");
+  EXPECT_EQ(dkimResults(run(snapshot(kT + 10), m))[0].result, verdict::Code::Pass);
   const auto late = dkimResults(run(snapshot(kT + 86400), m));
-  EXPECT_EQ(late[0].result, "policy");
+  EXPECT_EQ(late[0].result, verdict::Code::Policy);
   EXPECT_NE(late[0].reason.find("expired"), std::string::npos);
 }
 
 TEST(DkimStage, UnsignedIsNoneAndTempErrorIsTheFailurePolicyByDefault) {
   const verdict::Verdict none = run(snapshot(kT), kMessage);
   ASSERT_EQ(dkimResults(none).size(), 1u);
-  EXPECT_EQ(dkimResults(none)[0].result, "none");
+  EXPECT_EQ(dkimResults(none)[0].result, verdict::Code::None);
 
   const verdict::Verdict v = run(snapshot(kT + 10), signEd25519(kMessage, 0, "timeout"));
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_TRUE(v.failed);  // dkim.temperror: tempfail, like SPF's and DMARC's (issue 16)
   EXPECT_EQ(v.action, verdict::Action::TempFail);
 }
@@ -142,7 +142,7 @@ TEST(DkimStage, TempErrorFollowsTheSetting) {
   cfg.dkim.temperror = {false, 1.5};
   verdict::Verdict v = run(snapshot(kT + 10, cfg), m);
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_FALSE(v.failed);
   EXPECT_DOUBLE_EQ(v.score, 1.5);
   ASSERT_EQ(v.contributions.size(), 1u);
@@ -176,7 +176,7 @@ TEST(DkimStage, AnExceptionInACallbackIsCountedAndTheFailurePolicy) {
   const std::uint64_t before = obs::counters().internal_errors.get();
   const verdict::Verdict v = run(*snap, signEd25519(kMessage));
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_TRUE(v.failed);
   EXPECT_EQ(v.action, verdict::Action::TempFail);
   EXPECT_EQ(obs::counters().internal_errors.get(), before + 1);
