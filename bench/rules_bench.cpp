@@ -471,7 +471,8 @@ const HsSet& hsSet(std::size_t n) {
   // (profiling); compile_s then measures a cached load, and from_cache says so.
   const char* cache_dir = std::getenv("MW_RULES_BENCH_CACHE");
   const double t0 = cpuSeconds();
-  rules::LoadReport report = rules::loadText(yaml, "bench-rules.yaml", cache_dir != nullptr ? cache_dir : "");
+  rules::LoadReport report = rules::loadText(yaml, "bench-rules.yaml", /*symbols=*/{},
+                                             cache_dir != nullptr ? cache_dir : "");
   s.compile_s = cpuSeconds() - t0;
   s.from_cache = report.stats.from_cache;
   if (!report.ok()) {

@@ -20,6 +20,7 @@
 #include "mailwarden/rules/testcases.h"
 #include "mailwarden/scan/scan.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::cli {
 namespace {
@@ -359,8 +360,11 @@ int runRules(const std::vector<std::string>& args) {
       return 2;
     }
     options.dirs = cfg->rule_dirs;
+    options.symbols = scan::knownSymbols(*cfg);
     limits = cfg->limits;
   } else {
+    // Folders without a configuration: the symbols of the default one.
+    options.symbols = scan::knownSymbols(config::defaults());
     for (const std::string& d : dirs) {
       struct stat st {};
       if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

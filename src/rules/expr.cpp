@@ -1,11 +1,12 @@
-// rules/expr.cpp — composite expressions and authentication symbols.
+// rules/expr.cpp — composite expressions.
 //
 // Grammar (precedence not > and > or, as in most languages, so "a or b and c" is
 // "a or (b and c)"):
 //   or   := and ("or" and)*
 //   and  := not ("and" not)*
 //   not  := "not" not | "(" or ")" | IDENT
-// Keywords are lower-case; identifiers are rule ids or auth symbols (upper-case).
+// Keywords are lower-case; identifiers are rule ids or published symbols (upper-case,
+// LoadOptions::symbols).
 #include <cctype>
 
 #include "internal.h"
@@ -135,63 +136,6 @@ class Parser {
 }  // namespace
 
 Result<ExprParse> parseExpression(std::string_view text) { return Parser(text).run(); }
-
-const std::vector<std::string_view>& authSymbolNames() noexcept {
-  static const std::vector<std::string_view> kNames = {
-      "SPF_PASS", "SPF_FAIL", "SPF_SOFTFAIL", "SPF_NEUTRAL", "SPF_NONE", "SPF_TEMPERROR", "SPF_PERMERROR",
-      "DKIM_PASS", "DKIM_FAIL", "DKIM_NONE", "DKIM_TEMPERROR", "DKIM_PERMERROR",
-      "DMARC_PASS", "DMARC_FAIL", "DMARC_NONE", "DMARC_TEMPERROR", "DMARC_PERMERROR",
-      "DMARC_REJECT", "DMARC_QUARANTINE",
-  };
-  return kNames;
-}
-
-std::vector<std::string> authSymbols(const std::vector<verdict::AuthResult>& auth) {
-  using verdict::Code;
-  using verdict::Method;
-  std::vector<std::string> out;
-  auto upper = [](std::string_view v) {
-    std::string s(v);
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
-  bool spf_seen = false, dkim_any = false, dkim_pass = false, dkim_fail = false;
-  bool dkim_temp = false, dkim_perm = false, dmarc_seen = false;
-  for (const verdict::AuthResult& a : auth) {
-    if (a.method == Method::Spf && !spf_seen) {
-      // The first SPF result is MAIL FROM's (HELO's for the null sender): spf_stage.cpp
-      // appends it first.
-      spf_seen = true;
-      if (a.result == Code::Pass || a.result == Code::Fail || a.result == Code::SoftFail ||
-          a.result == Code::Neutral || a.result == Code::None || a.result == Code::TempError ||
-          a.result == Code::PermError) {
-        out.push_back("SPF_" + upper(verdict::toString(a.result)));
-      }
-    } else if (a.method == Method::Dkim) {
-      // RFC 8601 §2.7.1: "none" means the message was not signed.
-      if (a.result != Code::None) dkim_any = true;
-      dkim_pass |= a.result == Code::Pass;
-      dkim_fail |= a.result == Code::Fail;
-      dkim_temp |= a.result == Code::TempError;
-      dkim_perm |= a.result == Code::PermError;
-    } else if (a.method == Method::Dmarc && !dmarc_seen) {
-      dmarc_seen = true;
-      if (a.result == Code::Pass || a.result == Code::Fail || a.result == Code::None ||
-          a.result == Code::TempError || a.result == Code::PermError) {
-        out.push_back("DMARC_" + upper(verdict::toString(a.result)));
-      }
-      const bool fail = a.result == Code::Fail;
-      if (fail && a.policy == verdict::DmarcPolicy::Reject) out.push_back("DMARC_REJECT");
-      if (fail && a.policy == verdict::DmarcPolicy::Quarantine) out.push_back("DMARC_QUARANTINE");
-    }
-  }
-  if (dkim_pass) out.push_back("DKIM_PASS");
-  if (dkim_fail && !dkim_pass) out.push_back("DKIM_FAIL");
-  if (!dkim_any) out.push_back("DKIM_NONE");
-  if (dkim_temp) out.push_back("DKIM_TEMPERROR");
-  if (dkim_perm) out.push_back("DKIM_PERMERROR");
-  return out;
-}
 
 std::string_view toString(Scope s) noexcept {
   switch (s) {

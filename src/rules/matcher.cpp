@@ -326,16 +326,15 @@ void Matcher::finish() {
   for (std::size_t i = 0; i < kScopeCount; ++i) s_->endScope(static_cast<Scope>(i));
 }
 
-void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Findings& findings) {
+void Matcher::conclude(const std::vector<std::string>& symbols, verdict::Findings& findings) {
   State& s = *s_;
   if (s.concluded) return;
   finish();
   s.concluded = true;
-  const auto& names = authSymbolNames();
-  std::vector<bool> auth(names.size(), false);
-  for (const std::string& a : auth_symbols) {
-    auto it = std::find(names.begin(), names.end(), a);
-    if (it != names.end()) auth[static_cast<std::size_t>(it - names.begin())] = true;
+  std::vector<bool> truth(s.impl->symbols.size(), false);
+  for (const std::string& name : symbols) {
+    auto it = s.impl->symbol_index.find(name);
+    if (it != s.impl->symbol_index.end()) truth[static_cast<std::size_t>(it->second)] = true;
   }
   // Composites in dependency order (loader.cpp), so a composite's components are final.
   for (const int c : s.impl->composites) {
@@ -347,7 +346,8 @@ void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Fi
       auto at = [&](int k) { return k >= 0 && val[static_cast<std::size_t>(k)] != 0; };
       switch (n.kind) {
         case Expr::Kind::Leaf:
-          val[i] = n.rule >= 0 ? s.hits[static_cast<std::size_t>(n.rule)] : (n.auth >= 0 && auth[static_cast<std::size_t>(n.auth)]);
+          val[i] = n.rule >= 0 ? s.hits[static_cast<std::size_t>(n.rule)]
+                               : (n.symbol >= 0 && truth[static_cast<std::size_t>(n.symbol)]);
           break;
         case Expr::Kind::Not: val[i] = !at(n.a); break;
         case Expr::Kind::And: val[i] = at(n.a) && at(n.b); break;

@@ -111,6 +111,12 @@ StagePtr makeHeaderGuard(const verdict::Policy& policy) {
   return std::make_unique<HeaderGuard>(policy);
 }
 
+void publish(verdict::Findings& findings, std::vector<std::string> names) {
+  for (std::string& n : names) {
+    findings.symbols.push_back(std::move(n));
+  }
+}
+
 void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,
                  const char* rule_id, std::string reason) {
   if (setting.tempfail) {

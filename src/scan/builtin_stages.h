@@ -42,6 +42,9 @@ StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Bud
 // `earlier` so the body is parsed once. Call only when snapshot.rules() is set.
 StagePtr makeRulesStage(const Snapshot& snapshot, std::vector<StagePtr>& earlier);
 
+// Appends `names` to findings.symbols (scan/symbols.h: who publishes what).
+void publish(verdict::Findings& findings, std::vector<std::string> names);
+
 // A check's temperror (config spf/dkim/dmarc.temperror): the failure policy (the first
 // failure's reason is kept), or `rule_id` with the configured score (none when 0).
 void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,

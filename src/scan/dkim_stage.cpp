@@ -12,12 +12,14 @@
 // when no signature passed; by default nothing: whether it matters is DMARC's decision.
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "builtin_stages.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::scan {
 namespace {
@@ -104,6 +106,7 @@ class DkimStage final : public Stage {
         a.result = out.temporary ? verdict::Code::TempError : verdict::Code::PermError;
         a.reason = out.error;
       }
+      publish(findings, dkimSymbols({a.result}));
       findings.auth.push_back(std::move(a));
       return;
     }
@@ -112,6 +115,7 @@ class DkimStage final : public Stage {
     bool any_fail = false;
     bool any_policy = false;
     bool any_permerror = false;
+    std::vector<verdict::Code> codes;
     for (const dkim::SignatureResult& s : out.signatures) {
       verdict::AuthResult a;
       a.method = verdict::Method::Dkim;
@@ -133,6 +137,7 @@ class DkimStage final : public Stage {
         }
       }
       a.domain = s.domain;
+      codes.push_back(a.result);
       findings.auth.push_back(std::move(a));
       switch (s.result) {
         case dkim::Status::Pass: passed = true; break;
@@ -147,6 +152,7 @@ class DkimStage final : public Stage {
           break;
       }
     }
+    publish(findings, dkimSymbols(codes));
     if (passed) {
       return;
     }

@@ -18,6 +18,7 @@
 #include "mailwarden/dmarc/network.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::scan {
 namespace {
@@ -140,6 +141,7 @@ class DmarcStage final : public Stage {
       a.result = authors.kind == dmarc::Authors::Kind::NoFrom ? verdict::Code::None
                                                                : verdict::Code::PermError;
       a.reason = authors.problem;
+      publish(findings, dmarcSymbols(a.result, std::nullopt));
       findings.auth.push_back(std::move(a));
       // A message without From has nothing to claim; one with a broken or ambiguous
       // From may be hiding its author (CVE-2019-16378): that scores.
@@ -156,6 +158,7 @@ class DmarcStage final : public Stage {
     }
     a.reason = prefix + dmarc::summary(*e);
     act(findings, *e, a);
+    publish(findings, dmarcSymbols(a.result, a.policy));
     findings.auth.push_back(std::move(a));
   }
 

@@ -37,7 +37,8 @@ class RulesStage final : public Stage {
   }
   void endOfMessage(verdict::Findings&) override { matcher_.finish(); }
   void conclude(verdict::Findings& findings) override {
-    matcher_.conclude(rules::authSymbols(findings.auth), findings);
+    // Every stage's endOfMessage has run: the symbols are complete (DMARC's included).
+    matcher_.conclude(findings.symbols, findings);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "builtin_stages.h"
+#include "mailwarden/scan/symbols.h"
 #include "mailwarden/dns/unbound.h"
 #include "mailwarden/dns/zone.h"
 
@@ -60,7 +61,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   }
   rules::RuleSetConstSharedPtr rules;
   if (!config.rule_dirs.empty()) {
-    rules::LoadReport loaded = rules::load(rules::LoadOptions{config.rule_dirs, config.rules_cache_dir});
+    // The names composites may use are the ones this snapshot's stages publish.
+    rules::LoadReport loaded = rules::load(
+        rules::LoadOptions{config.rule_dirs, config.rules_cache_dir, knownSymbols(config)});
     if (!loaded.ok()) {
       // One Error carrying every rule error, one line each (configtest prints it whole).
       std::string all;

@@ -7,6 +7,7 @@
 #include "mailwarden/dns/idna.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 #include "mailwarden/spf/spf.h"
 
 namespace mw::scan {
@@ -45,6 +46,8 @@ class SpfStage final : public Stage {
     // checked is the HELO name (RFC 7208 §2.4), reported as smtp.helo.
     record(findings, main, null_sender ? "smtp.helo" : "smtp.mailfrom",
            null_sender ? env.helo : env.mail_from);
+    // The symbols are the first result's only (scan/symbols.h), never HELO's below.
+    publish(findings, spfSymbols(code(main.result)));
     policy(findings, main, env);
     if (options_.check_helo && !null_sender && !env.helo.empty()) {
       const spf::CheckResult helo = checker.checkHelo(env.client_ip, env.helo, *budget_);

@@ -56,11 +56,6 @@ enum class Scope {
 inline constexpr std::size_t kScopeCount = 11;
 std::string_view toString(Scope s) noexcept;
 
-// The authentication symbols composites may use (rules/rules.h of the issue text).
-const std::vector<std::string_view>& authSymbolNames() noexcept;
-// The symbols true for these results (first SPF result; any DKIM pass, ...).
-std::vector<std::string> authSymbols(const std::vector<verdict::AuthResult>& auth);
-
 // One `tests:` entry of a rule (mailwarden rules test).
 struct TestCase {
   SourceLoc where;
@@ -69,7 +64,7 @@ struct TestCase {
   std::string eml;     // absolute path, or empty
   bool raw = false;    // no minimal header added
   message::Envelope envelope = {};
-  std::vector<std::string> auth = {};
+  std::vector<std::string> auth = {};  // `auth:`: the symbols true for the case
   bool expect_hit = true;
 };
 
@@ -91,6 +86,10 @@ struct Rule {
 struct LoadOptions {
   std::vector<std::string> dirs;
   std::string cache_dir;  // empty: no cache
+  // The names other modules publish for a message (scan::knownSymbols: SPF_PASS,
+  // DMARC_REJECT, ...): the only names besides rule ids a composite may use, and the
+  // names a test case's `auth:` may set. A rule id may not be one of them.
+  std::vector<std::string> symbols = {};
 };
 
 struct LoadStats {
@@ -112,8 +111,9 @@ struct LoadReport {
 // The rule files of `options.dirs`. Never throws except bad_alloc.
 LoadReport load(const LoadOptions& options);
 // One file's text (tests, the fuzz target); `file` names it in errors and is the base
-// for relative .eml paths.
-LoadReport loadText(std::string_view yaml, const std::string& file, const std::string& cache_dir = "");
+// for relative .eml paths; `symbols` as LoadOptions::symbols.
+LoadReport loadText(std::string_view yaml, const std::string& file,
+                    const std::vector<std::string>& symbols, const std::string& cache_dir = "");
 
 class RuleSet {
  public:
@@ -144,8 +144,9 @@ class Matcher {
   void body(std::string_view raw_chunk);
   message::MimeSink& mimeSink() noexcept;
   void finish();
-  // Composites over hits and `auth_symbols`; appends to findings. Call after finish().
-  void conclude(const std::vector<std::string>& auth_symbols, verdict::Findings& findings);
+  // Composites over hits and `symbols` (the names true for this message; names the
+  // RuleSet was not loaded with count as false); appends to findings. Call after finish().
+  void conclude(const std::vector<std::string>& symbols, verdict::Findings& findings);
   // After conclude(): did rule `id` hit (composites included)?
   bool hit(std::string_view id) const noexcept;
   // A scan error (Hyperscan refused to scan, e.g. no memory): nullopt when none.

@@ -124,6 +124,10 @@ struct Policy {
 // Everything the stages learned about a message. Stages append; decide() reads.
 struct Findings {
   std::vector<AuthResult> auth;             // in method order: spf, dkim..., dmarc
+  // The symbols true for this message (SPF_PASS, DKIM_FAIL, DMARC_REJECT, ...), each
+  // published once by the stage that knows it (scan/symbols.h lists the names) by the
+  // end of its endOfMessage; rule composites read them in conclude. Not rendered.
+  std::vector<std::string> symbols;
   std::vector<Contribution> contributions;  // rule hits and their scores
   // An action forced by a stage (a rule with `action`, DMARC enforce); Accept = none.
   Action forced = Action::Accept;

@@ -55,7 +55,9 @@ SnapshotConstSharedPtr snapshot(std::int64_t now, config::Config cfg = config::d
   return *s;
 }
 
-verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw) {
+// `symbols`, when given, receives Findings::symbols (what the stages published).
+verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw,
+                     std::vector<std::string>* symbols = nullptr) {
   Scan scan(snap);
   scan.mailFrom("<alice@dkim.test>");
   struct Sink final : message::ReaderSink {
@@ -68,7 +70,11 @@ verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw)
   message::MessageReader reader(snap->limits(), sink);
   reader.feed(raw);
   reader.finish();
-  return scan.finish();
+  verdict::Verdict v = scan.finish();
+  if (symbols != nullptr) {
+    *symbols = scan.findings().symbols;
+  }
+  return v;
 }
 
 std::vector<verdict::AuthResult> dkimResults(const verdict::Verdict& v) {
@@ -180,6 +186,41 @@ TEST(DkimStage, AnExceptionInACallbackIsCountedAndTheFailurePolicy) {
   EXPECT_TRUE(v.failed);
   EXPECT_EQ(v.action, verdict::Action::TempFail);
   EXPECT_EQ(obs::counters().internal_errors.get(), before + 1);
+}
+
+// The DKIM stage publishes its own symbols (scan/symbols.h), over every signature. No
+// client address here: SPF and DMARC do not run, so these are DKIM's alone.
+TEST(DkimStage, PublishesItsSymbols) {
+  std::string failed = signEd25519(signEd25519(kMessage));
+  failed.replace(failed.find("hi there"), 8, "hi THERE");
+  config::Config tolerant = config::defaults();
+  tolerant.dkim.temperror = {false, 0};
+  struct Case {
+    const char* name;
+    std::string message;
+    std::vector<std::string> want;
+    std::int64_t now = kT + 10;
+  };
+  const Case cases[] = {
+      {"pass", signEd25519(kMessage), {"DKIM_PASS"}},
+      {"two fail", failed, {"DKIM_FAIL"}},
+      {"unsigned", kMessage, {"DKIM_NONE"}},
+      {"temperror", signEd25519(kMessage, 0, "timeout"), {"DKIM_TEMPERROR"}},
+      {"pass and temperror", signEd25519(signEd25519(kMessage, 0, "timeout")),
+       {"DKIM_PASS", "DKIM_TEMPERROR"}},
+      {"expired: policy, signed, no symbol", signEd25519(kMessage, kT + 3600), {}, kT + 86400},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> got;
+    run(snapshot(c.now, tolerant), c.message, &got);
+    EXPECT_EQ(got, c.want);
+  }
+  config::Config off = config::defaults();
+  off.dkim.enabled = false;
+  std::vector<std::string> got;
+  run(snapshot(kT + 10, off), signEd25519(kMessage), &got);
+  EXPECT_TRUE(got.empty()) << "DKIM off publishes nothing, got " << got.size();
 }
 
 TEST(DkimStage, DisabledMeansNoDkimResult) {
