@@ -58,7 +58,6 @@
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
 #include "mailwarden/rules/rules.h"
-#include "mailwarden/verdict/verdict.h"
 #include "src/rules/internal.h"
 
 #ifdef MW_HAVE_PCRE2
@@ -70,7 +69,6 @@ namespace {
 
 namespace message = mw::message;
 namespace rules = mw::rules;
-namespace verdict = mw::verdict;
 
 constexpr std::uint64_t kSeed = 0x6d61696c77617264ULL;  // "mailward"
 constexpr std::size_t kMessages = 40;
@@ -506,9 +504,7 @@ std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Lim
   }
   parser.finish();
   matcher.finish();
-  verdict::Findings findings;
-  matcher.conclude({}, findings);
-  return findings.contributions.size();
+  return matcher.conclude({}).size();
 }
 
 #ifdef MW_HAVE_PCRE2
@@ -530,10 +526,8 @@ std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const M
   }
   parser.finish();
   matcher.finish();
-  verdict::Findings findings;
-  matcher.conclude({}, findings);
   std::vector<std::string> ids;
-  for (const verdict::Contribution& c : findings.contributions) ids.push_back(c.rule_id);
+  for (const rules::Hit& h : matcher.conclude({})) ids.push_back(h.id);
   return ids;
 }
 #endif

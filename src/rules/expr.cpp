@@ -10,6 +10,7 @@
 #include <cctype>
 
 #include "internal.h"
+#include "mailwarden/base/ascii.h"
 
 namespace mw::rules {
 namespace {
@@ -152,6 +153,25 @@ std::string_view toString(Scope s) noexcept {
     case Scope::EnvClientName: return "envelope:client_name";
   }
   return "?";
+}
+
+std::string_view toString(RuleAction a) noexcept {
+  switch (a) {
+    case RuleAction::Accept: return "accept";
+    case RuleAction::Tag: return "tag";
+    case RuleAction::Quarantine: return "quarantine";
+    case RuleAction::TempFail: return "tempfail";
+    case RuleAction::Reject: return "reject";
+  }
+  return "?";
+}
+
+std::optional<RuleAction> parseRuleAction(std::string_view text) noexcept {
+  for (const RuleAction a : {RuleAction::Accept, RuleAction::Tag, RuleAction::Quarantine,
+                             RuleAction::TempFail, RuleAction::Reject}) {
+    if (ascii::iequals(text, toString(a))) return a;
+  }
+  return std::nullopt;
 }
 
 std::uint64_t fnv1a(std::string_view data, std::uint64_t seed) noexcept {

@@ -280,10 +280,9 @@ class FileLoader {
       } else if (key == "score") {
         if (auto d = number(v, label, key)) r.score = *d; else ok = false;
       } else if (key == "action") {
-        verdict::Action a{};
         auto s = scalar(v, label, key);
-        if (s && verdict::parseAction(*s, a)) {
-          r.action = a;
+        if (const std::optional<RuleAction> a = s ? parseRuleAction(*s) : std::nullopt) {
+          r.action = *a;
         } else {
           if (s) error(lineOf(v), label, "unknown action '" + *s + "' (expected accept, tag, quarantine, tempfail or reject)");
           ok = false;
@@ -324,7 +323,7 @@ class FileLoader {
       error(line, label, "needs a 'score' or an 'action'");
       ok = false;
     }
-    if (r.reply && !(r.action == verdict::Action::Reject || r.action == verdict::Action::TempFail)) {
+    if (r.reply && !(r.action == RuleAction::Reject || r.action == RuleAction::TempFail)) {
       error(line, label, "'reply' goes with action reject or tempfail");
       ok = false;
     }

@@ -326,9 +326,10 @@ void Matcher::finish() {
   for (std::size_t i = 0; i < kScopeCount; ++i) s_->endScope(static_cast<Scope>(i));
 }
 
-void Matcher::conclude(const std::vector<std::string>& symbols, verdict::Findings& findings) {
+std::vector<Hit> Matcher::conclude(const std::vector<std::string>& symbols) {
   State& s = *s_;
-  if (s.concluded) return;
+  std::vector<Hit> out;
+  if (s.concluded) return out;
   finish();
   s.concluded = true;
   std::vector<bool> truth(s.impl->symbols.size(), false);
@@ -368,18 +369,10 @@ void Matcher::conclude(const std::vector<std::string>& symbols, verdict::Finding
     // HAS_DATE"): its hit feeds composites and `rules test`, but listing it would put a
     // dozen "=0.00" entries into every message's X-Mailwarden-Rules.
     if (r.action || r.score.value_or(0.0) != 0.0) {
-      findings.contributions.push_back(verdict::Contribution{r.id, r.score.value_or(0.0)});
-    }
-    if (r.action && *r.action > findings.forced) {
-      findings.forced = *r.action;
-      findings.forced_reply.reset();
-      if (r.reply) {
-        const bool reject = *r.action == verdict::Action::Reject;
-        findings.forced_reply = verdict::SmtpReply{reject ? 550 : 451, reject ? "5.7.1" : "4.7.1", *r.reply};
-      }
+      out.push_back(Hit{r.id, r.score.value_or(0.0), r.action, r.reply});
     }
   }
-  if (s.failure && !findings.failure) findings.failure = *s.failure;
+  return out;
 }
 
 bool Matcher::hit(std::string_view id) const noexcept {

@@ -12,6 +12,17 @@
 namespace mw::scan {
 namespace {
 
+verdict::Action toAction(rules::RuleAction a) noexcept {
+  switch (a) {
+    case rules::RuleAction::Accept: return verdict::Action::Accept;
+    case rules::RuleAction::Tag: return verdict::Action::Tag;
+    case rules::RuleAction::Quarantine: return verdict::Action::Quarantine;
+    case rules::RuleAction::TempFail: return verdict::Action::TempFail;
+    case rules::RuleAction::Reject: return verdict::Action::Reject;
+  }
+  MW_UNREACHABLE("rules::RuleAction out of range");
+}
+
 class RulesStage final : public Stage {
  public:
   RulesStage(rules::RuleSetConstSharedPtr rules, const message::Limits& limits)
@@ -38,7 +49,28 @@ class RulesStage final : public Stage {
   void endOfMessage(verdict::Findings&) override { matcher_.finish(); }
   void conclude(verdict::Findings& findings) override {
     // Every stage's endOfMessage has run: the symbols are complete (DMARC's included).
-    matcher_.conclude(findings.symbols, findings);
+    for (const rules::Hit& hit : matcher_.conclude(findings.symbols)) {
+      findings.contributions.push_back(verdict::Contribution{hit.id, hit.score});
+      if (!hit.action) {
+        continue;
+      }
+      // A rule takes over only when strictly more severe than what is forced so far (by
+      // SPF, DMARC or an earlier rule); then its reply goes with it, or, without one,
+      // the policy's reply.
+      const verdict::Action action = toAction(*hit.action);
+      if (action > findings.forced) {
+        findings.forced = action;
+        findings.forced_reply.reset();
+        if (hit.reply) {
+          const bool reject = action == verdict::Action::Reject;
+          findings.forced_reply =
+              verdict::SmtpReply{reject ? 550 : 451, reject ? "5.7.1" : "4.7.1", *hit.reply};
+        }
+      }
+    }
+    if (matcher_.failure() && !findings.failure) {
+      findings.failure = *matcher_.failure();
+    }
   }
 
  private:

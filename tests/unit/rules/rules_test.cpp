@@ -99,12 +99,11 @@ TEST(RulesScopes, BodyRawAndTextAcrossChunksAndBase64Breaks) {
   Matcher m(rs, message::Limits{});
   const std::string body = "say hello world";
   for (char c : body) m.body(std::string_view(&c, 1));
-  verdict::Findings f;
-  m.conclude({}, f);
+  static_cast<void>(m.conclude({}));
   EXPECT_FALSE(m.hit("TXT"));  // nothing went through a MIME parser
   Matcher raw(mustLoad("rules:\n" + rule("R", "body:raw", "hello world")), message::Limits{});
   for (char c : body) raw.body(std::string_view(&c, 1));
-  raw.conclude({}, f);
+  static_cast<void>(raw.conclude({}));
   EXPECT_TRUE(raw.hit("R"));
 }
 
@@ -163,6 +162,18 @@ TEST(RulesComposites, AuthSymbolsAndPrecedence) {
   EXPECT_TRUE(hit(rs, "C", std::string(kHead) + "\r\naaa\r\n", {"SPF_FAIL", "DKIM_PASS"}));
   EXPECT_FALSE(hit(rs, "D", m, {"SPF_FAIL"}));   // C hit, A missed
   EXPECT_TRUE(hit(rs, "D", m, {}));              // C missed
+}
+
+TEST(RulesActions, WordsRoundTrip) {
+  for (const RuleAction a : {RuleAction::Accept, RuleAction::Tag, RuleAction::Quarantine,
+                             RuleAction::TempFail, RuleAction::Reject}) {
+    SCOPED_TRACE(std::string(toString(a)));
+    EXPECT_EQ(parseRuleAction(toString(a)), a);
+  }
+  EXPECT_EQ(parseRuleAction("REJECT"), RuleAction::Reject);
+  EXPECT_EQ(parseRuleAction("discard"), std::nullopt);
+  EXPECT_EQ(parseRuleAction(""), std::nullopt);
+  EXPECT_LT(RuleAction::Quarantine, RuleAction::Reject);  // severity order, as the stage maps it
 }
 
 // The loader knows no symbol of its own: the names it is given are the names composites
@@ -405,10 +416,10 @@ TEST(RulesThreads, MatcherMovesBetweenThreadsAndRunsConcurrently) {
   Matcher m(rs, message::Limits{});
   std::thread([&] { m.body("nee"); }).join();
   std::thread([&] { m.body("dle"); }).join();
-  verdict::Findings f;
-  std::thread([&] { m.conclude({}, f); }).join();
+  std::vector<Hit> concluded;
+  std::thread([&] { concluded = m.conclude({}); }).join();
   EXPECT_TRUE(m.hit("A"));
-  ASSERT_EQ(f.contributions.size(), 1u);
+  ASSERT_EQ(concluded.size(), 1u);
 
   std::vector<std::thread> pool;
   std::vector<int> found(8, 0);
@@ -475,9 +486,9 @@ TEST(RulesScratch, FailedAllocationFailsOnlyThatMessage) {
     auto m = std::make_unique<Matcher>(rs, message::Limits{});
     m->header(message::HeaderField{"Subject", " hi"});
     m->body("hello");
-    verdict::Findings f;
-    m->conclude({}, f);
-    return std::make_pair(std::move(m), f.failure);
+    static_cast<void>(m->conclude({}));
+    std::optional<std::string> failure = m->failure();
+    return std::make_pair(std::move(m), failure);
   };
   // The prototype (hs_alloc_scratch) cannot be grown: this message fails.
   g_scratch_fail = 1;
