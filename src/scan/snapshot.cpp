@@ -106,14 +106,21 @@ std::vector<StagePtr> Snapshot::makeStages() const {
   auto budget = std::make_shared<const dns::Budget>(std::chrono::milliseconds(config_.dns.budget_ms));
   std::vector<StagePtr> stages;
   stages.push_back(makeHeaderGuard(config_.policy));
-  stages.push_back(makeMimeStage(config_.limits));
+  auto mime = std::make_unique<MimeStage>(config_.limits);
+  MimeStage& parser = *mime;  // owned by `stages` from here, as its subscribers will be
+  stages.push_back(std::move(mime));
   if (config_.spf.enabled) {
     stages.push_back(makeSpfStage(*this, budget));
   }
   if (dkim_) {
     stages.push_back(makeDkimStage(*this, budget));
   }
-  if (rules_) stages.push_back(makeRulesStage(*this, stages));
+  if (rules_) {
+    auto rules = std::make_unique<RulesStage>(rules_, config_.limits);
+    // The body is parsed once: the rules' MIME scopes read the MIME stage's events.
+    parser.subscribe(rules->mimeSink());
+    stages.push_back(std::move(rules));
+  }
   if (config_.dmarc.enabled) {
     stages.push_back(makeDmarcStage(*this, budget));  // last: reads the SPF/DKIM results
   }
