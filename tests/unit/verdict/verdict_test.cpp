@@ -126,7 +126,8 @@ TEST(RenderAuthenticationResults, ControlAnd8BitBytesNeverReachTheField) {
       {Method::Spf, Code::Fail, "", {{"smtp.mailfrom", "j\xC3\xB6rg@example.com"}}},
       {Method::Dkim, Code::PermError, "bad \x01key\x7F\tin \xFF d=",
        {{"header.d", std::string("ex\0ample.com", 12)}, {"header.s", "s\x1b[31m1"}}},
-      {Method::Spf, Code::None, "", {{"smtp.mailfrom", "100%@x.example"}, {"smtp.helo", "a\"b\\c d"}}},
+      {Method::Spf, Code::None, "",
+       {{"smtp.mailfrom", "100%@x.example"}, {"smtp.helo", "a\"b\\c d"}}},
   };
   const std::string field = renderAuthenticationResults("mx", results);
   EXPECT_EQ(field,
