@@ -79,6 +79,6 @@ bench-checks: $(MILTER_BENCH_DEPS)
 EXTRA_PROGRAMS += bench/rules_bench
 bench_rules_bench_SOURCES = bench/rules_bench.cpp
 bench_rules_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(HS_CFLAGS) $(PCRE2_CFLAGS)
-bench_rules_bench_LDADD = libmw_rules.a libmw_verdict.a libmw_message.a libmw_obs.a libmw_base.a $(YAML_LIBS) \
+bench_rules_bench_LDADD = libmw_rules.a libmw_message.a libmw_obs.a libmw_base.a $(YAML_LIBS) \
 	$(FMT_LIBS) $(HS_LIBS) $(PCRE2_LIBS) $(BENCHMARK_LIBS) -lpthread
 CLEANFILES += bench/rules_bench

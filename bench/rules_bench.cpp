@@ -58,7 +58,6 @@
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
 #include "mailwarden/rules/rules.h"
-#include "mailwarden/verdict/verdict.h"
 #include "src/rules/internal.h"
 
 #ifdef MW_HAVE_PCRE2
@@ -70,7 +69,6 @@ namespace {
 
 namespace message = mw::message;
 namespace rules = mw::rules;
-namespace verdict = mw::verdict;
 
 constexpr std::uint64_t kSeed = 0x6d61696c77617264ULL;  // "mailward"
 constexpr std::size_t kMessages = 40;
@@ -471,7 +469,8 @@ const HsSet& hsSet(std::size_t n) {
   // (profiling); compile_s then measures a cached load, and from_cache says so.
   const char* cache_dir = std::getenv("MW_RULES_BENCH_CACHE");
   const double t0 = cpuSeconds();
-  rules::LoadReport report = rules::loadText(yaml, "bench-rules.yaml", cache_dir != nullptr ? cache_dir : "");
+  rules::LoadReport report = rules::loadText(yaml, "bench-rules.yaml", /*symbols=*/{},
+                                             cache_dir != nullptr ? cache_dir : "");
   s.compile_s = cpuSeconds() - t0;
   s.from_cache = report.stats.from_cache;
   if (!report.ok()) {
@@ -505,9 +504,7 @@ std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Lim
   }
   parser.finish();
   matcher.finish();
-  verdict::Findings findings;
-  matcher.conclude({}, findings);
-  return findings.contributions.size();
+  return matcher.conclude({}).size();
 }
 
 #ifdef MW_HAVE_PCRE2
@@ -529,10 +526,8 @@ std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const M
   }
   parser.finish();
   matcher.finish();
-  verdict::Findings findings;
-  matcher.conclude({}, findings);
   std::vector<std::string> ids;
-  for (const verdict::Contribution& c : findings.contributions) ids.push_back(c.rule_id);
+  for (const rules::Hit& h : matcher.conclude({})) ids.push_back(h.id);
   return ids;
 }
 #endif

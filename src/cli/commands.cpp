@@ -20,6 +20,7 @@
 #include "mailwarden/rules/testcases.h"
 #include "mailwarden/scan/scan.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::cli {
 namespace {
@@ -80,22 +81,25 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
     return nullptr;
   };
   for (const verdict::AuthResult& r : v.auth) {
-    if (r.method == "spf") {
+    const std::string result(verdict::toString(r.result));
+    if (r.method == verdict::Method::Spf) {
       if (!spf.is_null()) {
         continue;  // the first is the MAIL FROM identity (or HELO for the null sender)
       }
-      spf = {{"result", r.result},
+      spf = {{"result", result},
              {"domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
                                          : nlohmann::ordered_json(r.domain)},
              {"explanation", r.explanation.empty() ? nlohmann::ordered_json(nullptr)
                                                    : nlohmann::ordered_json(r.explanation)}};
-    } else if (r.method == "dkim") {
-      dkim.push_back({{"result", r.result}, {"domain", prop(r, "header.d")},
+    } else if (r.method == verdict::Method::Dkim) {
+      dkim.push_back({{"result", result}, {"domain", prop(r, "header.d")},
                       {"selector", prop(r, "header.s")}, {"algorithm", prop(r, "header.a")}});
-    } else if (r.method == "dmarc") {
-      dmarc = {{"result", r.result},
-               {"policy", r.policy.empty() ? nlohmann::ordered_json(nullptr)
-                                           : nlohmann::ordered_json(r.policy)},
+    } else if (r.method == verdict::Method::Dmarc) {
+      const nlohmann::ordered_json policy =
+          r.policy ? nlohmann::ordered_json(std::string(verdict::toString(*r.policy)))
+                   : nlohmann::ordered_json(nullptr);
+      dmarc = {{"result", result},
+               {"policy", policy},
                {"from_domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
                                                 : nlohmann::ordered_json(r.domain)}};
     }
@@ -356,8 +360,11 @@ int runRules(const std::vector<std::string>& args) {
       return 2;
     }
     options.dirs = cfg->rule_dirs;
+    options.symbols = scan::knownSymbols(*cfg);
     limits = cfg->limits;
   } else {
+    // Folders without a configuration: the symbols of the default one.
+    options.symbols = scan::knownSymbols(config::defaults());
     for (const std::string& d : dirs) {
       struct stat st {};
       if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -364,8 +364,8 @@ Evaluation evaluate(Discovery& d, const std::string& from_domain, const AuthIden
     if (!dom) {
       return false;
     }
-    const bool is_pass = id.result == "pass";
-    const bool is_temp = id.result == "temperror";
+    const bool is_pass = id.result == IdentifierResult::Pass;
+    const bool is_temp = id.result == IdentifierResult::TempError;
     if (!is_pass && !is_temp) {
       return false;
     }

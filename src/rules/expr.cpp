@@ -1,14 +1,16 @@
-// rules/expr.cpp — composite expressions and authentication symbols.
+// rules/expr.cpp — composite expressions.
 //
 // Grammar (precedence not > and > or, as in most languages, so "a or b and c" is
 // "a or (b and c)"):
 //   or   := and ("or" and)*
 //   and  := not ("and" not)*
 //   not  := "not" not | "(" or ")" | IDENT
-// Keywords are lower-case; identifiers are rule ids or auth symbols (upper-case).
+// Keywords are lower-case; identifiers are rule ids or published symbols (upper-case,
+// LoadOptions::symbols).
 #include <cctype>
 
 #include "internal.h"
+#include "mailwarden/base/ascii.h"
 
 namespace mw::rules {
 namespace {
@@ -136,58 +138,6 @@ class Parser {
 
 Result<ExprParse> parseExpression(std::string_view text) { return Parser(text).run(); }
 
-const std::vector<std::string_view>& authSymbolNames() noexcept {
-  static const std::vector<std::string_view> kNames = {
-      "SPF_PASS", "SPF_FAIL", "SPF_SOFTFAIL", "SPF_NEUTRAL", "SPF_NONE", "SPF_TEMPERROR", "SPF_PERMERROR",
-      "DKIM_PASS", "DKIM_FAIL", "DKIM_NONE", "DKIM_TEMPERROR", "DKIM_PERMERROR",
-      "DMARC_PASS", "DMARC_FAIL", "DMARC_NONE", "DMARC_TEMPERROR", "DMARC_PERMERROR",
-      "DMARC_REJECT", "DMARC_QUARANTINE",
-  };
-  return kNames;
-}
-
-std::vector<std::string> authSymbols(const std::vector<verdict::AuthResult>& auth) {
-  std::vector<std::string> out;
-  auto upper = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
-  bool spf_seen = false, dkim_any = false, dkim_pass = false, dkim_fail = false;
-  bool dkim_temp = false, dkim_perm = false, dmarc_seen = false;
-  for (const verdict::AuthResult& a : auth) {
-    if (a.method == "spf" && !spf_seen) {
-      // The first SPF result is MAIL FROM's (HELO's for the null sender): spf_stage.cpp
-      // appends it first.
-      spf_seen = true;
-      if (a.result == "pass" || a.result == "fail" || a.result == "softfail" || a.result == "neutral" ||
-          a.result == "none" || a.result == "temperror" || a.result == "permerror") {
-        out.push_back("SPF_" + upper(a.result));
-      }
-    } else if (a.method == "dkim") {
-      // RFC 8601 §2.7.1: "none" means the message was not signed.
-      if (a.result != "none") dkim_any = true;
-      dkim_pass |= a.result == "pass";
-      dkim_fail |= a.result == "fail";
-      dkim_temp |= a.result == "temperror";
-      dkim_perm |= a.result == "permerror";
-    } else if (a.method == "dmarc" && !dmarc_seen) {
-      dmarc_seen = true;
-      if (a.result == "pass" || a.result == "fail" || a.result == "none" || a.result == "temperror" ||
-          a.result == "permerror") {
-        out.push_back("DMARC_" + upper(a.result));
-      }
-      if (a.result == "fail" && a.policy == "reject") out.push_back("DMARC_REJECT");
-      if (a.result == "fail" && a.policy == "quarantine") out.push_back("DMARC_QUARANTINE");
-    }
-  }
-  if (dkim_pass) out.push_back("DKIM_PASS");
-  if (dkim_fail && !dkim_pass) out.push_back("DKIM_FAIL");
-  if (!dkim_any) out.push_back("DKIM_NONE");
-  if (dkim_temp) out.push_back("DKIM_TEMPERROR");
-  if (dkim_perm) out.push_back("DKIM_PERMERROR");
-  return out;
-}
-
 std::string_view toString(Scope s) noexcept {
   switch (s) {
     case Scope::Header: return "header";
@@ -203,6 +153,25 @@ std::string_view toString(Scope s) noexcept {
     case Scope::EnvClientName: return "envelope:client_name";
   }
   return "?";
+}
+
+std::string_view toString(RuleAction a) noexcept {
+  switch (a) {
+    case RuleAction::Accept: return "accept";
+    case RuleAction::Tag: return "tag";
+    case RuleAction::Quarantine: return "quarantine";
+    case RuleAction::TempFail: return "tempfail";
+    case RuleAction::Reject: return "reject";
+  }
+  return "?";
+}
+
+std::optional<RuleAction> parseRuleAction(std::string_view text) noexcept {
+  for (const RuleAction a : {RuleAction::Accept, RuleAction::Tag, RuleAction::Quarantine,
+                             RuleAction::TempFail, RuleAction::Reject}) {
+    if (ascii::iequals(text, toString(a))) return a;
+  }
+  return std::nullopt;
 }
 
 std::uint64_t fnv1a(std::string_view data, std::uint64_t seed) noexcept {

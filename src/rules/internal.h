@@ -23,14 +23,14 @@ using HsScratch = UniqueC<hs_scratch_t, hs_free_scratch>;
 using HsCompileError = UniqueC<hs_compile_error_t, hs_free_compile_error>;
 
 // A composite's expression, as a flat tree: nodes[root] is the top. A leaf names a rule
-// (rule >= 0) or an auth symbol (auth >= 0).
+// (rule >= 0) or a symbol another module publishes (symbol >= 0).
 struct Expr {
   enum class Kind { Leaf, Not, And, Or };
   struct Node {
     Kind kind = Kind::Leaf;
     int a = -1, b = -1;    // children (Not: a only)
     int rule = -1;         // Leaf: index into RuleSet::rules()
-    int auth = -1;         // Leaf: index into authSymbolNames()
+    int symbol = -1;       // Leaf: index into RuleSet::Impl::symbols
   };
   std::vector<Node> nodes;
   int root = -1;
@@ -90,6 +90,9 @@ struct RuleSet::Impl {
   std::vector<std::string> header_names;  // sorted, lower-case: the fields header:* reads
   std::vector<int> composites;             // rule indexes, in evaluation (dependency) order
   std::vector<Expr> exprs;                 // per rule (empty for pattern rules)
+  // LoadOptions::symbols, and each name's index there (Expr leaves refer to it).
+  std::vector<std::string> symbols;
+  std::map<std::string, int, std::less<>> symbol_index;
   std::uint64_t serial = 0;                // unique per RuleSet in this process
   mutable ScratchPool scratch;             // matchers borrow from it
 };

@@ -45,15 +45,23 @@ bool validId(std::string_view id) {
   });
 }
 
-bool isAuthSymbol(std::string_view id) {
-  const auto& names = authSymbolNames();
-  return std::find(names.begin(), names.end(), id) != names.end();
+// LoadOptions::symbols, each name with its index there (a name given twice keeps its
+// first index).
+using SymbolIndex = std::map<std::string, int, std::less<>>;
+
+SymbolIndex indexSymbols(const std::vector<std::string>& symbols) {
+  SymbolIndex index;
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    index.emplace(symbols[i], static_cast<int>(i));
+  }
+  return index;
 }
 
 class FileLoader {
  public:
-  FileLoader(std::string file, std::vector<Rule>& out, std::vector<Error>& errors)
-      : file_(std::move(file)), out_(out), errors_(errors) {}
+  FileLoader(std::string file, const SymbolIndex& symbols, std::vector<Rule>& out,
+             std::vector<Error>& errors)
+      : file_(std::move(file)), symbols_(symbols), out_(out), errors_(errors) {}
 
   void error(int line, std::string_view rule, std::string_view what) {
     std::string msg = rule.empty() ? std::string(what) : "rule " + std::string(rule) + ": " + std::string(what);
@@ -214,7 +222,7 @@ class FileLoader {
           error(lineOf(id), label, "id '" + *v + "' must match [A-Z][A-Z0-9_]{0,63}");
           return;
         }
-        if (isAuthSymbol(*v)) {
+        if (symbols_.contains(*v)) {
           error(lineOf(id), *v, "id is an authentication symbol");
           return;
         }
@@ -272,10 +280,9 @@ class FileLoader {
       } else if (key == "score") {
         if (auto d = number(v, label, key)) r.score = *d; else ok = false;
       } else if (key == "action") {
-        verdict::Action a{};
         auto s = scalar(v, label, key);
-        if (s && verdict::parseAction(*s, a)) {
-          r.action = a;
+        if (const std::optional<RuleAction> a = s ? parseRuleAction(*s) : std::nullopt) {
+          r.action = *a;
         } else {
           if (s) error(lineOf(v), label, "unknown action '" + *s + "' (expected accept, tag, quarantine, tempfail or reject)");
           ok = false;
@@ -316,7 +323,7 @@ class FileLoader {
       error(line, label, "needs a 'score' or an 'action'");
       ok = false;
     }
-    if (r.reply && !(r.action == verdict::Action::Reject || r.action == verdict::Action::TempFail)) {
+    if (r.reply && !(r.action == RuleAction::Reject || r.action == RuleAction::TempFail)) {
       error(line, label, "'reply' goes with action reject or tempfail");
       ok = false;
     }
@@ -376,7 +383,7 @@ class FileLoader {
         auto list = strings(v, r.id, "tests.auth");
         if (!list) { ok = false; continue; }
         for (const auto& [a, al] : *list) {
-          if (!isAuthSymbol(a)) { error(al, r.id, "tests.auth: unknown authentication symbol '" + a + "'"); ok = false; }
+          if (!symbols_.contains(a)) { error(al, r.id, "tests.auth: unknown authentication symbol '" + a + "'"); ok = false; }
           else tc.auth.push_back(a);
         }
       } else if (key == "envelope") {
@@ -434,17 +441,19 @@ class FileLoader {
 
  private:
   std::string file_;
+  const SymbolIndex& symbols_;
   std::vector<Rule>& out_;
   std::vector<Error>& errors_;
 };
 
-void parseFile(std::string_view text, const std::string& file, std::vector<Rule>& rules,
-               std::vector<Error>& errors, std::vector<std::string>& broken) {
+void parseFile(std::string_view text, const std::string& file, const SymbolIndex& symbols,
+               std::vector<Rule>& rules, std::vector<Error>& errors,
+               std::vector<std::string>& broken) {
   if (text.size() > kMaxFileBytes) {
     errors.push_back(Error::at(SourceLoc{file, 0}, Errc::Invalid, "file too large"));
     return;
   }
-  FileLoader loader(file, rules, errors);
+  FileLoader loader(file, symbols, rules, errors);
   try {
     // YAML::Load reads the first document only (one parser step), so yaml-cpp 0.7's
     // LoadAll loop on a stray ',' (see config.cpp) cannot happen here.
@@ -461,8 +470,11 @@ void parseFile(std::string_view text, const std::string& file, std::vector<Rule>
 
 // Duplicate ids, composite expressions (unknown ids, cycles), then the databases.
 LoadReport finish(std::vector<Rule> rules, std::vector<Error> errors, const std::vector<std::string>& broken,
+                  const std::vector<std::string>& symbols, SymbolIndex symbol_index,
                   const std::string& cache_dir, LoadStats stats) {
   auto impl = std::make_unique<RuleSet::Impl>();
+  impl->symbols = symbols;
+  impl->symbol_index = std::move(symbol_index);
   auto err = [&](const Rule& r, const std::string& what) {
     errors.push_back(Error::at(r.where, Errc::Invalid, "rule " + r.id + ": " + what));
   };
@@ -479,7 +491,6 @@ LoadReport finish(std::vector<Rule> rules, std::vector<Error> errors, const std:
   impl->rules = std::move(kept);
   impl->exprs.resize(impl->rules.size());
   const std::set<std::string> broken_ids(broken.begin(), broken.end());
-  const auto& auth_names = authSymbolNames();
 
   // Parse and resolve every composite.
   bool composites_ok = true;
@@ -499,8 +510,8 @@ LoadReport finish(std::vector<Rule> rules, std::vector<Error> errors, const std:
       const std::string& name = parsed->names[leaf++];
       if (auto it = impl->by_id.find(name); it != impl->by_id.end()) {
         n.rule = it->second;
-      } else if (auto a = std::find(auth_names.begin(), auth_names.end(), name); a != auth_names.end()) {
-        n.auth = static_cast<int>(a - auth_names.begin());
+      } else if (auto a = impl->symbol_index.find(name); a != impl->symbol_index.end()) {
+        n.symbol = a->second;
       } else if (!broken_ids.contains(name)) {
         err(r, "expression: unknown rule or symbol '" + name + "'");
         ok = false;
@@ -578,14 +589,17 @@ int RuleSet::find(std::string_view id) const noexcept {
   return it == impl_->by_id.end() ? -1 : it->second;
 }
 
-LoadReport loadText(std::string_view yaml, const std::string& file, const std::string& cache_dir) {
+LoadReport loadText(std::string_view yaml, const std::string& file,
+                    const std::vector<std::string>& symbols, const std::string& cache_dir) {
   std::vector<Rule> rules;
   std::vector<Error> errors;
   std::vector<std::string> broken;
-  parseFile(yaml, file, rules, errors, broken);
+  SymbolIndex index = indexSymbols(symbols);
+  parseFile(yaml, file, index, rules, errors, broken);
   LoadStats stats;
   stats.files = 1;
-  return finish(std::move(rules), std::move(errors), broken, cache_dir, stats);
+  return finish(std::move(rules), std::move(errors), broken, symbols, std::move(index), cache_dir,
+                stats);
 }
 
 LoadReport load(const LoadOptions& options) {
@@ -593,6 +607,7 @@ LoadReport load(const LoadOptions& options) {
   std::vector<Error> errors;
   std::vector<std::string> broken;
   LoadStats stats;
+  SymbolIndex index = indexSymbols(options.symbols);
   for (const std::string& dir : options.dirs) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) {
@@ -618,10 +633,11 @@ LoadReport load(const LoadOptions& options) {
       std::ostringstream text;
       text << in.rdbuf();
       ++stats.files;
-      parseFile(text.str(), p.string(), rules, errors, broken);
+      parseFile(text.str(), p.string(), index, rules, errors, broken);
     }
   }
-  return finish(std::move(rules), std::move(errors), broken, options.cache_dir, stats);
+  return finish(std::move(rules), std::move(errors), broken, options.symbols, std::move(index),
+                options.cache_dir, stats);
 }
 
 }  // namespace mw::rules

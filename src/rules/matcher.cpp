@@ -326,16 +326,16 @@ void Matcher::finish() {
   for (std::size_t i = 0; i < kScopeCount; ++i) s_->endScope(static_cast<Scope>(i));
 }
 
-void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Findings& findings) {
+std::vector<Hit> Matcher::conclude(const std::vector<std::string>& symbols) {
   State& s = *s_;
-  if (s.concluded) return;
+  std::vector<Hit> out;
+  if (s.concluded) return out;
   finish();
   s.concluded = true;
-  const auto& names = authSymbolNames();
-  std::vector<bool> auth(names.size(), false);
-  for (const std::string& a : auth_symbols) {
-    auto it = std::find(names.begin(), names.end(), a);
-    if (it != names.end()) auth[static_cast<std::size_t>(it - names.begin())] = true;
+  std::vector<bool> truth(s.impl->symbols.size(), false);
+  for (const std::string& name : symbols) {
+    auto it = s.impl->symbol_index.find(name);
+    if (it != s.impl->symbol_index.end()) truth[static_cast<std::size_t>(it->second)] = true;
   }
   // Composites in dependency order (loader.cpp), so a composite's components are final.
   for (const int c : s.impl->composites) {
@@ -347,7 +347,8 @@ void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Fi
       auto at = [&](int k) { return k >= 0 && val[static_cast<std::size_t>(k)] != 0; };
       switch (n.kind) {
         case Expr::Kind::Leaf:
-          val[i] = n.rule >= 0 ? s.hits[static_cast<std::size_t>(n.rule)] : (n.auth >= 0 && auth[static_cast<std::size_t>(n.auth)]);
+          val[i] = n.rule >= 0 ? s.hits[static_cast<std::size_t>(n.rule)]
+                               : (n.symbol >= 0 && truth[static_cast<std::size_t>(n.symbol)]);
           break;
         case Expr::Kind::Not: val[i] = !at(n.a); break;
         case Expr::Kind::And: val[i] = at(n.a) && at(n.b); break;
@@ -368,18 +369,10 @@ void Matcher::conclude(const std::vector<std::string>& auth_symbols, verdict::Fi
     // HAS_DATE"): its hit feeds composites and `rules test`, but listing it would put a
     // dozen "=0.00" entries into every message's X-Mailwarden-Rules.
     if (r.action || r.score.value_or(0.0) != 0.0) {
-      findings.contributions.push_back(verdict::Contribution{r.id, r.score.value_or(0.0)});
-    }
-    if (r.action && *r.action > findings.forced) {
-      findings.forced = *r.action;
-      findings.forced_reply.reset();
-      if (r.reply) {
-        const bool reject = *r.action == verdict::Action::Reject;
-        findings.forced_reply = verdict::SmtpReply{reject ? 550 : 451, reject ? "5.7.1" : "4.7.1", *r.reply};
-      }
+      out.push_back(Hit{r.id, r.score.value_or(0.0), r.action, r.reply});
     }
   }
-  if (s.failure && !findings.failure) findings.failure = *s.failure;
+  return out;
 }
 
 bool Matcher::hit(std::string_view id) const noexcept {

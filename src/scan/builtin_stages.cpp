@@ -11,57 +11,6 @@
 namespace mw::scan {
 namespace {
 
-// Forwards the parser's events to every attached sink, in attachment order.
-class MimeFanout final : public message::MimeSink {
- public:
-  void add(message::MimeSink& sink) { sinks_.push_back(&sink); }
-  void partBegin(const message::PartInfo& p) override {
-    for (message::MimeSink* s : sinks_) s->partBegin(p);
-  }
-  void partHeader(const message::PartInfo& p, const message::HeaderField& f) override {
-    for (message::MimeSink* s : sinks_) s->partHeader(p, f);
-  }
-  void partData(const message::PartInfo& p, std::string_view data) override {
-    for (message::MimeSink* s : sinks_) s->partData(p, data);
-  }
-  void partEnd(const message::PartInfo& p) override {
-    for (message::MimeSink* s : sinks_) s->partEnd(p);
-  }
-
- private:
-  std::vector<message::MimeSink*> sinks_;
-};
-
-class MimeStage final : public Stage {
- public:
-  explicit MimeStage(const message::Limits& limits) : parser_(limits, &fanout_) {}
-
-  void attach(message::MimeSink& sink) { fanout_.add(sink); }
-
-  std::string_view name() const noexcept override { return "mime"; }
-
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
-    parser_.header(field);
-    return Flow::Continue;
-  }
-  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) override {
-    parser_.endOfHeaders();
-    return Flow::Continue;
-  }
-  Flow body(std::string_view chunk, verdict::Findings&) override {
-    parser_.body(chunk);
-    return Flow::Continue;
-  }
-  void endOfMessage(verdict::Findings& findings) override {
-    parser_.finish();
-    findings.defects.merge(parser_.defects());
-  }
-
- private:
-  MimeFanout fanout_;  // declared first: the parser points at it
-  message::MimeParser parser_;
-};
-
 class HeaderGuard final : public Stage {
  public:
   explicit HeaderGuard(const verdict::Policy& policy)
@@ -96,19 +45,47 @@ class HeaderGuard final : public Stage {
 
 }  // namespace
 
-StagePtr makeMimeStage(const message::Limits& limits) { return std::make_unique<MimeStage>(limits); }
+void MimeStage::Fanout::partBegin(const message::PartInfo& p) {
+  for (message::MimeSink* s : sinks) s->partBegin(p);
+}
+void MimeStage::Fanout::partHeader(const message::PartInfo& p, const message::HeaderField& f) {
+  for (message::MimeSink* s : sinks) s->partHeader(p, f);
+}
+void MimeStage::Fanout::partData(const message::PartInfo& p, std::string_view data) {
+  for (message::MimeSink* s : sinks) s->partData(p, data);
+}
+void MimeStage::Fanout::partEnd(const message::PartInfo& p) {
+  for (message::MimeSink* s : sinks) s->partEnd(p);
+}
 
-void attachMimeSink(std::vector<StagePtr>& stages, message::MimeSink& sink) {
-  for (StagePtr& s : stages) {
-    if (auto* mime = dynamic_cast<MimeStage*>(s.get())) {
-      mime->attach(sink);
-      return;
-    }
-  }
+Flow MimeStage::header(const message::HeaderField& field, int, verdict::Findings&) {
+  parser_.header(field);
+  return Flow::Continue;
+}
+
+Flow MimeStage::endOfHeaders(const message::Envelope&, verdict::Findings&) {
+  parser_.endOfHeaders();
+  return Flow::Continue;
+}
+
+Flow MimeStage::body(std::string_view chunk, verdict::Findings&) {
+  parser_.body(chunk);
+  return Flow::Continue;
+}
+
+void MimeStage::endOfMessage(verdict::Findings& findings) {
+  parser_.finish();
+  findings.defects.merge(parser_.defects());
 }
 
 StagePtr makeHeaderGuard(const verdict::Policy& policy) {
   return std::make_unique<HeaderGuard>(policy);
+}
+
+void publish(verdict::Findings& findings, std::vector<std::string> names) {
+  for (std::string& n : names) {
+    findings.symbols.push_back(std::move(n));
+  }
 }
 
 void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,

@@ -1,8 +1,9 @@
-// scan/builtin_stages.h — the stages every message goes through regardless of which
-// checks are configured. Private to scan/.
+// scan/builtin_stages.h — the stages of the pipeline. Private to scan/.
 //   MimeStage     — runs the streaming MIME parser over the body so structural defects
-//                   are known, and fans its part events out to attached sinks (the
-//                   rules stage); memory is bounded by message::Limits.
+//                   are known, and hands its part events to the sinks subscribed to it
+//                   (the rules stage's, wired by Snapshot::makeStages); memory is
+//                   bounded by message::Limits.
+//   RulesStage    — rules_stage.cpp.
 //   SpfStage      — spf_stage.cpp.
 //   DkimStage     — dkim_stage.cpp.
 //   HeaderGuard   — finds received Authentication-Results fields that claim our
@@ -18,12 +19,61 @@
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
+#include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
 #include "mailwarden/verdict/verdict.h"
 
 namespace mw::scan {
 
-StagePtr makeMimeStage(const message::Limits& limits);
+// The message's one MIME parser. Subscribers get the parser's part events in
+// subscription order; each must outlive the stage's parser (both live in the same stage
+// list; MimeParser calls sinks only from header/body/finish, never from its destructor).
+class MimeStage final : public Stage {
+ public:
+  explicit MimeStage(const message::Limits& limits) : parser_(limits, &fanout_) {}
+  // Before the first event. Never throws except bad_alloc.
+  void subscribe(message::MimeSink& sink) { fanout_.sinks.push_back(&sink); }
+
+  std::string_view name() const noexcept override { return "mime"; }
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override;
+  Flow endOfHeaders(const message::Envelope&, verdict::Findings&) override;
+  Flow body(std::string_view chunk, verdict::Findings&) override;
+  void endOfMessage(verdict::Findings& findings) override;
+
+ private:
+  // Forwards the parser's events to every subscriber, in subscription order.
+  struct Fanout final : message::MimeSink {
+    std::vector<message::MimeSink*> sinks;
+    void partBegin(const message::PartInfo& p) override;
+    void partHeader(const message::PartInfo& p, const message::HeaderField& f) override;
+    void partData(const message::PartInfo& p, std::string_view data) override;
+    void partEnd(const message::PartInfo& p) override;
+  };
+  Fanout fanout_;  // declared first: the parser points at it
+  message::MimeParser parser_;
+};
+
+// Content rules (rules::Matcher) as a stage: matches as the message streams, concludes
+// composites after every stage's endOfMessage (rules_stage.cpp).
+class RulesStage final : public Stage {
+ public:
+  RulesStage(rules::RuleSetConstSharedPtr rules, const message::Limits& limits)
+      : matcher_(std::move(rules), limits) {}
+  // The rules' body:text, url and attachment scopes read MIME part events: subscribe this
+  // to the message's MimeStage, so the body is parsed once.
+  message::MimeSink& mimeSink() noexcept { return matcher_.mimeSink(); }
+
+  std::string_view name() const noexcept override { return "rules"; }
+  Flow header(const message::HeaderField& field, int, verdict::Findings&) override;
+  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) override;
+  Flow body(std::string_view chunk, verdict::Findings&) override;
+  void endOfMessage(verdict::Findings&) override;
+  void conclude(verdict::Findings& findings) override;
+
+ private:
+  rules::Matcher matcher_;
+};
+
 StagePtr makeHeaderGuard(const verdict::Policy& policy);
 
 class Snapshot;
@@ -37,20 +87,12 @@ StagePtr makeDkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budg
 // DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
 StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
 
-// Content rules (rules_stage.cpp): matches as the message streams, concludes composites
-// after every stage's endOfMessage. Registers itself with the MIME stage among
-// `earlier` so the body is parsed once. Call only when snapshot.rules() is set.
-StagePtr makeRulesStage(const Snapshot& snapshot, std::vector<StagePtr>& earlier);
+// Appends `names` to findings.symbols (scan/symbols.h: who publishes what).
+void publish(verdict::Findings& findings, std::vector<std::string> names);
 
 // A check's temperror (config spf/dkim/dmarc.temperror): the failure policy (the first
 // failure's reason is kept), or `rule_id` with the configured score (none when 0).
 void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,
                  const char* rule_id, std::string reason);
-
-// Adds `sink` to the MIME stage among `stages` (no-op without one): the MIME stage fans
-// its parser's events out to every attached sink, which must outlive the stage's
-// parser (both live in the same stage list; MimeParser calls sinks only from
-// header/body/finish, never from its destructor).
-void attachMimeSink(std::vector<StagePtr>& stages, message::MimeSink& sink);
 
 }  // namespace mw::scan

@@ -3,24 +3,39 @@
 // end of headers, results are concluded at end of message.
 //
 // What goes into Findings, per evaluated signature and in signature order (the DMARC
-// stage reads method "dkim", result and domain):
-//   AuthResult{method "dkim", result (RFC 8601 token), reason (comment, not for pass),
+// stage reads method Dkim, result and domain):
+//   AuthResult{method Dkim, result (RFC 8601 code), reason (comment, not for pass),
 //              properties header.d, header.i (if any), header.s, header.a, header.b
 //              (the first 8 characters of b=, RFC 6008), domain = d= lower-case}.
-// No signature: one AuthResult{dkim, none}. temperror (a key lookup that failed) does
+// No signature: one AuthResult{Dkim, None}. temperror (a key lookup that failed) does
 // what dkim.temperror says, like the scores (config dkim.*) once per message and only
 // when no signature passed; by default nothing: whether it matters is DMARC's decision.
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "builtin_stages.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::scan {
 namespace {
+
+// RFC 8601 §2.7.1: each verification status is the A-R token of the same name.
+verdict::Code code(dkim::Status s) noexcept {
+  switch (s) {
+    case dkim::Status::Pass: return verdict::Code::Pass;
+    case dkim::Status::Fail: return verdict::Code::Fail;
+    case dkim::Status::Neutral: return verdict::Code::Neutral;
+    case dkim::Status::Policy: return verdict::Code::Policy;
+    case dkim::Status::TempError: return verdict::Code::TempError;
+    case dkim::Status::PermError: return verdict::Code::PermError;
+  }
+  MW_UNREACHABLE("dkim::Status out of range");
+}
 
 class DkimStage final : public Stage {
  public:
@@ -84,13 +99,14 @@ class DkimStage final : public Stage {
     }
     if (out.signatures.empty()) {
       verdict::AuthResult a;
-      a.method = "dkim";
+      a.method = verdict::Method::Dkim;
       if (out.error.empty()) {
-        a.result = "none";  // RFC 8601 §2.7.1: the message was not signed
+        a.result = verdict::Code::None;  // RFC 8601 §2.7.1: the message was not signed
       } else {
-        a.result = out.temporary ? "temperror" : "permerror";
+        a.result = out.temporary ? verdict::Code::TempError : verdict::Code::PermError;
         a.reason = out.error;
       }
+      publish(findings, dkimSymbols({a.result}));
       findings.auth.push_back(std::move(a));
       return;
     }
@@ -99,10 +115,11 @@ class DkimStage final : public Stage {
     bool any_fail = false;
     bool any_policy = false;
     bool any_permerror = false;
+    std::vector<verdict::Code> codes;
     for (const dkim::SignatureResult& s : out.signatures) {
       verdict::AuthResult a;
-      a.method = "dkim";
-      a.result = std::string(dkim::toString(s.result));
+      a.method = verdict::Method::Dkim;
+      a.result = code(s.result);
       a.reason = s.reason;
       if (truncated_ && s.result != dkim::Status::Pass) {
         a.reason += a.reason.empty() ? "" : "; ";
@@ -120,6 +137,7 @@ class DkimStage final : public Stage {
         }
       }
       a.domain = s.domain;
+      codes.push_back(a.result);
       findings.auth.push_back(std::move(a));
       switch (s.result) {
         case dkim::Status::Pass: passed = true; break;
@@ -134,6 +152,7 @@ class DkimStage final : public Stage {
           break;
       }
     }
+    publish(findings, dkimSymbols(codes));
     if (passed) {
       return;
     }

@@ -18,6 +18,7 @@
 #include "mailwarden/dmarc/network.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 
 namespace mw::scan {
 namespace {
@@ -32,6 +33,42 @@ int severity(dmarc::Policy p) noexcept {
     case dmarc::Policy::Reject: return 2;
   }
   return 0;
+}
+
+// RFC 9989 §4.4: only a pass aligns, and a temperror might have been one; every other
+// result is a failure to DMARC.
+dmarc::IdentifierResult identifierResult(verdict::Code c) noexcept {
+  switch (c) {
+    case verdict::Code::None: return dmarc::IdentifierResult::None;
+    case verdict::Code::Pass: return dmarc::IdentifierResult::Pass;
+    case verdict::Code::TempError: return dmarc::IdentifierResult::TempError;
+    case verdict::Code::Fail:
+    case verdict::Code::SoftFail:
+    case verdict::Code::Neutral:
+    case verdict::Code::Policy:
+    case verdict::Code::PermError: return dmarc::IdentifierResult::Fail;
+  }
+  MW_UNREACHABLE("verdict::Code out of range");
+}
+
+verdict::Code code(dmarc::Result r) noexcept {
+  switch (r) {
+    case dmarc::Result::None: return verdict::Code::None;
+    case dmarc::Result::Pass: return verdict::Code::Pass;
+    case dmarc::Result::Fail: return verdict::Code::Fail;
+    case dmarc::Result::TempError: return verdict::Code::TempError;
+    case dmarc::Result::PermError: return verdict::Code::PermError;
+  }
+  MW_UNREACHABLE("dmarc::Result out of range");
+}
+
+verdict::DmarcPolicy policy(dmarc::Policy p) noexcept {
+  switch (p) {
+    case dmarc::Policy::None: return verdict::DmarcPolicy::None;
+    case dmarc::Policy::Quarantine: return verdict::DmarcPolicy::Quarantine;
+    case dmarc::Policy::Reject: return verdict::DmarcPolicy::Reject;
+  }
+  MW_UNREACHABLE("dmarc::Policy out of range");
 }
 
 class DmarcStage final : public Stage {
@@ -98,11 +135,13 @@ class DmarcStage final : public Stage {
     }
 
     verdict::AuthResult a;
-    a.method = "dmarc";
+    a.method = verdict::Method::Dmarc;
     if (!e) {
       // No single author domain and nothing stricter to report.
-      a.result = authors.kind == dmarc::Authors::Kind::NoFrom ? "none" : "permerror";
+      a.result = authors.kind == dmarc::Authors::Kind::NoFrom ? verdict::Code::None
+                                                               : verdict::Code::PermError;
       a.reason = authors.problem;
+      publish(findings, dmarcSymbols(a.result, std::nullopt));
       findings.auth.push_back(std::move(a));
       // A message without From has nothing to claim; one with a broken or ambiguous
       // From may be hiding its author (CVE-2019-16378): that scores.
@@ -111,27 +150,28 @@ class DmarcStage final : public Stage {
       }
       return;
     }
-    a.result = std::string(dmarc::toString(e->result));
+    a.result = code(e->result);
     a.domain = e->from_domain;
     a.properties.emplace_back("header.from", e->from_domain);
     if (e->record && e->policy_decided) {
-      a.policy = std::string(dmarc::toString(e->applied));
+      a.policy = policy(e->applied);
     }
     a.reason = prefix + dmarc::summary(*e);
     act(findings, *e, a);
+    publish(findings, dmarcSymbols(a.result, a.policy));
     findings.auth.push_back(std::move(a));
   }
 
-  // SPF: the first "spf" result (MAIL FROM, or HELO for the null sender); DKIM: every
-  // "dkim" result with its d= (the `domain` field, or header.d).
+  // SPF: the first Spf result (MAIL FROM, or HELO for the null sender); DKIM: every
+  // Dkim result with its d= (the `domain` field, or header.d).
   static void collect(const verdict::Findings& findings, dmarc::AuthIdentifier& spf,
                       std::vector<dmarc::AuthIdentifier>& dkim) {
     bool have_spf = false;
     for (const verdict::AuthResult& r : findings.auth) {
-      if (r.method == "spf" && !have_spf) {
+      if (r.method == verdict::Method::Spf && !have_spf) {
         have_spf = true;
-        spf = {r.result, r.domain};
-      } else if (r.method == "dkim") {
+        spf = {identifierResult(r.result), r.domain};
+      } else if (r.method == verdict::Method::Dkim) {
         std::string d = r.domain;
         if (d.empty()) {
           for (const auto& [k, v] : r.properties) {
@@ -140,7 +180,7 @@ class DmarcStage final : public Stage {
             }
           }
         }
-        dkim.push_back({r.result, d});
+        dkim.push_back({identifierResult(r.result), d});
       }
     }
   }

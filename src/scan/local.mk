@@ -7,4 +7,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/spf_stage.cpp \
 	src/scan/dkim_stage.cpp \
 	src/scan/dmarc_stage.cpp \
-	src/scan/rules_stage.cpp
+	src/scan/rules_stage.cpp \
+	src/scan/symbols.cpp

@@ -1,55 +1,73 @@
 // scan/rules_stage.cpp — content rules (rules::Matcher) as a pipeline stage.
 //
 // The MIME stage parses the body once and hands its part events to us too
-// (attachMimeSink), so the message is not parsed twice. Pattern rules match while the
-// message streams through; composites are evaluated in conclude(), after every stage's
-// endOfMessage, so they see the final SPF, DKIM and DMARC results whatever the stage
-// order (DMARC runs after us).
+// (Snapshot::makeStages subscribes mimeSink() to it), so the message is not parsed
+// twice. Pattern rules match while the message streams through; composites are
+// evaluated in conclude(), after every stage's endOfMessage, so they see the final SPF,
+// DKIM and DMARC symbols whatever the stage order (DMARC runs after us). What a hit
+// means for the message (a score, a forced action and its reply) is decided here:
+// rules/ knows nothing of verdict/.
 #include "builtin_stages.h"
-#include "mailwarden/rules/rules.h"
-#include "mailwarden/scan/snapshot.h"
 
 namespace mw::scan {
 namespace {
 
-class RulesStage final : public Stage {
- public:
-  RulesStage(rules::RuleSetConstSharedPtr rules, const message::Limits& limits)
-      : matcher_(std::move(rules), limits) {}
-
-  rules::Matcher& matcher() noexcept { return matcher_; }
-
-  std::string_view name() const noexcept override { return "rules"; }
-
-  // An exception (bad_alloc) leaves the hook: Scan turns it into the failure policy.
-  Flow header(const message::HeaderField& field, int, verdict::Findings&) override {
-    matcher_.header(field);
-    return Flow::Continue;
+verdict::Action toAction(rules::RuleAction a) noexcept {
+  switch (a) {
+    case rules::RuleAction::Accept: return verdict::Action::Accept;
+    case rules::RuleAction::Tag: return verdict::Action::Tag;
+    case rules::RuleAction::Quarantine: return verdict::Action::Quarantine;
+    case rules::RuleAction::TempFail: return verdict::Action::TempFail;
+    case rules::RuleAction::Reject: return verdict::Action::Reject;
   }
-  Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) override {
-    // The envelope is complete here (recipients come after MAIL FROM).
-    matcher_.envelope(env);
-    return Flow::Continue;
-  }
-  Flow body(std::string_view chunk, verdict::Findings&) override {
-    matcher_.body(chunk);
-    return Flow::Continue;
-  }
-  void endOfMessage(verdict::Findings&) override { matcher_.finish(); }
-  void conclude(verdict::Findings& findings) override {
-    matcher_.conclude(rules::authSymbols(findings.auth), findings);
-  }
-
- private:
-  rules::Matcher matcher_;
-};
+  MW_UNREACHABLE("rules::RuleAction out of range");
+}
 
 }  // namespace
 
-StagePtr makeRulesStage(const Snapshot& snapshot, std::vector<StagePtr>& earlier) {
-  auto stage = std::make_unique<RulesStage>(snapshot.rules(), snapshot.limits());
-  attachMimeSink(earlier, stage->matcher().mimeSink());
-  return stage;
+// An exception (bad_alloc) leaves the hook: Scan turns it into the failure policy.
+Flow RulesStage::header(const message::HeaderField& field, int, verdict::Findings&) {
+  matcher_.header(field);
+  return Flow::Continue;
+}
+
+Flow RulesStage::endOfHeaders(const message::Envelope& env, verdict::Findings&) {
+  // The envelope is complete here (recipients come after MAIL FROM).
+  matcher_.envelope(env);
+  return Flow::Continue;
+}
+
+Flow RulesStage::body(std::string_view chunk, verdict::Findings&) {
+  matcher_.body(chunk);
+  return Flow::Continue;
+}
+
+void RulesStage::endOfMessage(verdict::Findings&) { matcher_.finish(); }
+
+void RulesStage::conclude(verdict::Findings& findings) {
+  // Every stage's endOfMessage has run: the symbols are complete (DMARC's included).
+  for (const rules::Hit& hit : matcher_.conclude(findings.symbols)) {
+    findings.contributions.push_back(verdict::Contribution{hit.id, hit.score});
+    if (!hit.action) {
+      continue;
+    }
+    // A rule takes over only when strictly more severe than what is forced so far (by
+    // SPF, DMARC or an earlier rule); then its reply goes with it, or, without one, the
+    // policy's reply.
+    const verdict::Action action = toAction(*hit.action);
+    if (action > findings.forced) {
+      findings.forced = action;
+      findings.forced_reply.reset();
+      if (hit.reply) {
+        const bool reject = action == verdict::Action::Reject;
+        findings.forced_reply =
+            verdict::SmtpReply{reject ? 550 : 451, reject ? "5.7.1" : "4.7.1", *hit.reply};
+      }
+    }
+  }
+  if (matcher_.failure() && !findings.failure) {
+    findings.failure = *matcher_.failure();
+  }
 }
 
 }  // namespace mw::scan

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "builtin_stages.h"
+#include "mailwarden/scan/symbols.h"
 #include "mailwarden/dns/unbound.h"
 #include "mailwarden/dns/zone.h"
 
@@ -60,7 +61,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   }
   rules::RuleSetConstSharedPtr rules;
   if (!config.rule_dirs.empty()) {
-    rules::LoadReport loaded = rules::load(rules::LoadOptions{config.rule_dirs, config.rules_cache_dir});
+    // The names composites may use are the ones this snapshot's stages publish.
+    rules::LoadReport loaded = rules::load(
+        rules::LoadOptions{config.rule_dirs, config.rules_cache_dir, knownSymbols(config)});
     if (!loaded.ok()) {
       // One Error carrying every rule error, one line each (configtest prints it whole).
       std::string all;
@@ -103,14 +106,21 @@ std::vector<StagePtr> Snapshot::makeStages() const {
   auto budget = std::make_shared<const dns::Budget>(std::chrono::milliseconds(config_.dns.budget_ms));
   std::vector<StagePtr> stages;
   stages.push_back(makeHeaderGuard(config_.policy));
-  stages.push_back(makeMimeStage(config_.limits));
+  auto mime = std::make_unique<MimeStage>(config_.limits);
+  MimeStage& parser = *mime;  // owned by `stages` from here, as its subscribers will be
+  stages.push_back(std::move(mime));
   if (config_.spf.enabled) {
     stages.push_back(makeSpfStage(*this, budget));
   }
   if (dkim_) {
     stages.push_back(makeDkimStage(*this, budget));
   }
-  if (rules_) stages.push_back(makeRulesStage(*this, stages));
+  if (rules_) {
+    auto rules = std::make_unique<RulesStage>(rules_, config_.limits);
+    // The body is parsed once: the rules' MIME scopes read the MIME stage's events.
+    parser.subscribe(rules->mimeSink());
+    stages.push_back(std::move(rules));
+  }
   if (config_.dmarc.enabled) {
     stages.push_back(makeDmarcStage(*this, budget));  // last: reads the SPF/DKIM results
   }

@@ -7,6 +7,7 @@
 #include "mailwarden/dns/idna.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
+#include "mailwarden/scan/symbols.h"
 #include "mailwarden/spf/spf.h"
 
 namespace mw::scan {
@@ -45,6 +46,8 @@ class SpfStage final : public Stage {
     // checked is the HELO name (RFC 7208 §2.4), reported as smtp.helo.
     record(findings, main, null_sender ? "smtp.helo" : "smtp.mailfrom",
            null_sender ? env.helo : env.mail_from);
+    // The symbols are the first result's only (scan/symbols.h), never HELO's below.
+    publish(findings, spfSymbols(code(main.result)));
     policy(findings, main, env);
     if (options_.check_helo && !null_sender && !env.helo.empty()) {
       const spf::CheckResult helo = checker.checkHelo(env.client_ip, env.helo, *budget_);
@@ -52,6 +55,20 @@ class SpfStage final : public Stage {
         record(findings, helo, "smtp.helo", env.helo);
       }
     }
+  }
+
+  // RFC 8601 §2.7.2: every RFC 7208 §2.6 result is an A-R token of the same name.
+  static verdict::Code code(spf::Result r) noexcept {
+    switch (r) {
+      case spf::Result::None: return verdict::Code::None;
+      case spf::Result::Neutral: return verdict::Code::Neutral;
+      case spf::Result::Pass: return verdict::Code::Pass;
+      case spf::Result::Fail: return verdict::Code::Fail;
+      case spf::Result::SoftFail: return verdict::Code::SoftFail;
+      case spf::Result::TempError: return verdict::Code::TempError;
+      case spf::Result::PermError: return verdict::Code::PermError;
+    }
+    MW_UNREACHABLE("spf::Result out of range");
   }
 
   // RFC 8601 property values are ASCII: an identity with a U-label domain is written with
@@ -68,8 +85,8 @@ class SpfStage final : public Stage {
   static void record(verdict::Findings& findings, const spf::CheckResult& r,
                      const char* property, const std::string& identity) {
     verdict::AuthResult a;
-    a.method = "spf";
-    a.result = std::string(spf::toString(r.result));
+    a.method = verdict::Method::Spf;
+    a.result = code(r.result);
     a.reason = r.problem;
     a.properties.emplace_back(property, asciiIdentity(identity, r));
     a.domain = r.domain;

@@ -127,7 +127,7 @@ std::string commentText(std::string_view s) {
 }
 
 std::string renderResinfo(const AuthResult& r) {
-  std::string out = r.method + "=" + r.result;
+  std::string out = std::string(toString(r.method)) + "=" + std::string(toString(r.result));
   if (!r.reason.empty()) {
     out += " (" + commentText(r.reason) + ")";
   }
@@ -204,6 +204,59 @@ bool parseAction(std::string_view text, Action& out) noexcept {
     }
   }
   return false;
+}
+
+std::string_view toString(Method m) noexcept {
+  switch (m) {
+    case Method::Spf: return "spf";
+    case Method::Dkim: return "dkim";
+    case Method::Dmarc: return "dmarc";
+    case Method::Iprev: return "iprev";
+    case Method::Arc: return "arc";
+  }
+  MW_UNREACHABLE("Method out of range");
+}
+
+std::optional<Method> parseMethod(std::string_view text) noexcept {
+  for (const Method m : {Method::Spf, Method::Dkim, Method::Dmarc, Method::Iprev, Method::Arc}) {
+    if (ascii::iequals(text, toString(m))) {
+      return m;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view toString(Code c) noexcept {
+  switch (c) {
+    case Code::None: return "none";
+    case Code::Pass: return "pass";
+    case Code::Fail: return "fail";
+    case Code::SoftFail: return "softfail";
+    case Code::Neutral: return "neutral";
+    case Code::Policy: return "policy";
+    case Code::TempError: return "temperror";
+    case Code::PermError: return "permerror";
+  }
+  MW_UNREACHABLE("Code out of range");
+}
+
+std::optional<Code> parseCode(std::string_view text) noexcept {
+  for (const Code c : {Code::None, Code::Pass, Code::Fail, Code::SoftFail, Code::Neutral,
+                       Code::Policy, Code::TempError, Code::PermError}) {
+    if (ascii::iequals(text, toString(c))) {
+      return c;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view toString(DmarcPolicy p) noexcept {
+  switch (p) {
+    case DmarcPolicy::None: return "none";
+    case DmarcPolicy::Quarantine: return "quarantine";
+    case DmarcPolicy::Reject: return "reject";
+  }
+  MW_UNREACHABLE("DmarcPolicy out of range");
 }
 
 std::string formatScore(double score) {

@@ -279,13 +279,25 @@ class RecordingResolver final : public mw::dns::Resolver {
   mw::dns::Resolver& inner_;
 };
 
-// "pass example.com" -> {pass, example.com}
+// An RFC 8601 result token as DMARC reads it (dmarc.h IdentifierResult): any result that
+// is neither pass nor temperror (fail, softfail, permerror, ...) cannot align.
+IdentifierResult identifierResult(const std::string& token) {
+  if (token.empty() || token == "none") {
+    return IdentifierResult::None;
+  }
+  if (token == "pass") {
+    return IdentifierResult::Pass;
+  }
+  return token == "temperror" ? IdentifierResult::TempError : IdentifierResult::Fail;
+}
+
+// "pass example.com" -> {Pass, example.com}
 AuthIdentifier identifier(const std::string& s) {
   const std::size_t sp = s.find(' ');
   if (sp == std::string::npos) {
-    return {s, ""};
+    return {identifierResult(s), ""};
   }
-  return {s.substr(0, sp), s.substr(sp + 1)};
+  return {identifierResult(s.substr(0, sp)), s.substr(sp + 1)};
 }
 
 std::string joined(const std::vector<std::string>& v) {

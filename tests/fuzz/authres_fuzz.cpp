@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   const std::vector<mw::verdict::AuthResult> results = {
-      {"spf", "pass", std::string(input), {{"smtp.mailfrom", std::string(input)}}},
+      {mw::verdict::Method::Spf, mw::verdict::Code::Pass, std::string(input),
+       {{"smtp.mailfrom", std::string(input)}}},
   };
   const std::string rendered = mw::verdict::renderAuthenticationResults("mx.example", results);
   for (std::size_t i = 0; i < rendered.size(); ++i) {

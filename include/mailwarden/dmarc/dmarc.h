@@ -102,9 +102,15 @@ enum class Aligned { Yes, No, TempError };
 Aligned aligned(Discovery& d, const std::string& author_domain, const std::string& other,
                 Alignment mode);
 
+// What DMARC reads of an SPF or DKIM result (RFC 9989 §4.4): only a pass can align, and a
+// temperror on an identifier that would align might have been a pass. Every other RFC
+// 8601 result (fail, softfail, neutral, policy, permerror) is Fail here. dmarc/ sits
+// below verdict/, so the caller (scan/) maps verdict::Code to this.
+enum class IdentifierResult { None, Pass, Fail, TempError };
+
 // What the other stages found, as DMARC needs it.
 struct AuthIdentifier {
-  std::string result;  // RFC 8601 token: "pass", "fail", "temperror", ...
+  IdentifierResult result = IdentifierResult::None;
   std::string domain;  // SPF: the domain checked; DKIM: d=
 };
 
@@ -129,7 +135,7 @@ struct Evaluation {
   std::string problem;                  // none/temperror/permerror: why
 };
 
-// Evaluates one author domain (normalized). `spf` may have an empty result (no SPF).
+// Evaluates one author domain (normalized). `spf` may have result None (no SPF).
 // RFC 9989 §4.10.1 policy, §4.4 alignment: pass when an SPF or DKIM pass aligns; else
 // temperror when a temperror on an identifier that would align could have been a pass;
 // else fail.

@@ -21,6 +21,9 @@
 //    for the message (thread-safe; one hs_alloc_scratch per RuleSet, clones after). Every
 //    stream it opens is closed by finish() or by the destructor (abort).
 //  - Input is untrusted; nothing here throws except std::bad_alloc.
+//  - rules/ depends on message/ and base/ only: what a hit means for the message (a
+//    score, a forced action) is decided by scan/'s rules stage from the Hits conclude()
+//    returns, and the symbols composites read are names other modules publish.
 #pragma once
 
 #include <cstddef>
@@ -36,7 +39,6 @@
 #include "mailwarden/message/header.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
-#include "mailwarden/verdict/verdict.h"
 
 namespace mw::rules {
 
@@ -56,10 +58,13 @@ enum class Scope {
 inline constexpr std::size_t kScopeCount = 11;
 std::string_view toString(Scope s) noexcept;
 
-// The authentication symbols composites may use (rules/rules.h of the issue text).
-const std::vector<std::string_view>& authSymbolNames() noexcept;
-// The symbols true for these results (first SPF result; any DKIM pass, ...).
-std::vector<std::string> authSymbols(const std::vector<verdict::AuthResult>& auth);
+// A rule's `action:`, ordered by severity like the pipeline's actions (scan/ maps one
+// to the other): of two hits, the greater is the more severe.
+enum class RuleAction { Accept, Tag, Quarantine, TempFail, Reject };
+// "accept", "tag", "quarantine", "tempfail", "reject". Never throws.
+std::string_view toString(RuleAction a) noexcept;
+// The action of a word, case-insensitive; nullopt for anything else. Never throws.
+std::optional<RuleAction> parseRuleAction(std::string_view text) noexcept;
 
 // One `tests:` entry of a rule (mailwarden rules test).
 struct TestCase {
@@ -69,7 +74,7 @@ struct TestCase {
   std::string eml;     // absolute path, or empty
   bool raw = false;    // no minimal header added
   message::Envelope envelope = {};
-  std::vector<std::string> auth = {};
+  std::vector<std::string> auth = {};  // `auth:`: the symbols true for the case
   bool expect_hit = true;
 };
 
@@ -83,7 +88,7 @@ struct Rule {
   std::string pattern = {};      // Hyperscan syntax, or the composite's expression
   unsigned flags = 0;            // Hyperscan compile flags
   std::optional<double> score = std::nullopt;
-  std::optional<verdict::Action> action = std::nullopt;
+  std::optional<RuleAction> action = std::nullopt;
   std::optional<std::string> reply = std::nullopt;
   std::vector<TestCase> tests = {};
 };
@@ -91,6 +96,10 @@ struct Rule {
 struct LoadOptions {
   std::vector<std::string> dirs;
   std::string cache_dir;  // empty: no cache
+  // The names other modules publish for a message (scan::knownSymbols: SPF_PASS,
+  // DMARC_REJECT, ...): the only names besides rule ids a composite may use, and the
+  // names a test case's `auth:` may set. A rule id may not be one of them.
+  std::vector<std::string> symbols = {};
 };
 
 struct LoadStats {
@@ -112,8 +121,9 @@ struct LoadReport {
 // The rule files of `options.dirs`. Never throws except bad_alloc.
 LoadReport load(const LoadOptions& options);
 // One file's text (tests, the fuzz target); `file` names it in errors and is the base
-// for relative .eml paths.
-LoadReport loadText(std::string_view yaml, const std::string& file, const std::string& cache_dir = "");
+// for relative .eml paths; `symbols` as LoadOptions::symbols.
+LoadReport loadText(std::string_view yaml, const std::string& file,
+                    const std::vector<std::string>& symbols, const std::string& cache_dir = "");
 
 class RuleSet {
  public:
@@ -129,9 +139,18 @@ class RuleSet {
   std::unique_ptr<Impl> impl_;
 };
 
+// A rule that hit and counts: it has a score other than 0 or an action (a rule with score
+// 0 and no action is a building block for composites and `rules test`, not listed).
+struct Hit {
+  std::string id;
+  double score = 0.0;                        // the rule's score; 0 when it has none
+  std::optional<RuleAction> action = std::nullopt;
+  std::optional<std::string> reply = std::nullopt;  // one line, for reject / tempfail
+};
+
 // One message's matching. Feed the events in protocol order; the MIME parser of the
 // message calls mimeSink(). finish() closes every stream (end-anchored matches fire);
-// conclude() then evaluates composites and writes contributions and forced actions.
+// conclude() then evaluates composites and returns the hits.
 class Matcher {
  public:
   Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits);
@@ -144,11 +163,15 @@ class Matcher {
   void body(std::string_view raw_chunk);
   message::MimeSink& mimeSink() noexcept;
   void finish();
-  // Composites over hits and `auth_symbols`; appends to findings. Call after finish().
-  void conclude(const std::vector<std::string>& auth_symbols, verdict::Findings& findings);
+  // Evaluates the composites over the hits and `symbols` (the names true for this
+  // message; a name the RuleSet was not loaded with counts as false) and returns the
+  // hits that count, in rule order (as the rule files list them). Calls finish() if
+  // needed. Once per message: a second call returns nothing.
+  std::vector<Hit> conclude(const std::vector<std::string>& symbols);
   // After conclude(): did rule `id` hit (composites included)?
   bool hit(std::string_view id) const noexcept;
-  // A scan error (Hyperscan refused to scan, e.g. no memory): nullopt when none.
+  // A scan error (Hyperscan refused to scan, e.g. no memory): nullopt when none. The
+  // hits of such a message are incomplete; the caller fails the message.
   const std::optional<std::string>& failure() const noexcept;
 
  private:

@@ -28,12 +28,12 @@ struct TestSummary {
 // empty line, then its body with line ends as CRLF. The .eml of `eml` is read as is.
 Result<std::string> caseMessage(const TestCase& tc);
 
-// One message against `rules`: which rules hit. The default envelope (sender
-// sender@example.org, one recipient, client mx.example.org 192.0.2.1) fills fields the
-// case leaves empty.
+// One message against `rules`, with `symbols` true: which rules hit (building blocks
+// included). The default envelope (sender sender@example.org, one recipient, client
+// mx.example.org 192.0.2.1) fills fields the case leaves empty.
 std::vector<std::string> matchMessage(const RuleSetConstSharedPtr& rules, const message::Limits& limits,
                                       std::string_view message, const message::Envelope& envelope,
-                                      const std::vector<std::string>& auth, verdict::Findings* findings = nullptr);
+                                      const std::vector<std::string>& symbols);
 
 TestSummary runTests(const RuleSetConstSharedPtr& rules, const message::Limits& limits);
 

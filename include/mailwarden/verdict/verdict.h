@@ -57,18 +57,43 @@ struct Contribution {
   double score = 0.0;
 };
 
+// The methods mailwarden reports in Authentication-Results: spf, dkim, dmarc (RFC 8601
+// §2.7.2, §2.7.1; RFC 9989), iprev (RFC 8601 §2.7.3) and arc (RFC 8617 §4.1). The
+// enumerator order means nothing: A-R lists results in the order of Findings::auth.
+enum class Method { Spf, Dkim, Dmarc, Iprev, Arc };
+// The method token as A-R writes it ("spf", "dkim", ...). Never throws.
+std::string_view toString(Method m) noexcept;
+// The method of a token, case-insensitive (RFC 8601 §2.2 tokens are); nullopt for any
+// other text. Never throws.
+std::optional<Method> parseMethod(std::string_view text) noexcept;
+
+// RFC 8601 §2.7 result tokens (the union over the methods: softfail is SPF's, policy
+// DKIM's and iprev's, ...). Stages set them; readers compare enums, never text.
+enum class Code { None, Pass, Fail, SoftFail, Neutral, Policy, TempError, PermError };
+// "none", "pass", "fail", "softfail", "neutral", "policy", "temperror", "permerror".
+// Never throws.
+std::string_view toString(Code c) noexcept;
+// The code of a token, case-insensitive; nullopt for any other text (RFC 7208's older
+// "error" tokens included: we never write them). Never throws.
+std::optional<Code> parseCode(std::string_view text) noexcept;
+
+// A DMARC policy as it applies to the author domain (RFC 9989 §4.7 p/sp/np).
+enum class DmarcPolicy { None, Quarantine, Reject };
+// "none", "quarantine", "reject". Never throws.
+std::string_view toString(DmarcPolicy p) noexcept;
+
 // One Authentication-Results method result (RFC 8601 §2.7): "spf=pass smtp.mailfrom=x".
 struct AuthResult {
-  std::string method;  // "spf", "dkim", "dmarc"
-  std::string result;  // RFC 8601 result token
+  Method method = Method::Spf;
+  Code result = Code::None;
   std::string reason;  // free text for a comment / reason=; may be empty
   std::vector<std::pair<std::string, std::string>> properties;  // ("smtp.mailfrom", "x@y")
   std::string domain = {};       // the domain the method checked (JSON of `check`; not rendered)
   std::string explanation = {};  // SPF fail: the domain's explanation (JSON; not rendered)
-  // DMARC: the policy that applied to the author domain ("none", "quarantine", "reject"),
-  // after `t=y` and `sp`/`np` selection; empty for other methods. Read by the JSON of
-  // `check` and by the rule symbols DMARC_REJECT / DMARC_QUARANTINE (not rendered).
-  std::string policy = {};
+  // DMARC: the policy that applied to the author domain, after `t=y` and `sp`/`np`
+  // selection; nullopt for other methods and while undecided. Read by the JSON of
+  // `check` (not rendered).
+  std::optional<DmarcPolicy> policy = std::nullopt;
 };
 
 // Header options (config: headers.*).
@@ -99,6 +124,10 @@ struct Policy {
 // Everything the stages learned about a message. Stages append; decide() reads.
 struct Findings {
   std::vector<AuthResult> auth;             // in method order: spf, dkim..., dmarc
+  // The symbols true for this message (SPF_PASS, DKIM_FAIL, DMARC_REJECT, ...), each
+  // published once by the stage that knows it (scan/symbols.h lists the names) by the
+  // end of its endOfMessage; rule composites read them in conclude. Not rendered.
+  std::vector<std::string> symbols;
   std::vector<Contribution> contributions;  // rule hits and their scores
   // An action forced by a stage (a rule with `action`, DMARC enforce); Accept = none.
   Action forced = Action::Accept;

@@ -30,6 +30,11 @@ class Recording final : public dns::Resolver {
 };
 
 using V = std::vector<std::string>;
+// The identifier results of evaluate(), short enough for a table row.
+constexpr IdentifierResult kNone = IdentifierResult::None;
+constexpr IdentifierResult kPass = IdentifierResult::Pass;
+constexpr IdentifierResult kFail = IdentifierResult::Fail;
+constexpr IdentifierResult kTempError = IdentifierResult::TempError;
 
 TEST(TreeWalk, Names) {
   EXPECT_EQ(treeWalkNames("example.com"), (V{"example.com", "com"}));
@@ -79,12 +84,12 @@ class Dmarc : public ::testing::Test {
 TEST_F(Dmarc, PolicyFromTheWalkAndSp) {
   zone_.addTxt("_dmarc.example.com", "v=DMARC1; p=reject; sp=quarantine");
   ASSERT_TRUE(zone_.addA("mail.example.com", "192.0.2.1"));
-  Evaluation e = eval("mail.example.com", {"fail", "mail.example.com"});
+  Evaluation e = eval("mail.example.com", {kFail, "mail.example.com"});
   EXPECT_EQ(e.result, Result::Fail);
   EXPECT_EQ(e.record_domain, "example.com");
   EXPECT_EQ(e.applied, Policy::Quarantine);
   EXPECT_EQ(summary(e), "p=reject sp=quarantine dis=quarantine");
-  e = eval("example.com", {"fail", "example.com"});
+  e = eval("example.com", {kFail, "example.com"});
   EXPECT_EQ(e.applied, Policy::Reject);
 }
 
@@ -131,7 +136,7 @@ TEST_F(Dmarc, PsdAndOrganizationalDomain) {
             Aligned::No);
   // A PSD policy applies to an organization without its own record (sp/np of the PSD).
   ASSERT_TRUE(zone_.addA("other.gov.example", "192.0.2.1"));
-  Evaluation e = eval("other.gov.example", {"pass", "elsewhere.example"});
+  Evaluation e = eval("other.gov.example", {kPass, "elsewhere.example"});
   EXPECT_EQ(e.result, Result::Fail);
   EXPECT_EQ(e.record_domain, "gov.example");
   EXPECT_EQ(e.disposition, Policy::Reject);
@@ -333,14 +338,14 @@ TEST_F(Dmarc, AppendixB4DeepTreeWalk) {
   ASSERT_TRUE(zone_.addA(deep, "192.0.2.1"));
   Recording rec(zone_);
   Discovery d(rec, budget_);
-  Evaluation e = evaluate(d, deep, {"fail", "example.com"}, {{"fail", "signing.example.com"}});
+  Evaluation e = evaluate(d, deep, {kFail, "example.com"}, {{kFail, "signing.example.com"}});
   EXPECT_EQ(e.result, Result::Fail);
   EXPECT_EQ(e.record_domain, "example.com");
   EXPECT_EQ(e.applied, Policy::Reject);
   EXPECT_EQ(rec.asked.size(), 8u);
   EXPECT_EQ(rec.asked[1], "_dmarc.g.h.i.j.k.example.com");
   EXPECT_EQ(rec.asked[7], "_dmarc.com");
-  e = eval(deep, {"fail", "example.com"}, {{"pass", "signing.example.com"}});
+  e = eval(deep, {kFail, "example.com"}, {{kPass, "signing.example.com"}});
   EXPECT_EQ(e.result, Result::Pass);
   EXPECT_EQ(e.aligned_by, "dkim");
 }
@@ -348,19 +353,19 @@ TEST_F(Dmarc, AppendixB4DeepTreeWalk) {
 TEST_F(Dmarc, Alignment) {
   zone_.addTxt("_dmarc.example.com", "v=DMARC1; p=reject");
   zone_.addTxt("_dmarc.strict.example", "v=DMARC1; p=reject; adkim=s; aspf=s");
-  EXPECT_EQ(eval("example.com", {"pass", "bounce.example.com"}).result, Result::Pass);
-  EXPECT_EQ(eval("example.com", {"pass", "bounce.example.com"}).aligned_by, "spf");
-  EXPECT_EQ(eval("example.com", {"fail", "example.com"}, {{"pass", "mail.example.com"}}).aligned_by,
+  EXPECT_EQ(eval("example.com", {kPass, "bounce.example.com"}).result, Result::Pass);
+  EXPECT_EQ(eval("example.com", {kPass, "bounce.example.com"}).aligned_by, "spf");
+  EXPECT_EQ(eval("example.com", {kFail, "example.com"}, {{kPass, "mail.example.com"}}).aligned_by,
             "dkim");
-  EXPECT_EQ(eval("example.com", {"pass", "example.net"}).result, Result::Fail);
-  EXPECT_EQ(eval("strict.example", {"pass", "sub.strict.example"}).result, Result::Fail);
-  EXPECT_EQ(eval("strict.example", {"none", ""}, {{"pass", "sub.strict.example"}}).result,
+  EXPECT_EQ(eval("example.com", {kPass, "example.net"}).result, Result::Fail);
+  EXPECT_EQ(eval("strict.example", {kPass, "sub.strict.example"}).result, Result::Fail);
+  EXPECT_EQ(eval("strict.example", {kNone, ""}, {{kPass, "sub.strict.example"}}).result,
             Result::Fail);
-  EXPECT_EQ(eval("strict.example", {"pass", "STRICT.example"}).result, Result::Pass);
+  EXPECT_EQ(eval("strict.example", {kPass, "STRICT.example"}).result, Result::Pass);
   // A temperror on an identifier that would align: not final.
-  EXPECT_EQ(eval("example.com", {"fail", "x.example"}, {{"temperror", "example.com"}}).result,
+  EXPECT_EQ(eval("example.com", {kFail, "x.example"}, {{kTempError, "example.com"}}).result,
             Result::TempError);
-  EXPECT_EQ(eval("example.com", {"fail", "x.example"}, {{"temperror", "other.example"}}).result,
+  EXPECT_EQ(eval("example.com", {kFail, "x.example"}, {{kTempError, "other.example"}}).result,
             Result::Fail);
 }
 
@@ -410,20 +415,20 @@ TEST_F(Dmarc, EveryDnsFailureIsTempError) {
       Discovery d(zone, budget);
       return evaluate(d, from, spf, dkim);
     };
-    Evaluation e = run("own.example.com", {"fail", "own.example.com"});
+    Evaluation e = run("own.example.com", {kFail, "own.example.com"});
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
     EXPECT_NE(e.problem.find(why), std::string::npos) << e.problem;
-    e = run("a.b.example.org", {"fail", "a.b.example.org"});
+    e = run("a.b.example.org", {kFail, "a.b.example.org"});
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
-    e = run("mail.example.net", {"pass", "a.sub.example.net"});
+    e = run("mail.example.net", {kPass, "a.sub.example.net"});
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
-    e = run("gone.example.net", {"fail", "gone.example.net"});
+    e = run("gone.example.net", {kFail, "gone.example.net"});
     EXPECT_EQ(e.result, Result::TempError) << e.problem;
     EXPECT_FALSE(e.policy_decided);  // sp or np: open until the name's existence is known
     // The same names with no failure injected decide (the controls).
-    e = run("mail.example.net", {"pass", "mail.example.net"});
+    e = run("mail.example.net", {kPass, "mail.example.net"});
     EXPECT_EQ(e.result, Result::Pass);
-    e = run("nowhere.example.net", {"fail", "nowhere.example.net"});
+    e = run("nowhere.example.net", {kFail, "nowhere.example.net"});
     EXPECT_EQ(e.result, Result::Fail);
     EXPECT_EQ(e.applied, Policy::Quarantine);  // np: NXDOMAIN is non-existent
     EXPECT_TRUE(e.policy_decided);
@@ -434,7 +439,7 @@ TEST_F(Dmarc, EveryDnsFailureIsTempError) {
   looped.addCname("_dmarc.loop2.example", "_dmarc.loop.example");
   const dns::Budget budget = dns::Budget::unlimited();
   Discovery d(looped, budget);
-  EXPECT_EQ(evaluate(d, "loop.example", {"fail", "loop.example"}, {}).result, Result::TempError);
+  EXPECT_EQ(evaluate(d, "loop.example", {kFail, "loop.example"}, {}).result, Result::TempError);
 }
 
 TEST(Authors, FromFields) {
@@ -476,18 +481,18 @@ TEST(NormalizeDomain, Idn) {
 TEST_F(Dmarc, IdnAlignment) {
   zone_.addTxt("_dmarc.xn--bcher-kva.example", "v=DMARC1; p=reject; adkim=s; aspf=s");
   // DKIM d= in A-labels aligns with the U-label author domain, strictly.
-  Evaluation e = eval("xn--bcher-kva.example", {"fail", "other.example"},
-                      {{"pass", "XN--BCHER-KVA.example"}});
+  Evaluation e = eval("xn--bcher-kva.example", {kFail, "other.example"},
+                      {{kPass, "XN--BCHER-KVA.example"}});
   EXPECT_EQ(e.result, Result::Pass) << e.problem;
   // d= in U-labels (RFC 8616 allows them in internationalized headers) aligns too.
-  e = eval("xn--bcher-kva.example", {"fail", "other.example"}, {{"pass", "b\xc3\xbc" "cher.example"}});
+  e = eval("xn--bcher-kva.example", {kFail, "other.example"}, {{kPass, "b\xc3\xbc" "cher.example"}});
   EXPECT_EQ(e.result, Result::Pass) << e.problem;
   // An SPF domain given in U-labels.
-  e = eval("xn--bcher-kva.example", {"pass", "B\xc3\xbc" "cher.example"});
+  e = eval("xn--bcher-kva.example", {kPass, "B\xc3\xbc" "cher.example"});
   EXPECT_EQ(e.result, Result::Pass) << e.problem;
   // ß and ss are two domains (non-transitional): no alignment.
   zone_.addTxt("_dmarc.xn--fa-hia.de", "v=DMARC1; p=reject");
-  e = eval("xn--fa-hia.de", {"pass", "fass.de"});
+  e = eval("xn--fa-hia.de", {kPass, "fass.de"});
   EXPECT_EQ(e.result, Result::Fail);
 }
 

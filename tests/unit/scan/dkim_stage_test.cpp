@@ -55,7 +55,9 @@ SnapshotConstSharedPtr snapshot(std::int64_t now, config::Config cfg = config::d
   return *s;
 }
 
-verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw) {
+// `symbols`, when given, receives Findings::symbols (what the stages published).
+verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw,
+                     std::vector<std::string>* symbols = nullptr) {
   Scan scan(snap);
   scan.mailFrom("<alice@dkim.test>");
   struct Sink final : message::ReaderSink {
@@ -68,13 +70,17 @@ verdict::Verdict run(const SnapshotConstSharedPtr& snap, const std::string& raw)
   message::MessageReader reader(snap->limits(), sink);
   reader.feed(raw);
   reader.finish();
-  return scan.finish();
+  verdict::Verdict v = scan.finish();
+  if (symbols != nullptr) {
+    *symbols = scan.findings().symbols;
+  }
+  return v;
 }
 
 std::vector<verdict::AuthResult> dkimResults(const verdict::Verdict& v) {
   std::vector<verdict::AuthResult> out;
   for (const auto& a : v.auth) {
-    if (a.method == "dkim") {
+    if (a.method == verdict::Method::Dkim) {
       out.push_back(a);
     }
   }
@@ -85,7 +91,7 @@ TEST(DkimStage, PassWithPropertiesInOrder) {
   const verdict::Verdict v = run(snapshot(kT + 10), signEd25519(kMessage));
   const auto r = dkimResults(v);
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].result, "pass");
+  EXPECT_EQ(r[0].result, verdict::Code::Pass);
   EXPECT_EQ(r[0].domain, "dkim.test");
   EXPECT_TRUE(r[0].reason.empty());
   ASSERT_EQ(r[0].properties.size(), 4u);
@@ -107,7 +113,7 @@ TEST(DkimStage, FailHasReasonAndScoreOnce) {
   const auto r = dkimResults(v);
   ASSERT_EQ(r.size(), 2u);
   for (const auto& a : r) {
-    EXPECT_EQ(a.result, "fail");
+    EXPECT_EQ(a.result, verdict::Code::Fail);
     EXPECT_FALSE(a.reason.empty());
   }
   EXPECT_DOUBLE_EQ(v.score, 1.0);  // dkim.fail_score, once per message
@@ -116,20 +122,20 @@ TEST(DkimStage, FailHasReasonAndScoreOnce) {
 // The snapshot's clock (check --now) decides x=.
 TEST(DkimStage, ExpiryFollowsTheSnapshotClock) {
   const std::string m = signEd25519(kMessage, kT + 3600);
-  EXPECT_EQ(dkimResults(run(snapshot(kT + 10), m))[0].result, "pass");
+  EXPECT_EQ(dkimResults(run(snapshot(kT + 10), m))[0].result, verdict::Code::Pass);
   const auto late = dkimResults(run(snapshot(kT + 86400), m));
-  EXPECT_EQ(late[0].result, "policy");
+  EXPECT_EQ(late[0].result, verdict::Code::Policy);
   EXPECT_NE(late[0].reason.find("expired"), std::string::npos);
 }
 
 TEST(DkimStage, UnsignedIsNoneAndTempErrorIsTheFailurePolicyByDefault) {
   const verdict::Verdict none = run(snapshot(kT), kMessage);
   ASSERT_EQ(dkimResults(none).size(), 1u);
-  EXPECT_EQ(dkimResults(none)[0].result, "none");
+  EXPECT_EQ(dkimResults(none)[0].result, verdict::Code::None);
 
   const verdict::Verdict v = run(snapshot(kT + 10), signEd25519(kMessage, 0, "timeout"));
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_TRUE(v.failed);  // dkim.temperror: tempfail, like SPF's and DMARC's (issue 16)
   EXPECT_EQ(v.action, verdict::Action::TempFail);
 }
@@ -142,7 +148,7 @@ TEST(DkimStage, TempErrorFollowsTheSetting) {
   cfg.dkim.temperror = {false, 1.5};
   verdict::Verdict v = run(snapshot(kT + 10, cfg), m);
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_FALSE(v.failed);
   EXPECT_DOUBLE_EQ(v.score, 1.5);
   ASSERT_EQ(v.contributions.size(), 1u);
@@ -176,10 +182,45 @@ TEST(DkimStage, AnExceptionInACallbackIsCountedAndTheFailurePolicy) {
   const std::uint64_t before = obs::counters().internal_errors.get();
   const verdict::Verdict v = run(*snap, signEd25519(kMessage));
   ASSERT_EQ(dkimResults(v).size(), 1u);
-  EXPECT_EQ(dkimResults(v)[0].result, "temperror");
+  EXPECT_EQ(dkimResults(v)[0].result, verdict::Code::TempError);
   EXPECT_TRUE(v.failed);
   EXPECT_EQ(v.action, verdict::Action::TempFail);
   EXPECT_EQ(obs::counters().internal_errors.get(), before + 1);
+}
+
+// The DKIM stage publishes its own symbols (scan/symbols.h), over every signature. No
+// client address here: SPF and DMARC do not run, so these are DKIM's alone.
+TEST(DkimStage, PublishesItsSymbols) {
+  std::string failed = signEd25519(signEd25519(kMessage));
+  failed.replace(failed.find("hi there"), 8, "hi THERE");
+  config::Config tolerant = config::defaults();
+  tolerant.dkim.temperror = {false, 0};
+  struct Case {
+    const char* name;
+    std::string message;
+    std::vector<std::string> want;
+    std::int64_t now = kT + 10;
+  };
+  const Case cases[] = {
+      {"pass", signEd25519(kMessage), {"DKIM_PASS"}},
+      {"two fail", failed, {"DKIM_FAIL"}},
+      {"unsigned", kMessage, {"DKIM_NONE"}},
+      {"temperror", signEd25519(kMessage, 0, "timeout"), {"DKIM_TEMPERROR"}},
+      {"pass and temperror", signEd25519(signEd25519(kMessage, 0, "timeout")),
+       {"DKIM_PASS", "DKIM_TEMPERROR"}},
+      {"expired: policy, signed, no symbol", signEd25519(kMessage, kT + 3600), {}, kT + 86400},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> got;
+    run(snapshot(c.now, tolerant), c.message, &got);
+    EXPECT_EQ(got, c.want);
+  }
+  config::Config off = config::defaults();
+  off.dkim.enabled = false;
+  std::vector<std::string> got;
+  run(snapshot(kT + 10, off), signEd25519(kMessage), &got);
+  EXPECT_TRUE(got.empty()) << "DKIM off publishes nothing, got " << got.size();
 }
 
 TEST(DkimStage, DisabledMeansNoDkimResult) {

@@ -2,6 +2,10 @@
 #include "mailwarden/scan/scan.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "mailwarden/config/config.h"
 #include "mailwarden/dns/zone.h"
@@ -372,6 +376,51 @@ TEST(Scan, TemperrorFollowsEachChecksSetting) {
       EXPECT_EQ(v.reply->code, 451);
     }
   }
+}
+
+// Snapshot::makeStages subscribes the rules stage to the MIME stage: scopes that only
+// MIME parsing can feed (decoded text parts, attachment names) match through Scan.
+TEST(Scan, RulesReadTheMimeStagesParts) {
+  namespace fs = std::filesystem;
+  std::string dir_template = (fs::temp_directory_path() / "mw-scan-mime-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir_template.data()), nullptr);
+  const fs::path dir = dir_template;
+  std::ofstream(dir / "10.yaml") << "rules:\n"
+                                    "  - id: TEXT\n"
+                                    "    description: decoded base64 text\n"
+                                    "    scope: body:text\n"
+                                    "    pattern: 'secret phrase'\n"
+                                    "    score: 2\n"
+                                    "  - id: EXE\n"
+                                    "    description: attachment name\n"
+                                    "    scope: attachment:name\n"
+                                    "    pattern: '\\.exe$'\n"
+                                    "    score: 3\n";
+  config::Config cfg = config::defaults();
+  cfg.rule_dirs = {dir.string()};
+  cfg.rules_cache_dir.clear();
+  Scan s(snapshot(cfg));
+  s.connect("192.0.2.1", "client.example");
+  s.helo("client.example");
+  s.mailFrom("<alice@example.com>");
+  s.rcpt("<bob@example.org>");
+  s.header("From", " alice@example.com");
+  s.header("MIME-Version", " 1.0");
+  s.header("Content-Type", " multipart/mixed; boundary=\"b\"");
+  s.endOfHeaders();
+  // The phrase exists only base64-encoded in the raw body.
+  s.body("--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+         "c2VjcmV0IHBocmFzZSBpbnNpZGU=\r\n"
+         "--b\r\nContent-Type: application/octet-stream\r\n"
+         "Content-Disposition: attachment; filename=\"setup.exe\"\r\n\r\nTVqQ\r\n--b--\r\n");
+  const verdict::Verdict v = s.finish();
+  std::vector<std::string> ids;
+  for (const verdict::Contribution& c : v.contributions) {
+    ids.push_back(c.rule_id);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"EXE", "TEXT"}));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -37,16 +37,70 @@ TEST(AuthservIdOf, Table) {
   }
 }
 
+// RFC 8601 §2.7 tokens: every Code and Method is written as its token and read back;
+// parsing is case-insensitive and refuses everything else.
+TEST(AuthTokens, CodeRoundTrip) {
+  struct Case {
+    Code code;
+    const char* token;
+  };
+  const Case cases[] = {
+      {Code::None, "none"},           {Code::Pass, "pass"},
+      {Code::Fail, "fail"},           {Code::SoftFail, "softfail"},
+      {Code::Neutral, "neutral"},     {Code::Policy, "policy"},
+      {Code::TempError, "temperror"}, {Code::PermError, "permerror"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.token);
+    EXPECT_EQ(toString(c.code), c.token);
+    EXPECT_EQ(parseCode(c.token), c.code);
+    std::string upper = c.token;
+    for (char& ch : upper) ch = static_cast<char>(ch - 'a' + 'A');
+    EXPECT_EQ(parseCode(upper), c.code) << "got no code for " << upper;
+  }
+  for (const char* bad : {"", "error", "hardfail", "pass ", " pass", "passx", "temp error"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(parseCode(bad), std::nullopt);
+  }
+}
+
+TEST(AuthTokens, MethodRoundTrip) {
+  struct Case {
+    Method method;
+    const char* token;
+  };
+  const Case cases[] = {
+      {Method::Spf, "spf"},     {Method::Dkim, "dkim"}, {Method::Dmarc, "dmarc"},
+      {Method::Iprev, "iprev"}, {Method::Arc, "arc"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.token);
+    EXPECT_EQ(toString(c.method), c.token);
+    EXPECT_EQ(parseMethod(c.token), c.method);
+  }
+  EXPECT_EQ(parseMethod("DKIM"), Method::Dkim);
+  for (const char* bad : {"", "auth", "sender-id", "dkim-adsp", "spf2"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(parseMethod(bad), std::nullopt);
+  }
+}
+
+TEST(AuthTokens, DmarcPolicyTokens) {
+  EXPECT_EQ(toString(DmarcPolicy::None), "none");
+  EXPECT_EQ(toString(DmarcPolicy::Quarantine), "quarantine");
+  EXPECT_EQ(toString(DmarcPolicy::Reject), "reject");
+}
+
 TEST(RenderAuthenticationResults, NoResultIsNone) {
   EXPECT_EQ(renderAuthenticationResults("mx.example.org", {}), "mx.example.org; none");
 }
 
 TEST(RenderAuthenticationResults, MethodsFoldedOnePerLine) {
   std::vector<AuthResult> results = {
-      {"spf", "pass", "", {{"smtp.mailfrom", "alice@example.com"}}},
-      {"dkim", "fail", "signature did not verify",
+      {Method::Spf, Code::Pass, "", {{"smtp.mailfrom", "alice@example.com"}}},
+      {Method::Dkim, Code::Fail, "signature did not verify",
        {{"header.d", "example.com"}, {"header.s", "sel1"}, {"header.a", "rsa-sha256"}}},
-      {"dmarc", "pass", "", {{"header.from", "example.com"}, {"policy.dmarc", "reject"}}},
+      {Method::Dmarc, Code::Pass, "", {{"header.from", "example.com"}, {"policy.dmarc", "reject"}}},
   };
   EXPECT_EQ(renderAuthenticationResults("mx.example.org", results),
             "mx.example.org;\r\n"
@@ -58,7 +112,7 @@ TEST(RenderAuthenticationResults, MethodsFoldedOnePerLine) {
 
 TEST(RenderAuthenticationResults, QuotesAndEscapes) {
   std::vector<AuthResult> results = {
-      {"spf", "none", "a (nested) comment\r\n", {{"smtp.mailfrom", "has space@x"}}},
+      {Method::Spf, Code::None, "a (nested) comment\r\n", {{"smtp.mailfrom", "has space@x"}}},
   };
   EXPECT_EQ(renderAuthenticationResults("mx", results),
             "mx;\r\n\tspf=none (a \\(nested\\) comment) smtp.mailfrom=\"has space@x\"");
@@ -69,10 +123,11 @@ TEST(RenderAuthenticationResults, QuotesAndEscapes) {
 // token / quoted-string of RFC 2045, 7-bit): such bytes and '%' are written %XX.
 TEST(RenderAuthenticationResults, ControlAnd8BitBytesNeverReachTheField) {
   std::vector<AuthResult> results = {
-      {"spf", "fail", "", {{"smtp.mailfrom", "j\xC3\xB6rg@example.com"}}},
-      {"dkim", "permerror", "bad \x01key\x7F\tin \xFF d=",
+      {Method::Spf, Code::Fail, "", {{"smtp.mailfrom", "j\xC3\xB6rg@example.com"}}},
+      {Method::Dkim, Code::PermError, "bad \x01key\x7F\tin \xFF d=",
        {{"header.d", std::string("ex\0ample.com", 12)}, {"header.s", "s\x1b[31m1"}}},
-      {"spf", "none", "", {{"smtp.mailfrom", "100%@x.example"}, {"smtp.helo", "a\"b\\c d"}}},
+      {Method::Spf, Code::None, "",
+       {{"smtp.mailfrom", "100%@x.example"}, {"smtp.helo", "a\"b\\c d"}}},
   };
   const std::string field = renderAuthenticationResults("mx", results);
   EXPECT_EQ(field,
@@ -85,7 +140,7 @@ TEST(RenderAuthenticationResults, ControlAnd8BitBytesNeverReachTheField) {
   std::string all;
   for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
   const std::string any = renderAuthenticationResults(
-      "mx", {{"dkim", "fail", all, {{"header.d", all}, {"header.s", all}}}});
+      "mx", {{Method::Dkim, Code::Fail, all, {{"header.d", all}, {"header.s", all}}}});
   std::size_t crlf = 0;
   for (std::size_t i = 0; i < any.size(); ++i) {
     const auto u = static_cast<unsigned char>(any[i]);
@@ -298,7 +353,7 @@ TEST(Decide, SameInputSameBytes) {
   Findings f;
   f.contributions = {{"B", 1.0}, {"A", 2.0}};
   f.forged_authres = {2, 1};
-  f.auth = {{"spf", "pass", "", {{"smtp.mailfrom", "x@y"}}}};
+  f.auth = {{Method::Spf, Code::Pass, "", {{"smtp.mailfrom", "x@y"}}}};
   const Verdict a = decide(testPolicy(), f);
   const Verdict b = decide(testPolicy(), f);
   ASSERT_EQ(a.edits.size(), b.edits.size());
