@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 #include <unbound.h>
 
@@ -21,6 +19,7 @@
 #include "dns/names.h"
 #include "dns/rdata.h"
 #include "mailwarden/base/fd.h"
+#include "mailwarden/base/signals_blocked.h"
 #include "mailwarden/base/unique_c.h"
 
 namespace mw::dns {
@@ -29,26 +28,6 @@ namespace {
 
 using UbCtx = UniqueC<ub_ctx, ub_ctx_delete>;
 using UbResult = UniqueC<ub_result, ub_resolve_free>;
-
-// Every signal blocked on this thread while it lives; the old mask back afterwards. A
-// thread inherits its creator's mask, and our threads (the dispatcher, libunbound's
-// background thread) must never take a process signal: milter/signals.cpp sigwait()s
-// for SIGHUP/SIGTERM in one thread, and a SIGTERM landing on a thread that does not
-// block it would kill the process with its default action.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old_);
-  }
-  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  SignalsBlocked(const SignalsBlocked&) = delete;
-  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
- private:
-  sigset_t old_;
-};
 
 Answer failed(Status s, std::string why) {
   Answer a;
