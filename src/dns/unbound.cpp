@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -353,6 +354,9 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   if (options.timeout_ms < 1 || options.retries < 0) {
     return fail(Errc::Invalid, "dns: timeout_ms must be at least 1 and retries at least 0");
   }
+  if (options.max_udp_in_flight < 1) {
+    return fail(Errc::Invalid, "dns: max_udp_in_flight must be at least 1");
+  }
   auto core = std::make_shared<Core>();
   core->opts = options;
   core->ctx.reset(ub_ctx_create());
@@ -369,6 +373,13 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   // resolver (and the test's nsd) is the usual forwarder of a mail host.
   if (int err = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"); err != UB_NOERROR) {
     return fail(ubError("libunbound: do-not-query-localhost", err));
+  }
+  // Every lookup of every message is in flight at once (start()); see
+  // UnboundOptions::max_udp_in_flight for why libunbound's 16 is not enough.
+  if (int err = ub_ctx_set_option(ctx, "outgoing-range:",
+                                  std::to_string(options.max_udp_in_flight).c_str());
+      err != UB_NOERROR) {
+    return fail(ubError("libunbound: outgoing-range", err));
   }
   if (!options.dnssec) {
     // Without a trust anchor the validator proves nothing; skip it.
