@@ -4,8 +4,8 @@
 // Tasks are std::function<void()>; their input is whatever the caller captured (the pool
 // reads nothing untrusted itself).
 //
-// Threads: created lazily, one per submit() that finds no idle worker, up to
-// `max_threads`, then kept for reuse until the pool is destroyed. Each is created with
+// Threads: created lazily, one per submit() that finds no idle worker (a worker still
+// returning from its last task is not idle yet), up to `max_threads`, then kept for reuse until the pool is destroyed. Each is created with
 // every signal blocked (base/signals_blocked.h says why). Tasks beyond the cap wait in
 // a FIFO queue, so the pool never deadlocks by itself; it can if a task waits for
 // another task of the same pool (all workers could be waiting), so a task must never

@@ -125,9 +125,12 @@ TEST(TaskPool, ThreadsAreKeptAndReused) {
       ids.insert(std::this_thread::get_id());
     }).wait();
   }
-  // 50 tasks on at most 4 threads, which all still exist: none left after its task.
+  // 50 tasks on at most 4 threads, which all still exist: none left after its task. (A
+  // worker that has just finished is not idle yet, so a second thread may be created
+  // even for tasks one after another; never more than the cap.)
   EXPECT_LE(ids.size(), 4u) << "got " << ids.size() << " distinct threads";
-  EXPECT_EQ(pool.threads(), ids.size());
+  EXPECT_LE(pool.threads(), 4u);
+  EXPECT_GE(pool.threads(), ids.size());
 }
 
 TEST(TaskPool, ExceptionReachesTheHandle) {
