@@ -8,6 +8,7 @@ libmw_dns_a_SOURCES = \
 	src/dns/zone_parse.cpp \
 	src/dns/zone.cpp \
 	src/dns/rdata.cpp \
-	src/dns/unbound.cpp
+	src/dns/unbound.cpp \
+	src/dns/session.cpp
 libmw_dns_a_CXXFLAGS = $(AM_CXXFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(IDN2_CFLAGS)
 EXTRA_DIST += src/dns/names.h src/dns/zone_parse.h src/dns/rdata.h

@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 #include <unbound.h>
 
@@ -13,6 +11,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 #include "dns/names.h"
 #include "dns/rdata.h"
 #include "mailwarden/base/fd.h"
+#include "mailwarden/base/signals_blocked.h"
 #include "mailwarden/base/unique_c.h"
 
 namespace mw::dns {
@@ -29,26 +29,6 @@ namespace {
 
 using UbCtx = UniqueC<ub_ctx, ub_ctx_delete>;
 using UbResult = UniqueC<ub_result, ub_resolve_free>;
-
-// Every signal blocked on this thread while it lives; the old mask back afterwards. A
-// thread inherits its creator's mask, and our threads (the dispatcher, libunbound's
-// background thread) must never take a process signal: milter/signals.cpp sigwait()s
-// for SIGHUP/SIGTERM in one thread, and a SIGTERM landing on a thread that does not
-// block it would kill the process with its default action.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old_);
-  }
-  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  SignalsBlocked(const SignalsBlocked&) = delete;
-  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
- private:
-  sigset_t old_;
-};
 
 Answer failed(Status s, std::string why) {
   Answer a;
@@ -93,9 +73,9 @@ struct Pending {
   Registry* registry = nullptr;
 };
 
-}  // namespace
-
-struct UnboundResolver::Impl {
+// The machinery of one resolver, shared by the resolver and every Lookup it started, so a
+// Lookup that outlives its resolver still has a context to cancel on.
+struct Core {
   UnboundOptions opts;
   UbCtx ctx;
   Fd wake_read;   // the dispatcher's stop signal
@@ -106,7 +86,9 @@ struct UnboundResolver::Impl {
   // calling thread; until then queries submit with signals blocked (SignalsBlocked).
   std::atomic<bool> bg_started{false};
 
-  ~Impl() {
+  // Runs on whichever thread drops the last reference: a caller's, never the
+  // dispatcher's (it holds no reference).
+  ~Core() {
     if (dispatcher.joinable()) {
       const char stop = 1;
       while (::write(wake_write.get(), &stop, 1) < 0 && errno == EINTR) {
@@ -137,9 +119,10 @@ struct UnboundResolver::Impl {
       }
     }
   }
-};
 
-namespace {
+  // One attempt: registers `p` and hands it to libunbound; a libunbound error code.
+  int submit(const std::shared_ptr<Pending>& p, const std::string& qname, Type type, int* id);
+};
 
 // libunbound's callback (ub_callback_type), on the dispatcher thread. C calls it: it
 // must not throw.
@@ -171,7 +154,198 @@ Error ubError(std::string what, int err) {
   return Error{Errc::Invalid, std::move(what) + ": " + ub_strerror(err)};
 }
 
+int Core::submit(const std::shared_ptr<Pending>& p, const std::string& qname, Type type,
+                 int* id) {
+  p->registry = &registry;
+  registry.add(p);
+  int err = 0;
+  if (bg_started.load(std::memory_order_acquire)) {
+    err = ub_resolve_async(ctx.get(), qname.c_str(), detail::rrType(type), detail::kClassIn,
+                           p.get(), &onResult, id);
+  } else {
+    const SignalsBlocked blocked;
+    err = ub_resolve_async(ctx.get(), qname.c_str(), detail::rrType(type), detail::kClassIn,
+                           p.get(), &onResult, id);
+    if (err == UB_NOERROR) {
+      bg_started.store(true, std::memory_order_release);
+    }
+  }
+  if (err != UB_NOERROR) {
+    registry.remove(p.get());  // libunbound kept nothing: no callback will come
+  }
+  return err;
+}
+
+// One lookup in flight: attempt 0 is submitted by begin() (from start()), later attempts
+// by wait(). Attempt k ends at started + (k+1) x timeout_ms, never after the deadline
+// of the Budget given to start(), whenever wait() is called: a lookup waited for late
+// is not given more time than query() would have had, and an attempt whose window has
+// passed is skipped rather than sent and cancelled at once. An answer that is in when
+// wait() looks is used even if it came after its attempt's window: it is real, and it
+// cost the caller nothing.
+//
+// Concurrency: wait() is serialized by drive_ (the first caller drives the attempts,
+// later callers find the answer); state_ guards the attempt in flight for ready() and
+// the destructor.
+class UnboundLookup final : public Lookup {
+ public:
+  using Clock = Budget::Clock;
+
+  UnboundLookup(std::shared_ptr<Core> core, std::string qname, Type type,
+                Clock::time_point deadline)
+      : core_(std::move(core)),
+        qname_(std::move(qname)),
+        type_(type),
+        started_(Clock::now()),
+        deadline_(deadline),
+        attempts_(1 + core_->opts.retries),
+        per_attempt_(core_->opts.timeout_ms) {}
+
+  // Dropped unanswered: cancel the attempt in flight, so libunbound forgets it and the
+  // registry lets go of it now; if its answer is being delivered at this moment, the
+  // callback frees it instead (see Pending).
+  ~UnboundLookup() override { static_cast<void>(abandon()); }
+
+  UnboundLookup(const UnboundLookup&) = delete;
+  UnboundLookup& operator=(const UnboundLookup&) = delete;
+
+  // Submits attempt 0. Called once, before the Lookup is shared.
+  void begin() {
+    auto p = std::make_shared<Pending>();
+    int id = 0;
+    if (const int err = core_->submit(p, qname_, type_, &id); err != UB_NOERROR) {
+      finish(failed(Status::TempFail, std::string("libunbound: ") + ub_strerror(err)));
+      return;
+    }
+    const std::lock_guard<std::mutex> lock(state_);
+    current_ = std::move(p);
+    id_ = id;
+  }
+
+  const Answer& wait() override {
+    const std::lock_guard<std::mutex> drive(drive_);
+    while (!answered_.load(std::memory_order_acquire)) {
+      std::shared_ptr<Pending> p;
+      {
+        const std::lock_guard<std::mutex> lock(state_);
+        p = current_;
+      }
+      if (p) {
+        std::unique_lock<std::mutex> lock(p->m);
+        if (p->cv.wait_until(lock, attemptEnd(attempt_), [&p] { return p->done; })) {
+          Answer a = answerOf(*p, type_);
+          lock.unlock();
+          finish(std::move(a));
+          break;
+        }
+      }
+      // This attempt's time is up.
+      if (const std::shared_ptr<Pending> late = abandon()) {
+        finish(answerOf(*late, type_));  // done: nobody writes it any more
+        break;
+      }
+      const Clock::time_point now = Clock::now();
+      ++attempt_;
+      while (attempt_ < attempts_ && attemptEnd(attempt_) <= now) {
+        ++attempt_;
+      }
+      if (attempt_ >= attempts_) {
+        finish(failed(Status::TempFail, "timeout"));
+        break;
+      }
+      auto next = std::make_shared<Pending>();
+      int id = 0;
+      if (const int err = core_->submit(next, qname_, type_, &id); err != UB_NOERROR) {
+        finish(failed(Status::TempFail, std::string("libunbound: ") + ub_strerror(err)));
+        break;
+      }
+      const std::lock_guard<std::mutex> lock(state_);
+      current_ = std::move(next);
+      id_ = id;
+    }
+    return answer_;
+  }
+
+  bool ready() const noexcept override {
+    if (answered_.load(std::memory_order_acquire)) {
+      return true;
+    }
+    if (Clock::now() >= deadline_) {
+      return true;  // wait() only cancels and reports the timeout
+    }
+    const std::lock_guard<std::mutex> lock(state_);
+    if (!current_) {
+      return false;
+    }
+    const std::lock_guard<std::mutex> plock(current_->m);
+    return current_->done;
+  }
+
+ private:
+  Clock::time_point attemptEnd(int attempt) const {
+    return std::min(started_ + per_attempt_ * (attempt + 1), deadline_);
+  }
+
+  void finish(Answer a) {
+    answer_ = std::move(a);
+    answered_.store(true, std::memory_order_release);
+  }
+
+  // Takes the attempt in flight away and cancels it. Returns it if it was answered in
+  // the meantime (before the cancel, or libunbound said UB_NOID and the callback has
+  // run since), else nullptr.
+  std::shared_ptr<Pending> abandon() noexcept {
+    std::shared_ptr<Pending> p;
+    int id = 0;
+    {
+      const std::lock_guard<std::mutex> lock(state_);
+      p = std::move(current_);
+      current_.reset();
+      id = id_;
+    }
+    if (!p) {
+      return nullptr;
+    }
+    {
+      const std::lock_guard<std::mutex> lock(p->m);
+      if (p->done) {
+        // The callback has run and left the registry: nothing to cancel (and the id
+        // may already name another lookup).
+        return p;
+      }
+    }
+    if (ub_cancel(core_->ctx.get(), id) == UB_NOERROR) {
+      core_->registry.remove(p.get());  // its callback will never run
+      return nullptr;
+    }
+    // UB_NOID: the answer is being delivered at this moment. Use it if it is here; if
+    // not, the callback still holds the registry's reference and cleans up.
+    const std::lock_guard<std::mutex> lock(p->m);
+    return p->done ? p : nullptr;
+  }
+
+  const std::shared_ptr<Core> core_;  // keeps the context alive as long as we may cancel
+  const std::string qname_;           // presentation form, escaped
+  const Type type_;
+  const Clock::time_point started_;
+  const Clock::time_point deadline_;  // the Budget's, captured at start()
+  const int attempts_;
+  const std::chrono::milliseconds per_attempt_;
+
+  std::mutex drive_;              // one wait() at a time drives the attempts
+  int attempt_ = 0;               // the attempt in flight; drive_
+  mutable std::mutex state_;      // guards current_ and id_
+  std::shared_ptr<Pending> current_;
+  int id_ = 0;
+  std::atomic<bool> answered_{false};
+  Answer answer_;  // written once, before answered_ becomes true
+};
+
 }  // namespace
+
+struct UnboundResolver::Impl {
+  std::shared_ptr<Core> core;
+};
 
 UnboundResolver::UnboundResolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 UnboundResolver::~UnboundResolver() = default;
@@ -180,13 +354,16 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   if (options.timeout_ms < 1 || options.retries < 0) {
     return fail(Errc::Invalid, "dns: timeout_ms must be at least 1 and retries at least 0");
   }
-  auto impl = std::make_unique<Impl>();
-  impl->opts = options;
-  impl->ctx.reset(ub_ctx_create());
-  if (!impl->ctx) {
+  if (options.max_udp_in_flight < 1) {
+    return fail(Errc::Invalid, "dns: max_udp_in_flight must be at least 1");
+  }
+  auto core = std::make_shared<Core>();
+  core->opts = options;
+  core->ctx.reset(ub_ctx_create());
+  if (!core->ctx) {
     return fail(Errc::Internal, "libunbound: cannot create a context");
   }
-  ub_ctx* ctx = impl->ctx.get();
+  ub_ctx* ctx = core->ctx.get();
   // A thread, not the default forked process, answers async lookups: a process would
   // not share the cache and would outlive a crash of ours.
   if (int err = ub_ctx_async(ctx, 1); err != UB_NOERROR) {
@@ -196,6 +373,13 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   // resolver (and the test's nsd) is the usual forwarder of a mail host.
   if (int err = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"); err != UB_NOERROR) {
     return fail(ubError("libunbound: do-not-query-localhost", err));
+  }
+  // Every lookup of every message is in flight at once (start()); see
+  // UnboundOptions::max_udp_in_flight for why libunbound's 16 is not enough.
+  if (int err = ub_ctx_set_option(ctx, "outgoing-range:",
+                                  std::to_string(options.max_udp_in_flight).c_str());
+      err != UB_NOERROR) {
+    return fail(ubError("libunbound: outgoing-range", err));
   }
   if (!options.dnssec) {
     // Without a trust anchor the validator proves nothing; skip it.
@@ -247,70 +431,39 @@ Result<ResolverSharedPtr> UnboundResolver::create(const UnboundOptions& options)
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
     return fail(Errc::Internal, std::string("pipe2: ") + std::strerror(errno));
   }
-  impl->wake_read = Fd(pipefd[0]);
-  impl->wake_write = Fd(pipefd[1]);
+  core->wake_read = Fd(pipefd[0]);
+  core->wake_write = Fd(pipefd[1]);
   try {
     const SignalsBlocked blocked;
-    Impl* raw = impl.get();
-    impl->dispatcher = std::thread([raw] { raw->dispatch(); });
+    Core* raw = core.get();  // the thread is joined before *raw goes (~Core)
+    core->dispatcher = std::thread([raw] { raw->dispatch(); });
   } catch (const std::system_error& e) {
     return fail(Errc::Internal, std::string("dns: cannot start a thread: ") + e.what());
   }
+  auto impl = std::make_unique<Impl>();
+  impl->core = std::move(core);
   return ResolverSharedPtr(new UnboundResolver(std::move(impl)));
 }
 
-Answer UnboundResolver::query(std::string_view name, Type type, const Budget& budget) {
+LookupPtr UnboundResolver::start(std::string_view name, Type type, const Budget& budget) {
   if (!isQueryableName(name)) {
-    return failed(Status::BadName, "not a DNS name");
+    return answeredLookup(failed(Status::BadName, "not a DNS name"));
   }
   if (budget.exhausted()) {
-    return failed(Status::TempFail, "DNS budget exhausted");
+    return answeredLookup(failed(Status::TempFail, "DNS budget exhausted"));
   }
   // Escaped, so a name with '\\', ';', spaces or NUL reaches the wire as its octets.
-  const std::string qname = detail::presentationName(detail::normalizeName(name));
-  const std::chrono::milliseconds per_attempt(impl_->opts.timeout_ms);
-  const int attempts = 1 + impl_->opts.retries;
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    const Budget::Clock::time_point now = Budget::Clock::now();
-    if (now >= budget.deadline()) {
-      break;
-    }
-    const Budget::Clock::time_point until = std::min(now + per_attempt, budget.deadline());
-    auto p = std::make_shared<Pending>();
-    p->registry = &impl_->registry;
-    impl_->registry.add(p);
-    int id = 0;
-    int err = 0;
-    if (impl_->bg_started.load(std::memory_order_acquire)) {
-      err = ub_resolve_async(impl_->ctx.get(), qname.c_str(), detail::rrType(type),
-                             detail::kClassIn, p.get(), &onResult, &id);
-    } else {
-      const SignalsBlocked blocked;
-      err = ub_resolve_async(impl_->ctx.get(), qname.c_str(), detail::rrType(type),
-                             detail::kClassIn, p.get(), &onResult, &id);
-      impl_->bg_started.store(err == UB_NOERROR, std::memory_order_release);
-    }
-    if (err != UB_NOERROR) {
-      impl_->registry.remove(p.get());
-      return failed(Status::TempFail, std::string("libunbound: ") + ub_strerror(err));
-    }
-    std::unique_lock<std::mutex> lock(p->m);
-    if (p->cv.wait_until(lock, until, [&p] { return p->done; })) {
-      return answerOf(*p, type);
-    }
-    lock.unlock();
-    if (ub_cancel(impl_->ctx.get(), id) == UB_NOERROR) {
-      impl_->registry.remove(p.get());  // its callback will never run
-      continue;
-    }
-    // UB_NOID: the answer is being delivered at this moment. Use it if it is here; if
-    // not, the callback still owns the registry's reference and cleans up.
-    lock.lock();
-    if (p->done) {
-      return answerOf(*p, type);
-    }
-  }
-  return failed(Status::TempFail, "timeout");
+  auto lookup = std::make_shared<UnboundLookup>(
+      impl_->core, detail::presentationName(detail::normalizeName(name)), type,
+      budget.deadline());
+  lookup->begin();
+  return lookup;
+}
+
+// One code path: a blocking query is a lookup started and waited for at once.
+Answer UnboundResolver::query(std::string_view name, Type type, const Budget& budget) {
+  const LookupPtr lookup = start(name, type, budget);
+  return lookup->wait();
 }
 
 }  // namespace mw::dns

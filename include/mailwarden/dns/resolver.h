@@ -80,11 +80,14 @@ class Budget {
   using Clock = std::chrono::steady_clock;
   explicit Budget(std::chrono::milliseconds total) : deadline_(Clock::now() + total) {}
   static Budget unlimited() { return Budget(std::chrono::hours(24)); }
+  // A budget that ends at `deadline`: e.g. the earlier of a message's and a caller's.
+  static Budget until(Clock::time_point deadline) noexcept { return Budget(deadline); }
   Clock::time_point deadline() const noexcept { return deadline_; }
   bool exhausted() const noexcept { return Clock::now() >= deadline_; }
   std::chrono::milliseconds remaining() const noexcept;
 
  private:
+  explicit Budget(Clock::time_point deadline) noexcept : deadline_(deadline) {}
   Clock::time_point deadline_;
 };
 

@@ -267,6 +267,8 @@ TEST(UnboundResolver, CreateRejectsBadOptions) {
        "dns: timeout_ms must be at least 1 and retries at least 0"},
       {"negative retries", opts([](UnboundOptions& o) { o.retries = -1; }),
        "dns: timeout_ms must be at least 1 and retries at least 0"},
+      {"no UDP socket", opts([](UnboundOptions& o) { o.max_udp_in_flight = 0; }),
+       "dns: max_udp_in_flight must be at least 1"},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
