@@ -72,6 +72,7 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
   nlohmann::ordered_json spf = nullptr;
   nlohmann::ordered_json dkim = nlohmann::ordered_json::array();
   nlohmann::ordered_json dmarc = nullptr;
+  nlohmann::ordered_json iprev = nullptr;
   auto prop = [](const verdict::AuthResult& r, std::string_view name) -> nlohmann::ordered_json {
     for (const auto& [k, value] : r.properties) {
       if (k == name) {
@@ -102,11 +103,32 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
                {"policy", policy},
                {"from_domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
                                                 : nlohmann::ordered_json(r.domain)}};
+    } else if (r.method == verdict::Method::Iprev) {
+      iprev = {{"result", result}, {"name", prop(r, "policy.iprev")}};
     }
   }
   j["spf"] = spf;
   j["dkim"] = dkim;
   j["dmarc"] = dmarc;
+  // Issue 17 (DESIGN.md's list of added fields): iprev, and one entry per list lookup
+  // that answered or failed ("lookup" is what was looked up, "key" which of the
+  // message's keys it was).
+  j["iprev"] = iprev;
+  nlohmann::ordered_json lists = nlohmann::ordered_json::array();
+  for (const reputation::ListHit& h : v.lists) {
+    nlohmann::ordered_json symbols = nlohmann::ordered_json::array();
+    for (const reputation::Listing& l : h.classes) {
+      symbols.push_back(l.symbol);
+    }
+    lists.push_back({{"zone", h.zone},
+                     {"lookup", h.lookup},
+                     {"key", std::string(reputation::toString(h.key))},
+                     {"query", h.query},
+                     {"codes", h.codes},
+                     {"result", std::string(reputation::toString(h.result))},
+                     {"symbols", symbols}});
+  }
+  j["lists"] = lists;
   nlohmann::ordered_json rules = nlohmann::ordered_json::array();
   for (const verdict::Contribution& c : v.contributions) {
     rules.push_back({{"id", c.rule_id}, {"score", roundScore(c.score)}});

@@ -127,6 +127,13 @@ std::optional<std::string> domainForDns(std::string_view d) {
   return std::move(*a);
 }
 
+std::string keyNameOf(std::string_view selector, std::string_view domain) {
+  std::string name(selector);
+  name += "._domainkey.";
+  name += domain;
+  return name;
+}
+
 std::string tag(DKIM_SIGINFO* sig, const char* name) {
   // dkim_sig_gettagvalue() takes a non-const pointer it does not write through.
   unsigned char* v = dkim_sig_gettagvalue(
@@ -244,7 +251,7 @@ DKIM_CBSTAT keyLookupImpl(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, siz
     ctx->notes[sig] = {Status::PermError, "d= is not a valid internationalized domain name"};
     return DKIM_CBSTAT_NOTFOUND;
   }
-  const std::string name = std::string(reinterpret_cast<const char*>(sel)) + "._domainkey." + *d;
+  const std::string name = keyNameOf(reinterpret_cast<const char*>(sel), *d);
   // RFC 6376 §3.5/§6.1.1: d= and s= must form a domain name; one that is not a DNS
   // name is a broken signature (permerror), not a DNS failure (dns::Outcome::BadName).
   const auto bad_name = [&] {
@@ -397,39 +404,10 @@ void Verifier::header(std::string_view name, std::string_view value) {
 
 namespace {
 
-// The value of tag `name` in a DKIM-Signature tag-list (RFC 6376 §3.2), whitespace
-// (folding included) removed; nullopt when absent.
-std::optional<std::string> rawTag(std::string_view list, std::string_view name) {
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    const std::size_t semi = std::min(list.find(';', pos), list.size());
-    const std::string_view item = list.substr(pos, semi - pos);
-    const std::size_t eq = item.find('=');
-    if (eq != std::string_view::npos) {
-      std::string tname;
-      for (const char c : item.substr(0, eq)) {
-        if (!ascii::isWsp(c)) {
-          tname += c;
-        }
-      }
-      if (tname == name) {
-        std::string v;
-        for (const char c : item.substr(eq + 1)) {
-          if (!ascii::isWsp(c)) {
-            v += c;
-          }
-        }
-        return v;
-      }
-    }
-    pos = semi + 1;
-  }
-  return std::nullopt;
-}
 
 // How often h= names DKIM-Signature.
 std::size_t signedSignatureFields(std::string_view value) {
-  const std::optional<std::string> h = rawTag(value, "h");
+  const std::optional<std::string> h = signatureTag(value, "h");
   std::size_t n = 0;
   if (!h) {
     return 0;
@@ -467,10 +445,10 @@ void Verifier::Impl::withholdOversigned() {
     if (signedSignatureFields(value) > signature_fields - 1) {
       SignatureResult r;
       r.result = Status::PermError;
-      r.domain = ascii::lower(rawTag(value, "d").value_or(""));
-      r.selector = rawTag(value, "s").value_or("");
-      r.algorithm = ascii::lower(rawTag(value, "a").value_or(""));
-      r.b_prefix = rawTag(value, "b").value_or("").substr(0, 8);
+      r.domain = ascii::lower(signatureTag(value, "d").value_or(""));
+      r.selector = signatureTag(value, "s").value_or("");
+      r.algorithm = ascii::lower(signatureTag(value, "a").value_or(""));
+      r.b_prefix = signatureTag(value, "b").value_or("").substr(0, 8);
       r.reason = "h= names DKIM-Signature more often than the message has other such fields";
       withheld.emplace(index, std::move(r));
       name.clear();  // not fed
@@ -714,6 +692,46 @@ Outcome verifyMessage(const Library& library, std::string_view raw, dns::Resolve
   reader.feed(raw);
   reader.finish();
   return verifier.finish();
+}
+
+std::optional<std::string> signatureTag(std::string_view list, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    const std::size_t semi = std::min(list.find(';', pos), list.size());
+    const std::string_view item = list.substr(pos, semi - pos);
+    const std::size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string tname;
+      for (const char c : item.substr(0, eq)) {
+        if (!ascii::isWsp(c)) {
+          tname += c;
+        }
+      }
+      if (tname == name) {
+        std::string v;
+        for (const char c : item.substr(eq + 1)) {
+          if (!ascii::isWsp(c)) {
+            v += c;
+          }
+        }
+        return v;
+      }
+    }
+    pos = semi + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> keyRecordName(std::string_view selector, std::string_view domain) {
+  const std::optional<std::string> d = domainForDns(domain);
+  if (!d) {
+    return std::nullopt;
+  }
+  std::string name = keyNameOf(selector, *d);
+  if (!dns::isQueryableName(name)) {
+    return std::nullopt;
+  }
+  return name;
 }
 
 }  // namespace mw::dkim

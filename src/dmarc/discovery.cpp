@@ -102,13 +102,32 @@ std::vector<std::string> treeWalkNames(std::string_view domain) {
   return out;
 }
 
+namespace {
+
+std::string recordName(std::string_view domain) {
+  std::string qname = "_dmarc.";
+  qname += domain;
+  return qname;
+}
+
+}  // namespace
+
+void startTreeWalk(dns::Resolver& resolver, const dns::Budget& budget, std::string_view domain) {
+  for (const std::string& name : treeWalkNames(domain)) {
+    const std::string qname = recordName(name);
+    if (dns::isQueryableName(qname)) {
+      resolver.start(qname, dns::Type::TXT, budget);
+    }
+  }
+}
+
 const RecordLookup& Discovery::lookup(const std::string& domain) {
   if (auto it = cache_.find(domain); it != cache_.end()) {
     return it->second;
   }
   RecordLookup r;
   r.domain = domain;
-  const std::string qname = "_dmarc." + domain;
+  const std::string qname = recordName(domain);
   if (!dns::isQueryableName(qname)) {
     // Not a DNS failure (dns::Outcome::BadName): a name that cannot exist holds no
     // record, and the walk goes on to shorter names (§4.10).

@@ -73,19 +73,20 @@ void Iprev::startForward() {
   switch (dns::classify(a)) {
     case dns::Outcome::Temporary:
       ptr_result_ = IprevResult::TempError;
-      ptr_problem_ = "PTR lookup failed (" + (a.why.empty() ? std::string(dns::toString(a.status))
-                                                             : a.why) + ")";
+      // No parentheses: the text becomes an Authentication-Results comment.
+      ptr_problem_ = "PTR lookup failed: " + (a.why.empty() ? std::string(dns::toString(a.status))
+                                                             : a.why);
       return;
     case dns::Outcome::Absent:
     case dns::Outcome::BadName:
       ptr_result_ = IprevResult::PermError;
-      ptr_problem_ = "no PTR record (" + std::string(dns::toString(a.status)) + ")";
+      ptr_problem_ = "no PTR record: " + std::string(dns::toString(a.status));
       return;
     case dns::Outcome::Found: break;
   }
   if (a.ptr.empty()) {
     ptr_result_ = IprevResult::PermError;
-    ptr_problem_ = "no PTR record (empty answer)";
+    ptr_problem_ = "no PTR record: empty answer";
     return;
   }
   const dns::Type type = v6_ ? dns::Type::AAAA : dns::Type::A;

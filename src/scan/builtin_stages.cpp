@@ -88,6 +88,13 @@ void publish(verdict::Findings& findings, std::vector<std::string> names) {
   }
 }
 
+TaskPool& checkWorkers() {
+  // 64 threads: a check waits for DNS, not for a core; beyond 64 checks at once the
+  // queue waits, bounded by each message's budget. Never destroyed before exit.
+  static TaskPool pool(64);
+  return pool;
+}
+
 void onTemperror(verdict::Findings& findings, const config::OnTemperror& setting,
                  const char* rule_id, std::string reason) {
   if (setting.tempfail) {

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "mailwarden/config/config.h"
+#include "mailwarden/base/task_pool.h"
 #include "mailwarden/dns/resolver.h"
+#include "mailwarden/dns/session.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
 #include "mailwarden/rules/rules.h"
@@ -79,13 +81,25 @@ StagePtr makeHeaderGuard(const verdict::Policy& policy);
 class Snapshot;
 // SPF (RFC 7208) for the MAIL FROM identity (the HELO identity for the null sender) and,
 // if configured, the HELO identity; runs at MAIL FROM, when its input is known.
-StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+StagePtr makeSpfStage(const Snapshot& snapshot, dns::Session& dns);
 // DKIM (RFC 6376) for every signature of the message, fed as it streams in
 // (dkim_stage.cpp); needs snapshot.dkimLibrary().
-StagePtr makeDkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+StagePtr makeDkimStage(const Snapshot& snapshot, dns::Session& dns);
+
+// iprev (RFC 8601 §3) and the DNS lists of reputation.lists (RFC 5782): lookups started
+// as their keys are known, collected at end of message (reputation_stage.cpp); after
+// the DKIM stage (a d= list counts only verified signatures), before the rules (they
+// read its symbols and the confirmed client name).
+// Subscribes itself to `mime`'s text extraction when a list asks for URL hosts.
+StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime);
 
 // DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
-StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget);
+StagePtr makeDmarcStage(const Snapshot& snapshot, dns::Session& dns);
+
+// The threads that run a check while the message streams on (SPF at MAIL FROM, one task
+// per identity): one pool for the process, created at first use. Its tasks only wait
+// for DNS, bounded by the message's budget, never for each other (TaskPool's rule).
+TaskPool& checkWorkers();
 
 // Appends `names` to findings.symbols (scan/symbols.h: who publishes what).
 void publish(verdict::Findings& findings, std::vector<std::string> names);

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "builtin_stages.h"
+#include "mailwarden/base/ascii.h"
 #include "mailwarden/dkim/dkim.h"
+#include "mailwarden/message/header.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
@@ -39,11 +41,11 @@ verdict::Code code(dkim::Status s) noexcept {
 
 class DkimStage final : public Stage {
  public:
-  DkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
+  DkimStage(const Snapshot& snapshot, dns::Session& dns)
       : options_(snapshot.config().dkim),
         limits_(snapshot.limits()),
-        budget_(std::move(budget)),
-        verifier_(*snapshot.dkimLibrary(), snapshot.resolver(), *budget_, snapshot.clock(),
+        dns_(dns),
+        verifier_(*snapshot.dkimLibrary(), dns, dns.budget(), snapshot.clock(),
                   dkim::VerifyOptions{options_.max_signatures, 300}) {}
 
   std::string_view name() const noexcept override { return "dkim"; }
@@ -58,6 +60,7 @@ class DkimStage final : public Stage {
       return Flow::Continue;
     }
     verifier_.header(field.name, field.value);
+    prefetchKey(field);
     return Flow::Continue;
   }
 
@@ -168,9 +171,30 @@ class DkimStage final : public Stage {
     }
   }
 
+  // The key of a signature is asked as soon as its DKIM-Signature field arrives, not at
+  // end of headers where libopendkim asks for it: the Verifier's lookup joins this one
+  // (dns::Session), so the keys of every signature are in flight together and alongside
+  // the other checks' lookups. Only for the signatures the Verifier evaluates (the first
+  // max_signatures); a field that names no usable key starts nothing.
+  void prefetchKey(const message::HeaderField& field) {
+    if (!ascii::iequals(field.name, "DKIM-Signature") || signatures_ >= options_.max_signatures) {
+      return;
+    }
+    ++signatures_;
+    const std::string value = message::unfold(field.value);
+    const std::optional<std::string> s = dkim::signatureTag(value, "s");
+    const std::optional<std::string> d = dkim::signatureTag(value, "d");
+    if (s && d) {
+      if (const std::optional<std::string> name = dkim::keyRecordName(*s, *d)) {
+        dns_.start(*name, dns::Type::TXT);
+      }
+    }
+  }
+
   config::DkimOptions options_;
   message::Limits limits_;
-  std::shared_ptr<const dns::Budget> budget_;
+  dns::Session& dns_;
+  int signatures_ = 0;
   dkim::Verifier verifier_;
   std::size_t fields_ = 0;
   std::size_t bytes_ = 0;
@@ -180,8 +204,8 @@ class DkimStage final : public Stage {
 
 }  // namespace
 
-StagePtr makeDkimStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
-  return std::make_unique<DkimStage>(snapshot, std::move(budget));
+StagePtr makeDkimStage(const Snapshot& snapshot, dns::Session& dns) {
+  return std::make_unique<DkimStage>(snapshot, dns);
 }
 
 }  // namespace mw::scan

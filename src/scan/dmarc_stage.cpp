@@ -73,8 +73,8 @@ verdict::DmarcPolicy policy(dmarc::Policy p) noexcept {
 
 class DmarcStage final : public Stage {
  public:
-  DmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
-      : resolver_(snapshot.resolver()), options_(snapshot.config().dmarc), budget_(std::move(budget)) {
+  DmarcStage(const Snapshot& snapshot, dns::Session& dns)
+      : dns_(dns), options_(snapshot.config().dmarc) {
     for (const std::string& n : options_.exception_networks) {
       if (std::optional<dmarc::Network> net = dmarc::parseNetwork(n)) {
         networks_.push_back(*net);  // config/ validated every entry
@@ -95,6 +95,7 @@ class DmarcStage final : public Stage {
       // No catch here: an allocation failure is not an unparsable From (stage.h).
       if (from_.size() < kMaxFromFields) {
         from_.push_back(message::unfold(field.value));
+        prefetch(from_.back());
       } else {
         from_.emplace_back();  // counted; "" does not parse, which is the truth of it
       }
@@ -123,7 +124,7 @@ class DmarcStage final : public Stage {
     collect(findings, spf, dkim);
 
     const dmarc::Authors authors = dmarc::authorDomains(from_);
-    dmarc::Discovery discovery(resolver_, *budget_);
+    dmarc::Discovery discovery(dns_, dns_.budget());
     std::optional<dmarc::Evaluation> e;
     std::string prefix;  // says why the evaluation is about one of several authors
     if (authors.single()) {
@@ -276,9 +277,25 @@ class DmarcStage final : public Stage {
     }
   }
 
-  dns::Resolver& resolver_;
+  // DESIGN.md: the DMARC record is asked as soon as From is seen. The author domains of
+  // each From field (at most kMaxAuthorDomains in all) start their tree walk now;
+  // evaluate() at end of message joins those lookups through the Session.
+  void prefetch(const std::string& from) {
+    if (client_ip_.empty()) {
+      return;  // run() evaluates nothing without a client address
+    }
+    for (const std::string& d : dmarc::authorDomains({from}).domains) {
+      if (prefetched_ >= dmarc::kMaxAuthorDomains) {
+        return;
+      }
+      ++prefetched_;
+      dmarc::startTreeWalk(dns_, dns_.budget(), d);
+    }
+  }
+
+  dns::Session& dns_;
   config::DmarcOptions options_;
-  std::shared_ptr<const dns::Budget> budget_;
+  std::size_t prefetched_ = 0;  // author domains whose walk was started
   std::vector<dmarc::Network> networks_;
   std::vector<std::string> from_;
   std::string client_ip_;
@@ -287,8 +304,8 @@ class DmarcStage final : public Stage {
 
 }  // namespace
 
-StagePtr makeDmarcStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
-  return std::make_unique<DmarcStage>(snapshot, std::move(budget));
+StagePtr makeDmarcStage(const Snapshot& snapshot, dns::Session& dns) {
+  return std::make_unique<DmarcStage>(snapshot, dns);
 }
 
 }  // namespace mw::scan

@@ -8,4 +8,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/dkim_stage.cpp \
 	src/scan/dmarc_stage.cpp \
 	src/scan/rules_stage.cpp \
+	src/scan/reputation_stage.cpp \
 	src/scan/symbols.cpp

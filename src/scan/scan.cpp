@@ -32,7 +32,11 @@ void Scan::startStages() {
     return;
   }
   started_ = true;
-  stages_ = snapshot_->makeStages();
+  // One DNS budget per message (dns.budget_ms), shared by every lookup of every stage.
+  dns_ = std::make_unique<dns::Session>(
+      snapshot_->resolverPtr(),
+      dns::Budget(std::chrono::milliseconds(snapshot_->config().dns.budget_ms)));
+  stages_ = snapshot_->makeStages(*dns_);
   done_.assign(stages_.size(), false);
   failed_.assign(stages_.size(), false);
 }

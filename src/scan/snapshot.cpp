@@ -91,29 +91,41 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
     }
     dkim_library = std::move(*lib);
   }
+  reputation::ListsConstSharedPtr lists;
+  if (!config.reputation.lists.empty()) {
+    Result<reputation::ListsConstSharedPtr> made = reputation::Lists::create(config.reputation, clock);
+    if (!made) {
+      return fail(made.error());
+    }
+    lists = std::move(*made);
+  }
   const std::uint64_t generation = g_next_generation.fetch_add(1);
   auto* snapshot = new Snapshot(std::move(config), std::move(clock), std::move(resolver),
                                std::move(rules), generation);
   snapshot->dkim_ = std::move(dkim_library);
+  snapshot->lists_ = std::move(lists);
   return std::shared_ptr<const Snapshot>(snapshot);
 }
 
-std::vector<StagePtr> Snapshot::makeStages() const {
+std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
   // The order is a fact of the protocols, not a plugin graph: the guard and MIME stages
-  // first; SPF, DKIM and the rules plug in after them; DMARC, which needs the SPF and
-  // DKIM results, will always be last.
-  // One DNS budget per message, shared by every stage that looks something up.
-  auto budget = std::make_shared<const dns::Budget>(std::chrono::milliseconds(config_.dns.budget_ms));
+  // first; SPF and DKIM; reputation after DKIM (a d= list counts verified signatures
+  // only) and before the rules (composites read its symbols, envelope:client_name its
+  // confirmed name); DMARC, which needs the SPF and DKIM results, always last. Every
+  // stage starts its lookups as soon as its input is known and waits at end of message.
   std::vector<StagePtr> stages;
   stages.push_back(makeHeaderGuard(config_.policy));
   auto mime = std::make_unique<MimeStage>(config_.limits);
   MimeStage& parser = *mime;  // owned by `stages` from here, as its subscribers will be
   stages.push_back(std::move(mime));
   if (config_.spf.enabled) {
-    stages.push_back(makeSpfStage(*this, budget));
+    stages.push_back(makeSpfStage(*this, dns));
   }
   if (dkim_) {
-    stages.push_back(makeDkimStage(*this, budget));
+    stages.push_back(makeDkimStage(*this, dns));
+  }
+  if (lists_ || config_.iprev.enabled) {
+    stages.push_back(makeReputationStage(*this, dns, parser));
   }
   if (rules_) {
     auto rules = std::make_unique<RulesStage>(rules_, config_.limits);
@@ -122,7 +134,7 @@ std::vector<StagePtr> Snapshot::makeStages() const {
     stages.push_back(std::move(rules));
   }
   if (config_.dmarc.enabled) {
-    stages.push_back(makeDmarcStage(*this, budget));  // last: reads the SPF/DKIM results
+    stages.push_back(makeDmarcStage(*this, dns));  // last: reads the SPF/DKIM results
   }
   return stages;
 }

@@ -1,6 +1,7 @@
 // scan/spf_stage.cpp — SPF results into Findings: Authentication-Results entries, scores,
 // the optional reject on fail, and temperror as spf.temperror says (the failure policy
 // by default, or a score).
+#include <optional>
 #include <string>
 
 #include "builtin_stages.h"
@@ -15,48 +16,75 @@ namespace {
 
 class SpfStage final : public Stage {
  public:
-  SpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget)
-      : resolver_(snapshot.resolver()),
-        options_(snapshot.config().spf),
-        budget_(std::move(budget)) {
+  SpfStage(const Snapshot& snapshot, dns::Session& dns)
+      : dns_(dns), options_(snapshot.config().spf) {
     spf_options_.receiving_host = snapshot.policy().authserv_id;
     spf_options_.clock = snapshot.clockPtr();
   }
 
-  std::string_view name() const noexcept override { return "spf"; }
-
-  Flow envelope(const message::Envelope& env, verdict::Findings& findings) override {
-    run(env, findings);  // an exception: Scan logs and counts it, the failure policy applies
-    return Flow::Done;
-  }
-
-  void endOfMessage(verdict::Findings&) override {}
-
- private:
-  void run(const message::Envelope& env, verdict::Findings& findings) {
-    // RFC 7208 §2.1/§2.4: SPF authorizes a host by its IP address; without one (local
-    // submission, `check` without --client-ip) there is nothing to check.
-    if (env.client_ip.empty()) {
-      return;
-    }
-    spf::Checker checker(resolver_, spf_options_);
-    const bool null_sender = env.mail_from.empty();
-    const spf::CheckResult main = checker.checkMailFrom(env.client_ip, env.helo, env.mail_from, *budget_);
-    // RFC 8601 §2.7.2: smtp.mailfrom for MAIL FROM; for the null sender the identity
-    // checked is the HELO name (RFC 7208 §2.4), reported as smtp.helo.
-    record(findings, main, null_sender ? "smtp.helo" : "smtp.mailfrom",
-           null_sender ? env.helo : env.mail_from);
-    // The symbols are the first result's only (scan/symbols.h), never HELO's below.
-    publish(findings, spfSymbols(code(main.result)));
-    policy(findings, main, env);
-    if (options_.check_helo && !null_sender && !env.helo.empty()) {
-      const spf::CheckResult helo = checker.checkHelo(env.client_ip, env.helo, *budget_);
-      if (helo.result != spf::Result::None) {
-        record(findings, helo, "smtp.helo", env.helo);
+  // A check still running (the message was aborted) uses our members: wait for it. It
+  // ends by the message's DNS budget at the latest.
+  ~SpfStage() override {
+    for (const TaskHandle& t : {main_task_, helo_task_}) {
+      if (t.valid()) {
+        static_cast<void>(t.error());  // waits; never throws
       }
     }
   }
 
+  std::string_view name() const noexcept override { return "spf"; }
+
+  // MAIL FROM: the MAIL FROM (or, for the null sender, HELO) identity and the HELO
+  // identity are checked at once, each in a worker thread, while the message streams
+  // on; end of message collects them. An exception in a check (bad_alloc) is kept by
+  // its TaskHandle and rethrown at end of message: Scan logs and counts it and the
+  // failure policy applies.
+  Flow envelope(const message::Envelope& env, verdict::Findings&) override {
+    // RFC 7208 §2.1/§2.4: SPF authorizes a host by its IP address; without one (local
+    // submission, `check` without --client-ip) there is nothing to check.
+    if (env.client_ip.empty()) {
+      return Flow::Done;
+    }
+    env_ = &env;
+    client_ip_ = env.client_ip;
+    helo_ = env.helo;
+    mail_from_ = env.mail_from;
+    null_sender_ = env.mail_from.empty();
+    main_task_ = checkWorkers().submit([this] {
+      spf::Checker checker(dns_, spf_options_);
+      main_ = checker.checkMailFrom(client_ip_, helo_, mail_from_, dns_.budget());
+    });
+    if (options_.check_helo && !null_sender_ && !helo_.empty()) {
+      helo_task_ = checkWorkers().submit([this] {
+        spf::Checker checker(dns_, spf_options_);
+        helo_result_ = checker.checkHelo(client_ip_, helo_, dns_.budget());
+      });
+    }
+    return Flow::Done;
+  }
+
+  void endOfMessage(verdict::Findings& findings) override {
+    for (const TaskHandle& t : {main_task_, helo_task_}) {
+      if (t.valid()) {
+        t.wait();  // rethrows what the check threw
+      }
+    }
+    if (!main_) {
+      return;
+    }
+    // RFC 8601 §2.7.2: smtp.mailfrom for MAIL FROM; for the null sender the identity
+    // checked is the HELO name (RFC 7208 §2.4), reported as smtp.helo.
+    record(findings, *main_, null_sender_ ? "smtp.helo" : "smtp.mailfrom",
+           null_sender_ ? helo_ : mail_from_);
+    // The first SPF result is the one composites and DMARC read (scan/symbols.h).
+    publish(findings, spfSymbols(code(main_->result)));
+    policy(findings, *main_);
+    if (helo_result_ && helo_result_->result != spf::Result::None) {
+      record(findings, *helo_result_, "smtp.helo", helo_);
+    }
+  }
+
+ private:
   // RFC 8601 §2.7.2: every RFC 7208 §2.6 result is an A-R token of the same name.
   static verdict::Code code(spf::Result r) noexcept {
     switch (r) {
@@ -94,8 +122,8 @@ class SpfStage final : public Stage {
     findings.auth.push_back(std::move(a));
   }
 
-  void policy(verdict::Findings& findings, const spf::CheckResult& r,
-              const message::Envelope& env) const {
+  void policy(verdict::Findings& findings, const spf::CheckResult& r) const {
+    const message::Envelope& env = *env_;  // Scan's: the queue id is known by now
     switch (r.result) {
       case spf::Result::Fail:
         findings.contributions.push_back({"SPF_FAIL", options_.fail_score});
@@ -132,16 +160,24 @@ class SpfStage final : public Stage {
     }
   }
 
-  dns::Resolver& resolver_;
+  dns::Session& dns_;
   config::SpfOptions options_;
   spf::Options spf_options_;
-  std::shared_ptr<const dns::Budget> budget_;
+  const message::Envelope* env_ = nullptr;
+  std::string client_ip_;
+  std::string helo_;
+  std::string mail_from_;
+  bool null_sender_ = false;
+  TaskHandle main_task_;
+  TaskHandle helo_task_;
+  std::optional<spf::CheckResult> main_;         // written by its task, read after wait()
+  std::optional<spf::CheckResult> helo_result_;  // likewise
 };
 
 }  // namespace
 
-StagePtr makeSpfStage(const Snapshot& snapshot, std::shared_ptr<const dns::Budget> budget) {
-  return std::make_unique<SpfStage>(snapshot, std::move(budget));
+StagePtr makeSpfStage(const Snapshot& snapshot, dns::Session& dns) {
+  return std::make_unique<SpfStage>(snapshot, dns);
 }
 
 }  // namespace mw::scan

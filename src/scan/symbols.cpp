@@ -17,8 +17,8 @@ std::string symbol(std::string_view prefix, verdict::Code code) {
 
 }  // namespace
 
-std::vector<std::string> knownSymbols(const config::Config&) {
-  return {
+std::vector<std::string> knownSymbols(const config::Config& config) {
+  std::vector<std::string> names = {
       // spfSymbols
       "SPF_PASS", "SPF_FAIL", "SPF_SOFTFAIL", "SPF_NEUTRAL", "SPF_NONE", "SPF_TEMPERROR",
       "SPF_PERMERROR",
@@ -27,7 +27,16 @@ std::vector<std::string> knownSymbols(const config::Config&) {
       // dmarcSymbols
       "DMARC_PASS", "DMARC_FAIL", "DMARC_NONE", "DMARC_TEMPERROR", "DMARC_PERMERROR",
       "DMARC_REJECT", "DMARC_QUARANTINE",
+      // iprevSymbols
+      "IPREV_PASS", "IPREV_FAIL", "IPREV_PERMERROR", "IPREV_TEMPERROR",
   };
+  // reputation_stage.cpp: the symbol of every answer class of every DNS list
+  for (const reputation::ListOptions& list : config.reputation.lists) {
+    for (const reputation::AnswerClass& c : list.answers) {
+      names.push_back(c.symbol);
+    }
+  }
+  return names;
 }
 
 std::vector<std::string> spfSymbols(verdict::Code mail_from) {
@@ -62,6 +71,22 @@ std::vector<std::string> dkimSymbols(const std::vector<verdict::Code>& results) 
   if (temp) out.emplace_back("DKIM_TEMPERROR");
   if (perm) out.emplace_back("DKIM_PERMERROR");
   return out;
+}
+
+std::vector<std::string> iprevSymbols(verdict::Code result) {
+  switch (result) {
+    case verdict::Code::Pass:
+    case verdict::Code::Fail:
+    case verdict::Code::TempError:
+    case verdict::Code::PermError:
+      return {symbol("IPREV_", result)};
+    case verdict::Code::None:
+    case verdict::Code::SoftFail:
+    case verdict::Code::Neutral:
+    case verdict::Code::Policy:
+      return {};  // not RFC 8601 §2.7.3 iprev results
+  }
+  return {};
 }
 
 std::vector<std::string> dmarcSymbols(verdict::Code result,

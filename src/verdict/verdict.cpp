@@ -344,6 +344,7 @@ bool claimsAuthservId(std::string_view value, std::string_view our_id) {
 Verdict decide(const Policy& policy, const Findings& findings) {
   Verdict v;
   v.auth = findings.auth;
+  v.lists = findings.lists;
 
   // Contributions sorted by rule id, so headers are stable byte for byte.
   std::map<std::string, double> by_rule;

@@ -108,6 +108,17 @@ class Verifier {
   std::unique_ptr<Impl> impl_;
 };
 
+// The value of tag `name` in a DKIM-Signature field value (RFC 6376 §3.2), whitespace
+// (folding included) removed; nullopt when absent. No validation of the value.
+std::optional<std::string> signatureTag(std::string_view value, std::string_view name);
+
+// The name of the TXT record holding the key a signature names (RFC 6376 §3.6.2.1):
+// "SELECTOR._domainkey.D", D lower-case in A-labels (RFC 8616); nullopt when d= is not
+// a valid (internationalized) domain name or the result is not a DNS name. The
+// Verifier's key lookup asks exactly this name, so a lookup started early for it
+// (dns::Session) is the one the Verifier joins.
+std::optional<std::string> keyRecordName(std::string_view selector, std::string_view domain);
+
 // Verifies a whole raw message (CRLF or LF line ends), fed through message::MessageReader
 // as an MTA would present it, in body chunks of `chunk` bytes (0: one piece). For tests,
 // the conformance driver, fuzzing and benchmarks; DNS without a budget limit.

@@ -30,6 +30,14 @@ inline constexpr int kShortenedLabels = 7;  // ...to this many after the first q
 // label less each time down to the top-level label. At most kMaxWalkQueries names.
 std::vector<std::string> treeWalkNames(std::string_view domain);
 
+// Starts, without waiting, the TXT lookups of every _dmarc name of the tree walk of
+// `domain` (a normalized author domain, as authorDomains() gives it): the names the
+// policy discovery and organizational domain of `domain` ask for (§4.10). For a
+// dns::Session, which keeps the lookups until Discovery joins them at end of message
+// (DESIGN.md: the DMARC record is asked as soon as From is seen). Another resolver
+// would drop, and so cancel, them. Names that are not DNS names start nothing.
+void startTreeWalk(dns::Resolver& resolver, const dns::Budget& budget, std::string_view domain);
+
 // A name DMARC can use, in the form DMARC looks up and compares (RFC 8616): first
 // dns::toALabels() (U-labels to A-labels, "xn--" labels checked, lower case, one
 // trailing dot stripped), then LDH-and-underscore labels of 1..63 octets, at most 253

@@ -12,10 +12,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mailwarden/dns/session.h"
 #include "mailwarden/message/envelope.h"
 #include "mailwarden/message/header.h"
 #include "mailwarden/message/reader.h"
@@ -55,6 +57,9 @@ class Scan {
   void stageFailed(std::size_t i, const char* hook, const char* what) noexcept;
 
   SnapshotConstSharedPtr snapshot_;
+  // The message's DNS (its budget, every lookup shared): declared before stages_, so it
+  // outlives them.
+  std::unique_ptr<dns::Session> dns_;
   message::Envelope envelope_;
   message::HeaderList headers_;
   verdict::Findings findings_;

@@ -17,6 +17,8 @@
 #include "mailwarden/config/config.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/resolver.h"
+#include "mailwarden/dns/session.h"
+#include "mailwarden/reputation/lists.h"
 #include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
 
@@ -38,14 +40,19 @@ class Snapshot {
   const Clock& clock() const noexcept { return *clock_; }
   const ClockConstSharedPtr& clockPtr() const noexcept { return clock_; }
   dns::Resolver& resolver() const noexcept { return *resolver_; }
+  const dns::ResolverSharedPtr& resolverPtr() const noexcept { return resolver_; }
   std::uint64_t generation() const noexcept { return generation_; }
   // The compiled content rules of config().rule_dirs; nullptr when there are none.
   const rules::RuleSetConstSharedPtr& rules() const noexcept { return rules_; }
   // The libopendkim handle of this snapshot; nullptr when dkim.enabled is false.
   const dkim::Library* dkimLibrary() const noexcept { return dkim_.get(); }
+  // The DNS lists of reputation.lists (with their pause state); nullptr when none.
+  const reputation::ListsConstSharedPtr& lists() const noexcept { return lists_; }
 
-  // The stages of one message, in pipeline order. Never throws except bad_alloc.
-  std::vector<StagePtr> makeStages() const;
+  // The stages of one message, in pipeline order; every lookup they make goes through
+  // `dns` (the message's dns::Session, which must outlive them). Never throws except
+  // bad_alloc.
+  std::vector<StagePtr> makeStages(dns::Session& dns) const;
 
  private:
   Snapshot(config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver,
@@ -57,6 +64,7 @@ class Snapshot {
   rules::RuleSetConstSharedPtr rules_;
   std::uint64_t generation_;
   dkim::LibraryConstSharedPtr dkim_ = nullptr;
+  reputation::ListsConstSharedPtr lists_ = nullptr;
 };
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;

@@ -38,6 +38,9 @@ std::vector<std::string> dkimSymbols(const std::vector<verdict::Code>& results);
 // DMARC: DMARC_<RESULT> (pass, fail, none, temperror, permerror), and DMARC_REJECT or
 // DMARC_QUARANTINE for a fail under that policy (the one applied to the author domain,
 // after t=y and sp/np; RFC 9989 §4.7).
+// iprev (RFC 8601 §3): IPREV_<RESULT> for pass, fail, permerror and temperror.
+std::vector<std::string> iprevSymbols(verdict::Code result);
+
 std::vector<std::string> dmarcSymbols(verdict::Code result,
                                       std::optional<verdict::DmarcPolicy> policy);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mailwarden/message/defects.h"
+#include "mailwarden/reputation/lists.h"
 
 namespace mw::verdict {
 
@@ -138,6 +139,13 @@ struct Findings {
   // those): removed so downstream filters only ever see our own verdict.
   std::vector<HeaderRef> impostors;
   message::Defects defects;
+  // iprev (RFC 8601 §3) passed: the client's confirmed name, which replaces the MTA's
+  // {client_name} guess in the rules' envelope:client_name scope. "" otherwise.
+  std::string confirmed_client_name;
+  // Every DNS list lookup that answered (listed or blocked) or failed, in start order
+  // (reputation/lists.h); `check --json` prints them. Listed classes are also symbols
+  // and contributions.
+  std::vector<reputation::ListHit> lists;
   // Set when the message could not be fully evaluated (internal error, DNS temperror);
   // the failure policy then decides.
   std::optional<std::string> failure;
@@ -150,6 +158,7 @@ struct Verdict {
   std::vector<Contribution> contributions;  // sorted by rule id: stable headers
   std::vector<HeaderEdit> edits;            // removals (highest index first), then inserts
   std::vector<AuthResult> auth;
+  std::vector<reputation::ListHit> lists;   // Findings::lists (`check --json`)
   std::string quarantine_reason;            // set iff action is Quarantine
   bool failed = false;                      // the failure policy decided
 };

@@ -103,8 +103,8 @@ TEST_F(IprevTest, Outcomes) {
                                    << got.why << ") want " << toString(tc.want);
     EXPECT_EQ(got.name, tc.name) << tc.ip;
   }
-  EXPECT_EQ(run("192.0.2.5").why, "no PTR record (nxdomain)");
-  EXPECT_EQ(run("192.0.2.6").why, "no PTR record (nodata)");
+  EXPECT_EQ(run("192.0.2.5").why, "no PTR record: nxdomain");
+  EXPECT_EQ(run("192.0.2.6").why, "no PTR record: nodata");
   EXPECT_EQ(run("::ffff:192.0.2.1").ip, "192.0.2.1");
 }
 

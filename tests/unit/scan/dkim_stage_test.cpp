@@ -165,9 +165,18 @@ TEST(DkimStage, TempErrorFollowsTheSetting) {
 // An exception inside libopendkim's key lookup callback (here: the resolver throws) is an
 // internal error of that message: counted, the failure policy, dkim=temperror.
 TEST(DkimStage, AnExceptionInACallbackIsCountedAndTheFailurePolicy) {
+  // The lookup starts (the stage asks for the key as the DKIM-Signature field arrives)
+  // and throws when libopendkim's callback waits for its answer.
+  struct ThrowingLookup final : dns::Lookup {
+    const dns::Answer& wait() override { throw std::runtime_error("resolver broke"); }
+    bool ready() const noexcept override { return true; }
+  };
   struct Throwing final : dns::Resolver {
     dns::Answer query(std::string_view, dns::Type, const dns::Budget&) override {
       throw std::runtime_error("resolver broke");
+    }
+    dns::LookupPtr start(std::string_view, dns::Type, const dns::Budget&) override {
+      return std::make_shared<ThrowingLookup>();
     }
   };
   config::Config cfg = config::defaults();

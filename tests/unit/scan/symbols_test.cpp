@@ -86,6 +86,7 @@ TEST(Symbols, KnownSymbolsAreExactlyWhatStagesPublish) {
   for (const Code c : kAllCodes) {
     for (const std::string& s : spfSymbols(c)) published.push_back(s);
     for (const std::string& s : dkimSymbols({c})) published.push_back(s);
+    for (const std::string& s : iprevSymbols(c)) published.push_back(s);
     for (const auto p : {std::optional<verdict::DmarcPolicy>{}, {verdict::DmarcPolicy::None},
                          {verdict::DmarcPolicy::Quarantine}, {verdict::DmarcPolicy::Reject}}) {
       for (const std::string& s : dmarcSymbols(c, p)) published.push_back(s);
@@ -122,6 +123,7 @@ std::shared_ptr<dns::ZoneResolver> zone() {
 
 SnapshotConstSharedPtr snapshot(config::Config cfg = config::defaults()) {
   cfg.policy.authserv_id = "mx.test.example";
+  cfg.iprev.enabled = false;  // iprev has its own tests (reputation_stage_test.cpp)
   cfg.spf.temperror = {false, 0};  // the message is still evaluated: its symbols are the point
   Result<SnapshotConstSharedPtr> s =
       Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(1700000000), zone());
