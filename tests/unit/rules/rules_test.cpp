@@ -202,6 +202,7 @@ TEST(RulesComposites, SymbolsAreWhatTheLoaderIsGiven) {
 scan::SnapshotConstSharedPtr pipeline(const TempDir& dir) {
   config::Config cfg = config::defaults();
   cfg.policy.authserv_id = "mx.test.example";
+  cfg.iprev.enabled = false;  // iprev has its own tests (tests/unit/scan/reputation_stage_test.cpp)
   cfg.spf.enabled = false;
   cfg.rule_dirs = {dir.path.string()};
   cfg.rules_cache_dir.clear();
