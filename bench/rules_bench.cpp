@@ -57,6 +57,7 @@
 #include "mailwarden/message/header.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
+#include "mailwarden/message/text.h"
 #include "mailwarden/rules/rules.h"
 #include "src/rules/internal.h"
 
@@ -486,10 +487,24 @@ const HsSet& hsSet(std::size_t n) {
   return cache.emplace(n, std::move(s)).first->second;
 }
 
+// One MIME parser for a Matcher, wired as Snapshot::makeStages wires the MIME and rules
+// stages: the Matcher's MIME sink, and its text listener through one TextExtractor.
+struct MatcherParser {
+  message::TextExtractor text;
+  message::MimeFanout fanout;  // before the parser, which points at it
+  message::MimeParser parser;
+  MatcherParser(rules::Matcher& m, const message::Limits& limits) : parser(limits, &fanout) {
+    fanout.add(m.mimeSink());
+    text.subscribe(m.textListener(), m.wantsText(), m.wantsUrls());
+    if (text.wanted()) fanout.add(text);
+  }
+};
+
 // One message through a Matcher, fed as scan/ feeds it. Returns the number of hits.
 std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Limits& limits, const Message& m) {
   rules::Matcher matcher(set, limits);
-  message::MimeParser parser(limits, &matcher.mimeSink());
+  MatcherParser wired(matcher, limits);
+  message::MimeParser& parser = wired.parser;
   for (const message::HeaderField& f : m.fields) {
     matcher.header(f);
     parser.header(f);
@@ -512,7 +527,8 @@ std::size_t matchOne(const rules::RuleSetConstSharedPtr& set, const message::Lim
 std::vector<std::string> hitIds(const rules::RuleSetConstSharedPtr& set, const Message& m) {
   const message::Limits limits;
   rules::Matcher matcher(set, limits);
-  message::MimeParser parser(limits, &matcher.mimeSink());
+  MatcherParser wired(matcher, limits);
+  message::MimeParser& parser = wired.parser;
   for (const message::HeaderField& f : m.fields) {
     matcher.header(f);
     parser.header(f);

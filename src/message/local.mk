@@ -10,5 +10,6 @@ libmw_message_a_SOURCES = \
 	src/message/reader.cpp \
 	src/message/mime.cpp \
 	src/message/address.cpp \
-	src/message/text.cpp
+	src/message/text.cpp \
+	src/message/text_extractor.cpp
 EXTRA_DIST += src/message/utf8.h src/message/html_entities.inc src/message/gen_html_entities.py

@@ -85,6 +85,19 @@ const HeaderField* findField(const std::vector<HeaderField>& fields, std::string
 
 MimeSink::~MimeSink() = default;
 
+void MimeFanout::partBegin(const PartInfo& part) {
+  for (MimeSink* s : sinks_) s->partBegin(part);
+}
+void MimeFanout::partHeader(const PartInfo& part, const HeaderField& field) {
+  for (MimeSink* s : sinks_) s->partHeader(part, field);
+}
+void MimeFanout::partData(const PartInfo& part, std::string_view data) {
+  for (MimeSink* s : sinks_) s->partData(part, data);
+}
+void MimeFanout::partEnd(const PartInfo& part) {
+  for (MimeSink* s : sinks_) s->partEnd(part);
+}
+
 struct MimeParser::Impl {
   // What the next body line belongs to.
   enum class Where {

@@ -28,7 +28,9 @@ using HsStream = std::unique_ptr<hs_stream_t, StreamClose>;
 
 }  // namespace
 
-struct Matcher::State final : message::MimeSink {
+// The MimeSink (attachment scopes, from partBegin) and the TextListener (body:text and
+// url, from the message's one message::TextExtractor) of one message.
+struct Matcher::State final : message::MimeSink, message::TextListener {
   RuleSetConstSharedPtr set;
   const RuleSet::Impl* impl = nullptr;
   std::vector<bool> hits;
@@ -45,15 +47,9 @@ struct Matcher::State final : message::MimeSink {
   std::size_t max_header_bytes = 0;
   bool finished = false;
   bool concluded = false;
-  // body:text and url state of the current leaf part
-  bool part_text = false;
-  bool part_html = false;
-  bool text_started = false;
-  message::HtmlText html;
-  message::UrlFinder urlfinder;
+  // url: each distinct URL is matched once, the first kMaxUrls of the message.
   std::set<std::string> urls_seen;
   std::string buf;
-  std::vector<std::string> urls;
   // The header block for Scope::Headers, scanned in one call when the body starts (or at
   // finish()): a stream scan has a fixed cost (loading and saving the stream state,
   // several KB with thousands of rules) that one call per field paid about 13 times a
@@ -215,59 +211,24 @@ struct Matcher::State final : message::MimeSink {
     }
   }
 
-  void foundUrls() {
-    for (std::string& u : urls) {
-      if (urls_seen.size() >= kMaxUrls) break;
-      if (urls_seen.insert(u).second) item(Scope::Url, u);
-    }
-    urls.clear();
-  }
-
-  void bodyText(std::string_view text) {
-    if (has(Scope::Url)) {
-      urlfinder.feed(text, urls);
-      foundUrls();
-    }
-    feed(Scope::BodyText, text);
+  // TextListener
+  void text(std::string_view text) override { feed(Scope::BodyText, text); }
+  void url(std::string_view url) override {
+    if (!has(Scope::Url) || urls_seen.size() >= kMaxUrls) return;
+    if (urls_seen.emplace(url).second) item(Scope::Url, url);
   }
 
   // MimeSink
   void partBegin(const message::PartInfo& p) override {
     if (p.is_multipart) return;
     if (!p.filename.empty()) item(Scope::AttachmentName, p.filename);
-    const bool text = p.content_type.starts_with("text/");
-    if (!text && !p.content_type.starts_with("multipart/")) item(Scope::AttachmentType, p.content_type);
-    part_text = text;
-    part_html = p.content_type == "text/html";
-    if (part_text && text_started) bodyText("\n");  // parts are separated in body:text
-    text_started |= part_text;
-    html = message::HtmlText();
-    urlfinder = message::UrlFinder();
+    if (!p.content_type.starts_with("text/") && !p.content_type.starts_with("multipart/")) {
+      item(Scope::AttachmentType, p.content_type);
+    }
   }
   void partHeader(const message::PartInfo&, const message::HeaderField&) override {}
-  void partData(const message::PartInfo&, std::string_view data) override {
-    if (!part_text || (!has(Scope::BodyText) && !has(Scope::Url))) return;
-    if (part_html) {
-      std::string text;
-      html.feed(data, text, urls);
-      foundUrls();
-      bodyText(text);
-    } else {
-      bodyText(data);
-    }
-  }
-  void partEnd(const message::PartInfo& p) override {
-    if (p.is_multipart || !part_text) return;
-    if (part_html) {
-      std::string text;
-      html.finish(text, urls);
-      foundUrls();
-      bodyText(text);
-    }
-    urlfinder.finish(urls);
-    foundUrls();
-    part_text = false;
-  }
+  void partData(const message::PartInfo&, std::string_view) override {}
+  void partEnd(const message::PartInfo&) override {}
 };
 
 Matcher::Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits) : s_(std::make_unique<State>()) {
@@ -281,6 +242,12 @@ Matcher::Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits) : s
 Matcher::~Matcher() = default;  // HsStream closes whatever is still open (abort)
 
 message::MimeSink& Matcher::mimeSink() noexcept { return *s_; }
+
+message::TextListener& Matcher::textListener() noexcept { return *s_; }
+
+bool Matcher::wantsText() const noexcept { return s_->has(Scope::BodyText); }
+
+bool Matcher::wantsUrls() const noexcept { return s_->has(Scope::Url); }
 
 void Matcher::envelope(const message::Envelope& env) {
   s_->item(Scope::EnvMailFrom, env.mail_from);

@@ -9,18 +9,24 @@
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/message/mime.h"
 #include "mailwarden/message/reader.h"
+#include "mailwarden/message/text.h"
 
 namespace mw::rules {
 namespace {
 
 constexpr std::size_t kMaxEml = 64 * 1024 * 1024;
 
-// The reader's events to the Matcher and to one MIME parser that feeds the Matcher, as
-// scan/'s MIME and rules stages do.
+// The reader's events to the Matcher and to one MIME parser that feeds the Matcher's
+// MIME sink and, through one TextExtractor, its text listener, as scan/'s MIME and
+// rules stages do (Snapshot::makeStages).
 class Feeder final : public message::ReaderSink {
  public:
   Feeder(Matcher& m, const message::Limits& limits, const message::Envelope& env)
-      : m_(m), parser_(limits, &m.mimeSink()), env_(env) {}
+      : m_(m), parser_(limits, &fanout_), env_(env) {
+    fanout_.add(m.mimeSink());
+    text_.subscribe(m.textListener(), m.wantsText(), m.wantsUrls());
+    if (text_.wanted()) fanout_.add(text_);
+  }
   void header(std::string_view name, std::string_view value) override {
     const message::HeaderField f{std::string(name), std::string(value)};
     m_.header(f);
@@ -41,6 +47,8 @@ class Feeder final : public message::ReaderSink {
 
  private:
   Matcher& m_;
+  message::TextExtractor text_;
+  message::MimeFanout fanout_;  // before the parser, which points at it
   message::MimeParser parser_;
   const message::Envelope& env_;
 };

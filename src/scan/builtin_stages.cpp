@@ -45,17 +45,10 @@ class HeaderGuard final : public Stage {
 
 }  // namespace
 
-void MimeStage::Fanout::partBegin(const message::PartInfo& p) {
-  for (message::MimeSink* s : sinks) s->partBegin(p);
-}
-void MimeStage::Fanout::partHeader(const message::PartInfo& p, const message::HeaderField& f) {
-  for (message::MimeSink* s : sinks) s->partHeader(p, f);
-}
-void MimeStage::Fanout::partData(const message::PartInfo& p, std::string_view data) {
-  for (message::MimeSink* s : sinks) s->partData(p, data);
-}
-void MimeStage::Fanout::partEnd(const message::PartInfo& p) {
-  for (message::MimeSink* s : sinks) s->partEnd(p);
+void MimeStage::subscribeText(message::TextListener& listener, bool text, bool urls) {
+  const bool was_wanted = text_.wanted();
+  text_.subscribe(listener, text, urls);
+  if (!was_wanted && text_.wanted()) fanout_.add(text_);
 }
 
 Flow MimeStage::header(const message::HeaderField& field, int, verdict::Findings&) {

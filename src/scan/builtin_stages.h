@@ -1,8 +1,9 @@
 // scan/builtin_stages.h — the stages of the pipeline. Private to scan/.
 //   MimeStage     — runs the streaming MIME parser over the body so structural defects
-//                   are known, and hands its part events to the sinks subscribed to it
-//                   (the rules stage's, wired by Snapshot::makeStages); memory is
-//                   bounded by message::Limits.
+//                   are known, and hands its part events to the sinks subscribed to it,
+//                   and the text and URLs of its text/* parts (one TextExtractor) to the
+//                   text listeners subscribed (the rules stage's, wired by
+//                   Snapshot::makeStages); memory is bounded by message::Limits.
 //   RulesStage    — rules_stage.cpp.
 //   SpfStage      — spf_stage.cpp.
 //   DkimStage     — dkim_stage.cpp.
@@ -21,20 +22,27 @@
 #include "mailwarden/dns/session.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
+#include "mailwarden/message/text.h"
 #include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
 #include "mailwarden/verdict/verdict.h"
 
 namespace mw::scan {
 
-// The message's one MIME parser. Subscribers get the parser's part events in
-// subscription order; each must outlive the stage's parser (both live in the same stage
-// list; MimeParser calls sinks only from header/body/finish, never from its destructor).
+// The message's one MIME parser, and its one text extraction. Subscribers get the
+// parser's part events (the extractor's text/URLs) in subscription order; each must
+// outlive the stage's parser (both live in the same stage list; MimeParser calls sinks
+// only from header/body/finish, never from its destructor).
 class MimeStage final : public Stage {
  public:
   explicit MimeStage(const message::Limits& limits) : parser_(limits, &fanout_) {}
   // Before the first event. Never throws except bad_alloc.
-  void subscribe(message::MimeSink& sink) { fanout_.sinks.push_back(&sink); }
+  void subscribe(message::MimeSink& sink) { fanout_.add(sink); }
+  // Before the first event: `listener` gets the text (`text`) and URLs (`urls`) of the
+  // message's text/* parts (message::TextListener). The extractor joins the parser's
+  // fan-out with the first subscription that wants something, so HTML is not decoded
+  // when nobody wants text or URLs. Never throws except bad_alloc.
+  void subscribeText(message::TextListener& listener, bool text, bool urls);
 
   std::string_view name() const noexcept override { return "mime"; }
   Flow header(const message::HeaderField& field, int, verdict::Findings&) override;
@@ -43,15 +51,8 @@ class MimeStage final : public Stage {
   void endOfMessage(verdict::Findings& findings) override;
 
  private:
-  // Forwards the parser's events to every subscriber, in subscription order.
-  struct Fanout final : message::MimeSink {
-    std::vector<message::MimeSink*> sinks;
-    void partBegin(const message::PartInfo& p) override;
-    void partHeader(const message::PartInfo& p, const message::HeaderField& f) override;
-    void partData(const message::PartInfo& p, std::string_view data) override;
-    void partEnd(const message::PartInfo& p) override;
-  };
-  Fanout fanout_;  // declared first: the parser points at it
+  message::TextExtractor text_;  // in fanout_ once some listener wants something
+  message::MimeFanout fanout_;   // declared before the parser, which points at it
   message::MimeParser parser_;
 };
 
@@ -61,9 +62,10 @@ class RulesStage final : public Stage {
  public:
   RulesStage(rules::RuleSetConstSharedPtr rules, const message::Limits& limits)
       : matcher_(std::move(rules), limits) {}
-  // The rules' body:text, url and attachment scopes read MIME part events: subscribe this
-  // to the message's MimeStage, so the body is parsed once.
-  message::MimeSink& mimeSink() noexcept { return matcher_.mimeSink(); }
+  // The rules' attachment scopes read MIME part events (matcher().mimeSink()), body:text
+  // and url the extracted text (matcher().textListener()): subscribe them to the
+  // message's MimeStage, so the body is parsed once.
+  rules::Matcher& matcher() noexcept { return matcher_; }
 
   std::string_view name() const noexcept override { return "rules"; }
   Flow header(const message::HeaderField& field, int, verdict::Findings&) override;

@@ -1,7 +1,8 @@
 // scan/rules_stage.cpp — content rules (rules::Matcher) as a pipeline stage.
 //
-// The MIME stage parses the body once and hands its part events to us too
-// (Snapshot::makeStages subscribes mimeSink() to it), so the message is not parsed
+// The MIME stage parses the body once and hands its part events to us too, and the
+// text and URLs of its one TextExtractor (Snapshot::makeStages subscribes the Matcher's
+// mimeSink() and textListener()), so the message is not parsed, nor its HTML decoded,
 // twice. Pattern rules match while the message streams through; composites are
 // evaluated in conclude(), after every stage's endOfMessage, so they see the final SPF,
 // DKIM and DMARC symbols whatever the stage order (DMARC runs after us). What a hit

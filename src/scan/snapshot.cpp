@@ -129,8 +129,11 @@ std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
   }
   if (rules_) {
     auto rules = std::make_unique<RulesStage>(rules_, config_.limits);
-    // The body is parsed once: the rules' MIME scopes read the MIME stage's events.
-    parser.subscribe(rules->mimeSink());
+    // The body is parsed once: the rules' MIME scopes read the MIME stage's events, and
+    // its text/URL scopes the MIME stage's one text extraction.
+    rules::Matcher& matcher = rules->matcher();
+    parser.subscribe(matcher.mimeSink());
+    parser.subscribeText(matcher.textListener(), matcher.wantsText(), matcher.wantsUrls());
     stages.push_back(std::move(rules));
   }
   if (config_.dmarc.enabled) {

@@ -56,6 +56,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mw::message {
 
@@ -81,6 +82,21 @@ class MimeSink {
   // of a part shorter). `data` is valid only during the call.
   virtual void partData(const PartInfo& part, std::string_view data) = 0;
   virtual void partEnd(const PartInfo& part) = 0;
+};
+
+// One parser, several consumers: forwards every event to each added sink, in the order
+// added (MimeParser takes one sink). Sinks are not owned and must outlive the events.
+// Thread-compatible; never throws except what a sink throws (and bad_alloc in add()).
+class MimeFanout final : public MimeSink {
+ public:
+  void add(MimeSink& sink) { sinks_.push_back(&sink); }
+  void partBegin(const PartInfo& part) override;
+  void partHeader(const PartInfo& part, const HeaderField& field) override;
+  void partData(const PartInfo& part, std::string_view data) override;
+  void partEnd(const PartInfo& part) override;
+
+ private:
+  std::vector<MimeSink*> sinks_;
 };
 
 class MimeParser {

@@ -26,6 +26,9 @@
 //                 U+10FFFF become U+FFFD, 0x80-0x9F the Windows-1252 character HTML 5's
 //                 table names. Byte-driven, so a reference split across chunks decodes
 //                 as it does whole.
+//   TextExtractor — a MimeSink that runs HtmlText/UrlFinder once per message for every
+//                 consumer of the message's text and URLs (TextListener): the rules'
+//                 body:text and url scopes, the DNS lists' URL host names (issue 17).
 // Every URL is at most kMaxUrlBytes (longer ones are cut there).
 #pragma once
 
@@ -34,6 +37,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mailwarden/message/mime.h"
 
 namespace mw::message {
 
@@ -120,6 +125,71 @@ class HtmlText {
   std::string raw_end_;    // "script" / "style" while in their raw text
   std::string raw_window_; // recent raw text, lower-case, to find "</script"
   std::string comment_;    // the last bytes of a comment, to find "-->"
+};
+
+// What a consumer of a message's text implements. Calls come from the TextExtractor it
+// subscribed to, during that extractor's MimeSink events (so on the thread feeding the
+// MIME parser); `text`/`url` are valid only during the call. A call may throw (bad_alloc):
+// the exception leaves the MIME parser's caller, as any MimeSink's does.
+class TextListener {
+ public:
+  virtual ~TextListener();
+  // Decoded text of the text/* leaf parts, in order, in chunks of any size (never
+  // empty): text/plain (any text/* but text/html) as the parser delivers it (UTF-8),
+  // text/html through HtmlText. Parts are separated by one "\n".
+  virtual void text(std::string_view /*text*/) {}
+  // Each URL found in those parts, in the order found, not deduplicated: per chunk of a
+  // text/html part first its href=/src= values, then the bare URLs (UrlFinder) of its
+  // text; in other text/* parts the bare URLs. At most kMaxUrlBytes each.
+  virtual void url(std::string_view /*url*/) {}
+};
+
+// One per message: the message's MIME parser (or a fan-out of it) calls this sink, which
+// turns the text/* leaf parts into text and URLs once, for every subscribed listener.
+// HtmlText and UrlFinder start afresh with each part (a tag or URL never runs from one
+// part into the next). Work is only what some listener wants: no listener wanting
+// anything (wanted() false) -> every event returns at once; text wanted, no URLs -> no
+// UrlFinder, href values dropped; URLs wanted -> HTML is decoded (bare URLs are found in
+// its text) even if nobody wants the text. Memory: HtmlText's and UrlFinder's bounded
+// state, and one chunk of text and its URLs at a time. Thread-compatible; never throws
+// except what a listener throws (bad_alloc).
+class TextExtractor final : public MimeSink {
+ public:
+  TextExtractor() = default;
+  ~TextExtractor() override;
+  TextExtractor(const TextExtractor&) = delete;
+  TextExtractor& operator=(const TextExtractor&) = delete;
+
+  // Before the first event (a later subscriber sees only what follows). `text`/`urls`:
+  // what this listener wants; both false subscribes nothing. Subscribing the same
+  // listener again adds to what it wants (it is still called once per text/URL).
+  // Listeners are called in subscription order, are not owned, and must outlive the
+  // extractor's events. Never throws except bad_alloc.
+  void subscribe(TextListener& listener, bool text, bool urls);
+  // Some listener wants text or URLs: only then need the extractor see MIME events.
+  bool wanted() const noexcept { return !text_listeners_.empty() || !url_listeners_.empty(); }
+
+  void partBegin(const PartInfo& part) override;
+  void partHeader(const PartInfo& part, const HeaderField& field) override;
+  void partData(const PartInfo& part, std::string_view data) override;
+  void partEnd(const PartInfo& part) override;
+
+ private:
+  void emitText(std::string_view text);
+  void emitUrls();  // urls_ to the URL listeners, then cleared
+  // Plain text of the current part (decoded HTML, or the part's data) to UrlFinder and
+  // then to the text listeners.
+  void partText(std::string_view text);
+
+  std::vector<TextListener*> text_listeners_;
+  std::vector<TextListener*> url_listeners_;
+  bool part_text_ = false;     // the current leaf is text/*
+  bool part_html_ = false;     // ... and text/html
+  bool text_started_ = false;  // a text/* leaf was seen: the next one is preceded by "\n"
+  HtmlText html_;
+  UrlFinder url_finder_;
+  std::string text_;                // the current chunk's decoded HTML text
+  std::vector<std::string> urls_;   // URLs found in the current chunk
 };
 
 }  // namespace mw::message

@@ -39,6 +39,7 @@
 #include "mailwarden/message/header.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/message/mime.h"
+#include "mailwarden/message/text.h"
 
 namespace mw::rules {
 
@@ -149,8 +150,10 @@ struct Hit {
 };
 
 // One message's matching. Feed the events in protocol order; the MIME parser of the
-// message calls mimeSink(). finish() closes every stream (end-anchored matches fire);
-// conclude() then evaluates composites and returns the hits.
+// message calls mimeSink(), and a message::TextExtractor on that parser calls
+// textListener() (subscribed with wantsText(), wantsUrls()). finish() closes every
+// stream (end-anchored matches fire); conclude() then evaluates composites and returns
+// the hits.
 class Matcher {
  public:
   Matcher(RuleSetConstSharedPtr rules, const message::Limits& limits);
@@ -161,7 +164,15 @@ class Matcher {
   void envelope(const message::Envelope& env);
   void header(const message::HeaderField& field);
   void body(std::string_view raw_chunk);
+  // attachment:name and attachment:type, from partBegin; the other events are ignored.
   message::MimeSink& mimeSink() noexcept;
+  // body:text (the text, "\n" between parts, as the extractor gives it) and url (each
+  // distinct URL once, the first 1,000 of the message); lives as long as the Matcher.
+  message::TextListener& textListener() noexcept;
+  // The rule set has body:text / url rules: what to subscribe textListener() for (a
+  // TextExtractor nobody wants anything from does no work).
+  bool wantsText() const noexcept;
+  bool wantsUrls() const noexcept;
   void finish();
   // Evaluates the composites over the hits and `symbols` (the names true for this
   // message; a name the RuleSet was not loaded with counts as false) and returns the

@@ -8,6 +8,7 @@ tests_unit_message_message_tests_SOURCES = \
 	tests/unit/message/decode_test.cpp \
 	tests/unit/message/mime_test.cpp \
 	tests/unit/message/memory_test.cpp \
-	tests/unit/message/text_test.cpp
+	tests/unit/message/text_test.cpp \
+	tests/unit/message/text_extractor_test.cpp
 tests_unit_message_message_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_message_message_tests_LDADD = libmw_message.a libmw_base.a $(MW_GTEST_LINK)

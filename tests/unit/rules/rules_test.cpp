@@ -464,6 +464,36 @@ TEST(RulesMatcher, AbortedMessageClosesStreams) {
   m.mimeSink().partData(p, "some text");
 }
 
+TEST(RulesMatcher, AbortedMessageClosesTextStream) {
+  // The body:text stream opens with the first text from the message's TextExtractor;
+  // dropped mid-part, it must still be closed (ASan's leak check, sanitizer build).
+  auto rs = mustLoad("rules:\n" + rule("T", "body:text", "z"));
+  Matcher m(rs, message::Limits{});
+  m.textListener().text("some text");
+}
+
+// What the Matcher asks of the message's TextExtractor follows its rule set, and each
+// distinct URL is matched once: the extractor reports every URL as found.
+TEST(RulesMatcher, TextListenerWantsWhatTheRulesNeed) {
+  Matcher none(mustLoad("rules:\n" + rule("A", "body:raw", "x")), message::Limits{});
+  EXPECT_FALSE(none.wantsText());
+  EXPECT_FALSE(none.wantsUrls());
+  Matcher text(mustLoad("rules:\n" + rule("T", "body:text", "x")), message::Limits{});
+  EXPECT_TRUE(text.wantsText());
+  EXPECT_FALSE(text.wantsUrls());
+  auto both = mustLoad("rules:\n" + rule("T", "body:text", "z") + rule("U", "url", "^http://u\\.example/$") +
+                       rule("N", "url", "^http://n\\.example/"));
+  Matcher m(both, message::Limits{});
+  EXPECT_TRUE(m.wantsText());
+  EXPECT_TRUE(m.wantsUrls());
+  m.textListener().url("http://u.example/");
+  m.textListener().url("http://u.example/");  // again: no second item, no effect
+  m.textListener().text("no match here");
+  const std::vector<Hit> h = m.conclude({});
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].id, "U");
+}
+
 // Hyperscan's scratch allocator (hs_set_scratch_allocator, public API), told to fail:
 // the next g_scratch_fail scratch allocations return NULL.
 std::atomic<int> g_scratch_fail{0};
