@@ -76,6 +76,7 @@ class RulesStage final : public Stage {
 
  private:
   rules::Matcher matcher_;
+  const message::Envelope* env_ = nullptr;  // Scan's, from end of headers
 };
 
 StagePtr makeHeaderGuard(const verdict::Policy& policy);

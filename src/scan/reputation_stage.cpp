@@ -32,6 +32,7 @@
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dmarc/dmarc.h"
 #include "mailwarden/message/address.h"
+#include "mailwarden/message/text.h"
 #include "mailwarden/reputation/iprev.h"
 #include "mailwarden/reputation/lists.h"
 #include "mailwarden/scan/snapshot.h"
@@ -66,7 +67,7 @@ std::string_view domainOf(std::string_view address) {
   return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
 }
 
-class ReputationStage final : public Stage {
+class ReputationStage final : public Stage, public message::TextListener {
  public:
   ReputationStage(const Snapshot& snapshot, dns::Session& dns)
       : iprev_options_(snapshot.config().iprev),
@@ -133,8 +134,8 @@ class ReputationStage final : public Stage {
     return Flow::Continue;
   }
 
-  // A URL of the body's text parts.
-  void url(std::string_view url) {
+  // message::TextListener: a URL of the body's text parts (plain text and HTML).
+  void url(std::string_view url) override {
     if (lists_ && client_) {
       lists_->urlHost(hostOf(url));
     }
@@ -275,7 +276,9 @@ class ReputationStage final : public Stage {
 
 StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime) {
   auto stage = std::make_unique<ReputationStage>(snapshot, dns);
-  static_cast<void>(mime);  // URL hosts: subscribed once the text extraction is shared
+  if (stage->wantsUrls()) {
+    mime.subscribeText(*stage, false, true);  // the MIME stage's one text extraction
+  }
   return stage;
 }
 

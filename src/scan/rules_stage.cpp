@@ -33,8 +33,7 @@ Flow RulesStage::header(const message::HeaderField& field, int, verdict::Finding
 }
 
 Flow RulesStage::endOfHeaders(const message::Envelope& env, verdict::Findings&) {
-  // The envelope is complete here (recipients come after MAIL FROM).
-  matcher_.envelope(env);
+  env_ = &env;  // Scan's; complete here (recipients come after MAIL FROM)
   return Flow::Continue;
 }
 
@@ -43,7 +42,21 @@ Flow RulesStage::body(std::string_view chunk, verdict::Findings&) {
   return Flow::Continue;
 }
 
-void RulesStage::endOfMessage(verdict::Findings&) { matcher_.finish(); }
+void RulesStage::endOfMessage(verdict::Findings& findings) {
+  // The envelope scopes are matched last: envelope:client_name is the name iprev
+  // confirmed (RFC 8601 §3; the reputation stage ran before us) rather than the MTA's
+  // {client_name}, which is whatever the PTR said, confirmed or not.
+  if (env_ != nullptr) {
+    if (findings.confirmed_client_name.empty()) {
+      matcher_.envelope(*env_);
+    } else {
+      message::Envelope env = *env_;
+      env.client_name = findings.confirmed_client_name;
+      matcher_.envelope(env);
+    }
+  }
+  matcher_.finish();
+}
 
 void RulesStage::conclude(verdict::Findings& findings) {
   // Every stage's endOfMessage has run: the symbols are complete (DMARC's included).

@@ -24,7 +24,7 @@ std::shared_ptr<dns::ZoneResolver> zone() {
       "$ORIGIN 2.0.192.in-addr.arpa.\n"
       "1 PTR mail.good.test.\n"
       "2 PTR mail.liar.test.\n"
-      ";@timeout 4.2.0.192.in-addr.arpa\n"
+      ";@timeout 4\n"
       "$ORIGIN test.\n"
       "mail.good A 192.0.2.1\n"
       "mail.liar A 198.51.100.9\n"
