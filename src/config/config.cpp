@@ -24,6 +24,7 @@
 
 #include "config/checks.h"
 #include "mailwarden/base/ascii.h"
+#include "mailwarden/dns/resolver.h"
 #include "mailwarden/reputation/options.h"
 
 namespace mw::config {
@@ -959,6 +960,32 @@ void Loader::dns(const Field& f) {
        }
      }},
     {"retries", [&](const Field& g) { setInt(g, d.retries, 0, 5); }},
+    {"forward_special_zones",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       std::vector<std::string> out;
+       for (const Field& e : *elements) {
+         std::optional<std::string> zone = string(e);
+         if (!zone) {
+           continue;
+         }
+         std::string name = ascii::lower(*zone);
+         if (name.size() > 1 && name.back() == '.') {
+           name.pop_back();
+         }
+         if (!dns::isQueryableName(name)) {
+           error(e, "not a DNS zone name: \"" + *zone + "\"");
+           continue;
+         }
+         out.push_back(std::move(name));
+       }
+       if (out.size() == elements->size()) {
+         d.forward_special_zones = std::move(out);
+       }
+     }},
     // Postfix's milter_command_timeout is 30 s: the whole budget must end before it.
     {"budget_ms",
      [&](const Field& g) {

@@ -43,6 +43,7 @@ Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& o) {
   u.forwarders = o.resolvers;
   u.timeout_ms = o.timeout_ms;
   u.retries = o.retries;
+  u.forward_special_zones = o.forward_special_zones;
   u.dnssec = o.dnssec;
   u.trust_anchor = o.trust_anchor;
   return dns::UnboundResolver::create(u);

@@ -66,6 +66,10 @@ struct DnsOptions {
   int timeout_ms = 5000;                // one query
   int retries = 2;
   int budget_ms = 20000;                // all lookups of one message together
+  // Special-use zones (RFC 6761/6303: test., RFC 1918 and TEST-NET reverse zones, ...)
+  // asked from the resolvers anyway instead of answered NXDOMAIN by libunbound itself:
+  // for a site whose DNS serves them (reverse DNS of its private networks, for iprev).
+  std::vector<std::string> forward_special_zones;
   bool dnssec = false;
   std::string trust_anchor = "/usr/share/dns/root.key";
 };

@@ -540,6 +540,9 @@ const std::vector<InlineCase> kInlineCases = {
     {"dnssec true checks anchor", "dns:\n  trust_anchor: /no/such/root.key\n  dnssec: true\n",
      {"inline.yaml:2: dns.trust_anchor: cannot read /no/such/root.key: No such file or "
       "directory (dns.dnssec is true)"}},
+    {"forward special zones", "dns: {forward_special_zones: [test., 2.0.192.IN-ADDR.ARPA]}", {}},
+    {"forward special zone not a name", "dns:\n  forward_special_zones: [\"a..b\"]\n",
+     {"inline.yaml:2: dns.forward_special_zones[0]: not a DNS zone name: \"a..b\""}},
     {"zone file empty path", "dns: {zone_files: [\"\"]}",
      {"inline.yaml:1: dns.zone_files[0]: expected a file or directory path"}},
     // structure
