@@ -12,35 +12,10 @@
 
 #include "commands.h"
 #include "mailwarden/config/config.h"
-#include "mailwarden/dns/unbound.h"
-#include "mailwarden/dns/zone.h"
 #include "mailwarden/reputation/lists.h"
+#include "mailwarden/scan/snapshot.h"
 
 namespace mw::cli {
-namespace {
-
-// The resolver the milter would use (scan::Snapshot makes the same choice): zone files
-// when there are any, else libunbound with dns.resolvers or /etc/resolv.conf.
-Result<dns::ResolverSharedPtr> listsResolver(const config::DnsOptions& o) {
-  if (!o.zone_files.empty()) {
-    auto zones = std::make_shared<dns::ZoneResolver>();
-    for (const std::string& file : o.zone_files) {
-      if (Result<void> r = zones->loadFile(file); !r) {
-        return fail(r.error());
-      }
-    }
-    return dns::ResolverSharedPtr(std::move(zones));
-  }
-  dns::UnboundOptions u;
-  u.forwarders = o.resolvers;
-  u.timeout_ms = o.timeout_ms;
-  u.retries = o.retries;
-  u.dnssec = o.dnssec;
-  u.trust_anchor = o.trust_anchor;
-  return dns::UnboundResolver::create(u);
-}
-
-}  // namespace
 
 int runLists(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "test") {
@@ -85,7 +60,8 @@ int runLists(const std::vector<std::string>& args) {
   for (const std::string& z : zones) {
     cfg.dns.zone_files.push_back(z);
   }
-  Result<dns::ResolverSharedPtr> resolver = listsResolver(cfg.dns);
+  // The resolver the milter would use (scan::makeResolver).
+  Result<dns::ResolverSharedPtr> resolver = scan::makeResolver(cfg.dns);
   if (!resolver) {
     std::fprintf(stderr, "mailwarden lists test: %s\n", resolver.error().describe().c_str());
     return 2;

@@ -25,8 +25,6 @@ Snapshot::Snapshot(config::Config config, ClockConstSharedPtr clock,
       rules_(std::move(rules)),
       generation_(generation) {}
 
-namespace {
-
 // dns.zone_files: answered offline, nothing else asked (tests, `check --dns-zone`).
 // Otherwise libunbound, one shared cache for every message of this snapshot.
 Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& o) {
@@ -48,8 +46,6 @@ Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& o) {
   u.trust_anchor = o.trust_anchor;
   return dns::UnboundResolver::create(u);
 }
-
-}  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                                        ClockConstSharedPtr clock,

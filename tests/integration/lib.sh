@@ -708,7 +708,7 @@ authserv_id: $authserv
 log:
   target: stderr
   level: info
-# These tests are about the milter pipeline and ask no DNS; SPF, DKIM, DMARC and the
+# These tests are about the milter pipeline and ask no DNS; SPF, DKIM, DMARC, iprev and the
 # rules have their own tests (the rules: a machine with /etc/mailwarden/rules installed
 # must not change these tests' exact header blocks).
 spf:
@@ -717,6 +717,9 @@ dkim:
   enabled: false
 dmarc:
   enabled: false
+reputation:
+  iprev:
+    enabled: false
 # No rules either (the default is /etc/mailwarden/rules): whatever a machine has
 # installed there would change these tests' exact header expectations; rules_test.sh
 # passes the folder it tests.

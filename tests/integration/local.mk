@@ -13,6 +13,7 @@ MW_INTEG_TESTS = \
 	tests/integration/spf_test.sh \
 	tests/integration/rules_test.sh \
 	tests/integration/dmarc_test.sh \
+	tests/integration/reputation_test.sh \
 	tests/integration/deb_package_test.sh \
 	tests/integration/install_test.sh \
 	tests/integration/fault_injection_test.sh
@@ -25,7 +26,9 @@ EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/mw_fake_milter.py \
 	tests/integration/sendmail_capture.py \
 	tests/integration/spf.zone \
-	tests/integration/dmarc.zone
+	tests/integration/dmarc.zone \
+	tests/integration/reputation.zone \
+	tests/integration/reputation-reverse.zone
 
 .PHONY: check-integration
 check-integration:

@@ -69,6 +69,12 @@ class Snapshot {
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
 
+// The resolver the dns settings describe: the zone files of dns.zone_files when there
+// are any (offline), else libunbound with dns.resolvers (or /etc/resolv.conf), its
+// timeouts and dns.forward_special_zones. Snapshot::build and `mailwarden lists test`
+// use it, so both ask DNS the same way. Never throws except bad_alloc.
+[[nodiscard]] Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& options);
+
 // The current snapshot, swapped atomically on reload. Thread-safe.
 class SnapshotHolder {
  public:
