@@ -79,6 +79,24 @@ LookupPtr Session::start(std::string_view name, Type type, const Budget& budget)
 
 LookupPtr Session::start(std::string_view name, Type type) { return start(name, type, budget_); }
 
+void Session::adopt(const Session& earlier) {
+  if (&earlier == this) {
+    return;
+  }
+  std::map<Key, Entry> copy;
+  {
+    const std::lock_guard<std::mutex> lock(earlier.m_);
+    copy = earlier.entries_;
+  }
+  const std::lock_guard<std::mutex> lock(m_);
+  for (auto& [key, entry] : copy) {
+    if (entries_.size() >= max_entries_) {
+      break;
+    }
+    entries_.emplace(key, std::move(entry));
+  }
+}
+
 Answer Session::query(std::string_view name, Type type, const Budget& budget) {
   const LookupPtr lookup = start(name, type, budget);
   return lookup->wait();

@@ -90,6 +90,18 @@ class Connection {
 
   void helo(std::string_view host) { helo_ = std::string(host); }
 
+  // At connect: the client address is known, so its lookups start now (iprev's PTR, the
+  // client_ip lists) while the client says HELO and MAIL FROM; every message of the
+  // connection joins them (scan::ClientLookups). Without memory they are simply not
+  // started early: each message starts its own.
+  void startLookups() noexcept {
+    try {
+      client_ = scan::startClientLookups(runtime().snapshots->get(), ip_);
+    } catch (...) {
+      client_ = nullptr;
+    }
+  }
+
   // MAIL FROM starts a message on the snapshot current at that moment.
   void startMessage(SMFICTX* ctx, std::string_view from) {
     endMessage();
@@ -99,7 +111,7 @@ class Connection {
     }
     runtime().open_messages.fetch_add(1);
     in_message_ = true;
-    scan_ = std::make_unique<scan::Scan>(runtime().snapshots->get());
+    scan_ = std::make_unique<scan::Scan>(runtime().snapshots->get(), client_);
     scan_->connect(ip_, name_);
     scan_->helo(helo_);
     refreshQueueId(ctx);
@@ -175,6 +187,7 @@ class Connection {
   std::string ip_;
   std::string name_;
   std::string helo_;
+  std::shared_ptr<const scan::ClientLookups> client_;  // declared before scan_: outlives it
   std::unique_ptr<scan::Scan> scan_;
   std::optional<std::string> failure_;
   bool in_message_ = false;
@@ -271,6 +284,9 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
       conn->leading_space = placeholder->leading_space;
     }
     conn->broken = negotiate_failed;  // its messages get the failure policy
+    if (!conn->broken) {
+      conn->startLookups();
+    }
     smfi_setpriv(ctx, conn.release());
     delete placeholder;  // only once the slot no longer points at it
     obs::counters().connections.add();

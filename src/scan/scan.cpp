@@ -5,6 +5,7 @@
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
+#include "mailwarden/reputation/iprev.h"
 
 namespace mw::scan {
 namespace {
@@ -15,8 +16,31 @@ constexpr std::size_t kLogField = 256;
 
 }  // namespace
 
-Scan::Scan(SnapshotConstSharedPtr snapshot)
-    : snapshot_(std::move(snapshot)), headers_(snapshot_->limits()) {}
+Scan::Scan(SnapshotConstSharedPtr snapshot, std::shared_ptr<const ClientLookups> client)
+    : snapshot_(std::move(snapshot)), client_(std::move(client)), headers_(snapshot_->limits()) {}
+
+std::shared_ptr<const ClientLookups> startClientLookups(SnapshotConstSharedPtr snapshot,
+                                                        std::string_view client_ip) {
+  const config::Config& cfg = snapshot->config();
+  const bool iprev = cfg.iprev.enabled;
+  const bool lists = snapshot->lists() != nullptr;
+  const std::string ptr = reputation::reverseName(client_ip);
+  if (ptr.empty() || (!iprev && !lists)) {
+    return nullptr;
+  }
+  auto out = std::make_shared<ClientLookups>();
+  out->dns = std::make_shared<dns::Session>(
+      snapshot->resolverPtr(), dns::Budget(std::chrono::milliseconds(cfg.dns.budget_ms)));
+  if (iprev) {
+    out->dns->start(ptr, dns::Type::PTR);  // the name and type reputation::Iprev asks
+  }
+  if (lists) {
+    // The Message's own handles go; the Session keeps the lookups for the messages.
+    snapshot->lists()->start(*out->dns, out->dns->budget()).clientIp(client_ip);
+  }
+  out->snapshot = std::move(snapshot);
+  return out;
+}
 
 void Scan::connect(std::string_view client_ip, std::string_view client_name) {
   envelope_.client_ip = std::string(client_ip);
@@ -36,6 +60,9 @@ void Scan::startStages() {
   dns_ = std::make_unique<dns::Session>(
       snapshot_->resolverPtr(),
       dns::Budget(std::chrono::milliseconds(snapshot_->config().dns.budget_ms)));
+  if (client_ && client_->snapshot == snapshot_) {
+    dns_->adopt(*client_->dns);  // the lookups started at connect
+  }
   stages_ = snapshot_->makeStages(*dns_);
   done_.assign(stages_.size(), false);
   failed_.assign(stages_.size(), false);

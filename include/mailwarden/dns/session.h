@@ -57,6 +57,13 @@ class Session final : public Resolver {
   // start(name, type, budget)->wait().
   Answer query(std::string_view name, Type type, const Budget& budget) override;
 
+  // Remembers every lookup `earlier` remembers (with the deadline it was started with),
+  // as if started here; the Session's own entries of the same names stay. For the
+  // lookups of an SMTP connection started at connect (scan::startClientLookups) that
+  // each message of the connection joins. Locks `earlier`, then this: never adopt in
+  // both directions. `earlier` may be in use by other threads.
+  void adopt(const Session& earlier);
+
   const Budget& budget() const noexcept { return budget_; }
   // Lookups handed to the wrapped resolver (what a cache-less message would not save).
   std::size_t started() const noexcept { return started_.load(std::memory_order_relaxed); }

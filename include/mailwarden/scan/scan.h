@@ -27,9 +27,27 @@
 
 namespace mw::scan {
 
+// The lookups of an SMTP connection that depend only on the client address — iprev's
+// PTR and the client_ip DNS lists — started at connect, before HELO and MAIL FROM
+// arrive, and joined by every message of the connection that runs on the same snapshot
+// (DESIGN.md: a lookup starts as soon as its input is known). Shared, immutable once
+// made; its Session is thread-safe.
+struct ClientLookups {
+  SnapshotConstSharedPtr snapshot;    // the snapshot current at connect
+  std::shared_ptr<dns::Session> dns;  // its lookups, with a Budget of dns.budget_ms
+};
+
+// Starts them for `client_ip` (nothing for an empty or invalid address, or when
+// neither iprev nor a client_ip list is configured). Never throws except bad_alloc.
+std::shared_ptr<const ClientLookups> startClientLookups(SnapshotConstSharedPtr snapshot,
+                                                        std::string_view client_ip);
+
 class Scan {
  public:
-  explicit Scan(SnapshotConstSharedPtr snapshot);
+  // `client`: the connection's lookups (milter/); joined when they were started on
+  // `snapshot` (a reload in between: not used).
+  explicit Scan(SnapshotConstSharedPtr snapshot,
+                std::shared_ptr<const ClientLookups> client = nullptr);
   Scan(const Scan&) = delete;
   Scan& operator=(const Scan&) = delete;
 
@@ -57,6 +75,7 @@ class Scan {
   void stageFailed(std::size_t i, const char* hook, const char* what) noexcept;
 
   SnapshotConstSharedPtr snapshot_;
+  std::shared_ptr<const ClientLookups> client_;
   // The message's DNS (its budget, every lookup shared): declared before stages_, so it
   // outlives them.
   std::unique_ptr<dns::Session> dns_;

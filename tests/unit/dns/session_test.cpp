@@ -54,6 +54,22 @@ TEST(Session, SameNameAndTypeShareOneLookup) {
   }
 }
 
+// A connection's lookups (started at connect) are joined by a message's Session.
+TEST(Session, AdoptsTheLookupsOfAnEarlierSession) {
+  auto zone = sampleZone();
+  Session connection(zone, Budget(std::chrono::seconds(10)));
+  const LookupPtr ptr = connection.start("mail.example.test", Type::A);
+  Session message(zone, Budget(std::chrono::seconds(10)));
+  message.start("example.test", Type::TXT);  // its own, kept
+  message.adopt(connection);
+  EXPECT_EQ(message.start("mail.example.test", Type::A), ptr);
+  EXPECT_EQ(message.started(), 1u);  // only its own TXT went to the resolver
+  EXPECT_EQ(message.joined(), 1u);
+  EXPECT_EQ(message.remembered(), 2u);
+  message.adopt(message);  // no-op, no deadlock
+  EXPECT_EQ(message.remembered(), 2u);
+}
+
 TEST(Session, QueryAfterStartJoinsAndAnswersTheSame) {
   Session s(sampleZone(), Budget(std::chrono::seconds(10)));
   const LookupPtr pre = s.start("Mail.Example.Test", Type::A);

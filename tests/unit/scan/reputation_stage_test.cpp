@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "mailwarden/config/config.h"
@@ -74,11 +76,13 @@ reputation:
           score: -2.5
 )";
 
-SnapshotConstSharedPtr snapshot(const std::string& yaml, std::string_view extra = "") {
+SnapshotConstSharedPtr snapshot(const std::string& yaml, std::string_view extra = "",
+                                dns::ResolverSharedPtr resolver = nullptr) {
   config::LoadResult loaded = config::loadString(yaml + std::string(extra), "test.yaml");
   EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].describe());
   Result<SnapshotConstSharedPtr> s =
-      Snapshot::build(std::move(loaded.config), std::make_shared<FixedClock>(1700000000), zone());
+      Snapshot::build(std::move(loaded.config), std::make_shared<FixedClock>(1700000000),
+                      resolver ? resolver : zone());
   EXPECT_TRUE(s) << s.error().describe();
   return *s;
 }
@@ -91,8 +95,9 @@ struct Sent {
 };
 
 verdict::Verdict send(const SnapshotConstSharedPtr& snap, const Sent& m,
-                      verdict::Findings* findings = nullptr) {
-  Scan s(snap);
+                      verdict::Findings* findings = nullptr,
+                      std::shared_ptr<const ClientLookups> client = nullptr) {
+  Scan s(snap, std::move(client));
   s.connect(m.ip, "unknown");
   s.helo("client.example");
   s.mailFrom(m.mail_from);
@@ -241,6 +246,50 @@ TEST(ReputationStage, UrlHostsOfTheBodyAreLookedUp) {
   EXPECT_EQ(v.lists[0].query, "link.example.dbl.test");
   EXPECT_EQ(v.lists[0].key, reputation::Key::Url);
   EXPECT_TRUE(hasSymbol(f, "DBL_TEST_SPAM"));
+}
+
+// Counts what is asked of the zone, by name.
+struct Counting final : dns::Resolver {
+  std::shared_ptr<dns::ZoneResolver> zone_ = zone();
+  std::map<std::string, int> asked;
+  std::mutex m;
+  dns::Answer query(std::string_view name, dns::Type type, const dns::Budget& b) override {
+    {
+      const std::lock_guard<std::mutex> lock(m);
+      ++asked[std::string(name)];
+    }
+    return zone_->query(name, type, b);
+  }
+};
+
+// The milter starts a connection's client lookups at connect; its messages join them
+// instead of asking again.
+TEST(ReputationStage, MessagesJoinTheLookupsStartedAtConnect) {
+  auto counting = std::make_shared<Counting>();
+  const SnapshotConstSharedPtr snap = snapshot(kLists, "", counting);
+  const auto client = startClientLookups(snap, "192.0.2.1");
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(counting->asked["1.2.0.192.in-addr.arpa"], 1);
+  EXPECT_EQ(counting->asked["1.2.0.192.bl.test"], 1);
+  EXPECT_EQ(counting->asked["1.2.0.192.wl.test"], 1);
+  for (int i = 0; i < 2; ++i) {
+    verdict::Findings f;
+    send(snap, Sent{}, &f, client);
+    EXPECT_TRUE(hasSymbol(f, "IPREV_PASS"));
+    EXPECT_TRUE(hasSymbol(f, "RBL_TEST_SBL"));
+  }
+  EXPECT_EQ(counting->asked["1.2.0.192.in-addr.arpa"], 1);
+  EXPECT_EQ(counting->asked["1.2.0.192.bl.test"], 1);
+  EXPECT_EQ(counting->asked["1.2.0.192.wl.test"], 1);
+  // Lookups of another snapshot (a reload in between) are not joined.
+  const SnapshotConstSharedPtr reloaded = snapshot(kLists, "", counting);
+  send(reloaded, Sent{}, nullptr, client);
+  EXPECT_EQ(counting->asked["1.2.0.192.bl.test"], 2);
+  // Nothing to start without iprev and lists, or without a valid address.
+  EXPECT_EQ(startClientLookups(snapshot(kIprevOnly, "reputation:\n  iprev:\n    enabled: false\n"),
+                               "192.0.2.1"),
+            nullptr);
+  EXPECT_EQ(startClientLookups(snap, "unknown"), nullptr);
 }
 
 // Composites may name list and iprev symbols (scan::knownSymbols).
