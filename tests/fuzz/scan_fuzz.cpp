@@ -1,7 +1,8 @@
 // Fuzz target of scan/: one whole message through scan::Scan, the pipeline the milter
 // and `mailwarden check` drive, with everything on that runs offline: header guard,
-// MIME, SPF (MAIL FROM and HELO), DKIM, DMARC (enforce mode, so its reject path runs
-// too) and the shipped rules of rules/, over a ZoneResolver holding tests/keys/keys.zone
+// MIME, SPF (MAIL FROM and HELO), DKIM, iprev, DNS lists of every key (their reject
+// path too), DMARC (enforce mode, so its reject path runs too) and the shipped rules
+// of rules/, over a ZoneResolver holding tests/keys/keys.zone
 // and the small zone below (SPF and DMARC records, a timeout and a SERVFAIL).
 //
 // Input: ENVELOPE '\0' MESSAGE, or MESSAGE alone (the default envelope). ENVELOPE is
@@ -57,7 +58,52 @@ constexpr std::string_view kZone =
     ";@servfail bad.fuzz.test.\n"
     "slow     TXT \"v=spf1 -all\"\n"
     "bad      TXT \"v=spf1 -all\"\n"
-    "_dmarc.slow TXT \"v=DMARC1; p=none\"\n";
+    "_dmarc.slow TXT \"v=DMARC1; p=none\"\n"
+    // DNS lists: the default client listed, an error code, a domain list for names and URLs
+    "10.2.0.192.bl    A 127.0.0.2\n"
+    "11.2.0.192.bl    A 127.255.255.254\n"
+    "12.2.0.192.bl    A 127.0.0.2\n"
+    "12.2.0.192.bl    A 127.0.0.9\n"
+    "fuzz.test.dbl    A 127.0.1.2\n"
+    "example.com.dbl  A 127.0.1.4\n"
+    // iprev of the default client: confirmed by helo.fuzz.test's A record
+    "$ORIGIN 2.0.192.in-addr.arpa.\n"
+    "10 PTR helo.fuzz.test.\n"
+    "11 PTR nowhere.fuzz.test.\n"
+    "11 PTR helo.fuzz.test.\n";
+
+// Every key of the lists is fed from the message: client address, HELO, MAIL FROM,
+// From, DKIM d= and URL hosts (pause 0: a paused list would make two runs of the same
+// input differ).
+constexpr std::string_view kReputation =
+    "rules:\n"
+    "  directories: []\n"
+    "reputation:\n"
+    "  max_url_hosts: 5\n"
+    "  lists:\n"
+    "    - zone: bl.fuzz.test\n"
+    "      lookup: [client_ip]\n"
+    "      pause: 0\n"
+    "      answers:\n"
+    "        - codes: [\"127.0.0.2\"]\n"
+    "          symbol: FUZZ_BL\n"
+    "          score: 3.0\n"
+    "          action: reject\n"
+    "    - zone: dbl.fuzz.test\n"
+    "      lookup: [helo, mail_from, from, dkim, url]\n"
+    "      pause: 0\n"
+    "      answers:\n"
+    "        - bits: 0x06\n"
+    "          symbol: FUZZ_DBL\n"
+    "          score: 2.0\n"
+    "    - zone: hashed.fuzz.test\n"
+    "      lookup: [from, url]\n"
+    "      hash: sha256\n"
+    "      pause: 0\n"
+    "      answers:\n"
+    "        - codes: [\"127.0.0.2\"]\n"
+    "          symbol: FUZZ_HASHED\n"
+    "          score: 1.0\n";
 
 struct Fixture {
   scan::SnapshotConstSharedPtr snapshot;
@@ -74,6 +120,11 @@ struct Fixture {
     cfg.rules_cache_dir.clear();
     cfg.dmarc.mode = config::DmarcMode::Enforce;
     cfg.log.sink = obs::Sink::Stderr;
+    config::LoadResult rep = config::loadString(kReputation, "scan_fuzz.yaml");
+    if (!rep.ok()) {
+      std::abort();
+    }
+    cfg.reputation = rep.config.reputation;
     Result<scan::SnapshotConstSharedPtr> s =
         scan::Snapshot::build(std::move(cfg), std::make_shared<FixedClock>(1'700'000'000), zone);
     if (!s) {
