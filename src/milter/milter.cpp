@@ -459,8 +459,12 @@ sfsistat onClose(SMFICTX* ctx) noexcept {
   return SMFIS_CONTINUE;
 }
 
-// Builds a snapshot from the configuration file, or explains why not.
-Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path) {
+// Builds a snapshot from the configuration file, or explains why not. `running` (a
+// reload): its libunbound resolver is kept when the DNS settings did not change, so the
+// cache of answers survives the reload (one context per process; issue 17). Zone files
+// are always read anew.
+Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path,
+                                                  const scan::SnapshotConstSharedPtr& running = nullptr) {
   config::LoadResult loaded = config::loadFile(path);
   if (!loaded.ok()) {
     std::string all;
@@ -469,14 +473,20 @@ Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path) {
     }
     return fail(Errc::Invalid, all);
   }
-  return scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>());
+  dns::ResolverSharedPtr resolver;
+  if (running && loaded.config.dns.zone_files.empty() && loaded.config.dns == running->config().dns) {
+    resolver = running->resolverPtr();
+  }
+  return scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>(),
+                               std::move(resolver));
 }
 
 // SIGHUP: a new snapshot off to the side; mail keeps flowing on the old one meanwhile,
 // and keeps flowing on it if the new configuration is bad.
 void reload() noexcept {
   try {
-    Result<scan::SnapshotConstSharedPtr> next = loadSnapshot(runtime().config_path);
+    Result<scan::SnapshotConstSharedPtr> next =
+        loadSnapshot(runtime().config_path, runtime().snapshots->get());
     if (!next) {
       obs::counters().reloads_rejected.add();
       obs::log(obs::Level::Error, "", "milter", "reload rejected, keeping the running configuration: {}",
@@ -485,10 +495,12 @@ void reload() noexcept {
     }
     const config::LogOptions& log = (*next)->config().log;
     obs::configure(log.sink, log.level, log.facility);
+    const scan::SnapshotConstSharedPtr previous = runtime().snapshots->get();
     runtime().snapshots->set(*next);
     obs::counters().reloads.add();
-    obs::log(obs::Level::Info, "", "milter", "configuration reloaded from {} (generation {})",
-             runtime().config_path, (*next)->generation());
+    obs::log(obs::Level::Info, "", "milter", "configuration reloaded from {} (generation {}{})",
+             runtime().config_path, (*next)->generation(),
+             (*next)->resolverPtr() == previous->resolverPtr() ? ", DNS cache kept" : "");
   } catch (const std::exception& e) {
     obs::counters().reloads_rejected.add();
     obs::log(obs::Level::Error, "", "milter", "reload failed: {}", e.what());

@@ -217,7 +217,9 @@ milter_config monitor >"$CONF"
 reloads_before=$(grep -c 'configuration reloaded' "$MLOG" || true)
 read -r mpid mstart <"$W/milter/milter.pid"
 _reloaded() { (($(grep -c 'configuration reloaded' "$MLOG" || true) > reloads_before)); }
-if _mw_pid_same "$mpid" "$mstart" && kill -HUP "$mpid" && mw_wait_until 10 _reloaded; then
+# The DNS settings are the same: the reload keeps the libunbound context and its cache.
+if _mw_pid_same "$mpid" "$mstart" && kill -HUP "$mpid" && mw_wait_until 10 _reloaded &&
+	grep 'configuration reloaded' "$MLOG" | tail -n 1 | grep -q 'DNS cache kept'; then
 	mw_pass "c SIGHUP: $(grep 'configuration reloaded' "$MLOG" | tail -n 1 | cut -c 1-160)"
 else
 	mw_fail "c SIGHUP reloads the configuration (dmarc.mode: monitor)" "$(tail -n 3 "$MLOG")"

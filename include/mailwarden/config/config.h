@@ -72,6 +72,8 @@ struct DnsOptions {
   std::vector<std::string> forward_special_zones;
   bool dnssec = false;
   std::string trust_anchor = "/usr/share/dns/root.key";
+
+  bool operator==(const DnsOptions&) const = default;  // a reload keeps the resolver
 };
 
 // What a check's temperror (a DNS failure: dns::Outcome::Temporary, or a DMARC result
