@@ -47,4 +47,31 @@ out=$("$bin" lists test -c "$tmp/none.yaml" 2>&1); rc=$?
 check "lists test no lists" 0 "no DNS lists configured" "$rc" "$out"
 out=$("$bin" lists 2>&1); rc=$?
 check "lists without test" 1 "expected 'test'" "$rc" "$out"
+
+# The same lists through `check --dns-zone` (the milter's pipeline, offline): a listed
+# client and a listed URL host, each with its symbol and score; an error answer is
+# reported "blocked" and scores nothing; iprev from the zone's PTR and A records.
+cat >>"$tmp/lists.zone" <<'ZONE'
+9.2.0.192.good.example. A 127.0.0.2
+9.2.0.192.refused.example. A 127.255.255.254
+bad.example.dom.example. A 127.0.1.2
+9.2.0.192.in-addr.arpa. PTR mx.sender.example.
+mx.sender.example. A 192.0.2.9
+ZONE
+{
+  printf 'authserv_id: mx.example.org\nrules: {directories: []}\nreputation:\n  lists:\n'
+  list good.example client_ip 127.0.0.2 GOOD_LISTED
+  list refused.example client_ip 127.0.0.2 REFUSED_LISTED
+  list dom.example url 127.0.1.2 DOM_LISTED
+} >"$tmp/check.yaml"
+printf 'From: a@sender.example\r\nSubject: x\r\n\r\nsee http://bad.example/x\r\n' >"$tmp/m.eml"
+out=$("$bin" check -c "$tmp/check.yaml" --dns-zone "$tmp/lists.zone" --client-ip 192.0.2.9 \
+  --helo mx.sender.example --mail-from a@sender.example --json "$tmp/m.eml" 2>&1); rc=$?
+one=$(printf '%s' "$out" | tr -d ' \n')
+check "check: listed client" 0 '{"zone":"good.example","lookup":"192.0.2.9","key":"client_ip","query":"9.2.0.192.good.example","codes":["127.0.0.2"],"result":"listed","symbols":["GOOD_LISTED"]}' "$rc" "$one"
+check "check: error answer blocked" 0 '{"zone":"refused.example","lookup":"192.0.2.9","key":"client_ip","query":"9.2.0.192.refused.example","codes":["127.255.255.254"],"result":"blocked","symbols":[]}' "$rc" "$one"
+check "check: URL host listed" 0 '"query":"bad.example.dom.example","codes":["127.0.1.2"],"result":"listed","symbols":["DOM_LISTED"]' "$rc" "$one"
+check "check: iprev" 0 '"iprev":{"result":"pass","name":"mx.sender.example"}' "$rc" "$one"
+check "check: scores" 0 '{"id":"DOM_LISTED","score":0.0},{"id":"GOOD_LISTED","score":0.0}' "$rc" "$one"
+case "$one" in *REFUSED_LISTED*) echo "FAIL check: the error answer counted as a listing"; failed=1 ;; *) echo "ok check: the error answer is no listing" ;; esac
 exit $failed
