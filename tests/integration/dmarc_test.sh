@@ -29,13 +29,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns_dns.sh"
-mw_require_root
-REAL_BIN=$(mw_bin)
-if [[ ! -x $REAL_BIN ]]; then
-	echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
-	exit 77
-fi
-REAL_BIN=$(readlink -f "$REAL_BIN")
+netns_require_bin
 DKIM_SIGN=${MW_DKIM_SIGN:-$(dirname "$REAL_BIN")/tests/tools/dkim_sign}
 if [[ ! -x $DKIM_SIGN ]]; then
 	echo "SKIP: no dkim_sign at $DKIM_SIGN (set MW_DKIM_SIGN; make builds it)"

@@ -26,13 +26,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns_dns.sh"
-mw_require_root
-REAL_BIN=$(mw_bin)
-if [[ ! -x $REAL_BIN ]]; then
-	echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
-	exit 77
-fi
-REAL_BIN=$(readlink -f "$REAL_BIN")
+netns_require_bin
 TOOLS=$(dirname "$REAL_BIN")/tests/tools
 DKIM_SIGN=${MW_DKIM_SIGN:-$TOOLS/dkim_sign}
 DNS_DELAY=${MW_DNS_DELAY:-$TOOLS/dns_delay}

@@ -3,6 +3,19 @@
 # the machine (spf_test.sh, dmarc_test.sh). Source lib.sh first; needs $NSD (nsd binary)
 # and, for nsd_config and later, the work directory $W.
 
+# netns_require_bin: the tests of this file run as root (mw_require_root) and need the
+# mailwarden binary (MW_BIN, else the build tree's): sets REAL_BIN to its resolved path,
+# or exits 77 (SKIP).
+netns_require_bin() {
+	mw_require_root
+	REAL_BIN=$(mw_bin)
+	if [[ ! -x $REAL_BIN ]]; then
+		echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
+		exit 77
+	fi
+	REAL_BIN=$(readlink -f "$REAL_BIN")
+}
+
 # netns_require: exits 77 (SKIP) without nsd ($MW_NSD, default /usr/sbin/nsd; sets NSD),
 # swaks, postfix, or a working `ip netns`.
 netns_require() {

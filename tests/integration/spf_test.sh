@@ -27,13 +27,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns_dns.sh"
-mw_require_root
-REAL_BIN=$(mw_bin)
-if [[ ! -x $REAL_BIN ]]; then
-	echo "SKIP: no mailwarden binary at $REAL_BIN (set MW_BIN)"
-	exit 77
-fi
-REAL_BIN=$(readlink -f "$REAL_BIN")
+netns_require_bin
 netns_require
 
 t_start=$(mw_now_ms)

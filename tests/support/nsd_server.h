@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "stop_child.h"
+
 namespace mw::testsupport {
 
 using std::chrono::milliseconds;
@@ -116,17 +118,7 @@ class NsdServer {
   // SIGTERM, then SIGKILL after 5 s; reaps the child.
   void stop(bool keep_dir = false) {
     if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      int status = 0;
-      while (::waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > until) {
-          ::kill(pid_, SIGKILL);
-          ::waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(milliseconds(10));
-      }
+      mw::testing::stopChild(pid_);
       pid_ = -1;
     }
     if (!keep_dir && !dir_.empty()) {

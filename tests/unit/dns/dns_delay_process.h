@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/stop_child.h"
+
 namespace mw::dns::testing {
 
 class DnsDelayProcess {
@@ -74,20 +76,7 @@ class DnsDelayProcess {
   std::string forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
 
   void stop() {
-    if (pid_ <= 0) {
-      return;
-    }
-    ::kill(pid_, SIGTERM);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > until) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    mw::testing::stopChild(pid_);
     pid_ = -1;
   }
 

@@ -11,7 +11,7 @@ tests_unit_dns_dns_tests_SOURCES = \
 	tests/unit/dns/session_test.cpp \
 	tests/unit/dns/async_test.cpp \
 	tests/unit/dns/dns_delay_process.h \
-	tests/support/nsd_server.h
+	tests/support/nsd_server.h tests/support/stop_child.h
 tests_unit_dns_dns_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(UNBOUND_CFLAGS)
 tests_unit_dns_dns_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_ZONES='"$(abs_top_srcdir)/tests/unit/dns/zones"' \

@@ -45,13 +45,17 @@ std::shared_ptr<dns::ZoneResolver> zone() {
   return z;
 }
 
-constexpr const char* kLists = R"(
+// What every configuration of these tests starts with.
+const std::string kBase = R"(
 authserv_id: mx.test.example
 log:
   target: stderr
   level: warn
 rules:
   directories: []
+)";
+
+const std::string kLists = kBase + R"(
 reputation:
   lists:
     - zone: bl.test
@@ -133,13 +137,7 @@ bool hasSymbol(const verdict::Findings& f, std::string_view s) {
   return std::find(f.symbols.begin(), f.symbols.end(), s) != f.symbols.end();
 }
 
-constexpr const char* kIprevOnly = R"(
-authserv_id: mx.test.example
-log:
-  target: stderr
-  level: warn
-rules:
-  directories: []
+const std::string kIprevOnly = kBase + R"(
 spf:
   enabled: false
 dmarc:
