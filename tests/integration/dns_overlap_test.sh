@@ -15,7 +15,8 @@
 # same code path as the milter) runs once against nsd directly and once through the
 # delay; the difference is what waiting for DNS cost the message.
 #
-# The message's lookups, one after another, would be at least 9 round trips: SPF TXT of
+# The message's lookups, one after another, would be at least 9 round trips (the test
+# counts the questions dns_delay forwarded): SPF TXT of
 # good.test and of client.good.test; the DKIM key sel._domainkey.good.test; DMARC
 # _dmarc.good.test and _dmarc.test; iprev's PTR of 192.0.2.20 and then the A records of
 # its two names; bl.test for the client; dbl.test for the From/d= domain. Started as
@@ -162,10 +163,19 @@ if why=$(verdicts "$W/check/delayed.json"); then
 else
 	mw_fail "3 through the delay: the same verdicts" "$why $(tail -n 3 "$W/check/delayed.err")"
 fi
+# How many questions the delayed run asked: dns_delay counts them at exit.
+_mw_stop_pidfile "$W/delay/pid" 5
+_mw_unregister proc "$W/delay/pid"
+asked=$(sed -n 's/.* \([0-9][0-9]*\) questions forwarded.*/\1/p' "$W/delay/out")
 added=$((delayed - direct))
 rounds=$("$MW_PYTHON" -c "print('%.1f' % ($added / $DELAY))")
+if [[ -n $asked ]] && ((asked >= 9)); then
+	mw_pass "4 the message asked $asked questions (each $DELAY ms late: $((asked * DELAY)) ms one after another)"
+else
+	mw_fail "4 the message asked its questions through dns_delay" "asked '${asked}': $(cat "$W/delay/out")"
+fi
 if ((added < 4 * DELAY)); then
-	mw_pass "4 waiting for DNS cost the message $added ms = $rounds round trips of $DELAY ms (at least 9 one after another; under 4 asserted)"
+	mw_pass "4 waiting for DNS cost the message $added ms = $rounds round trips of $DELAY ms for ${asked:-?} questions (under 4 asserted)"
 else
 	mw_fail "4 the lookups overlap" "added $added ms = $rounds round trips of $DELAY ms (want under 4)"
 fi

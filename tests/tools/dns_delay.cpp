@@ -228,8 +228,9 @@ class Forwarder {
         return 1;
       }
       if (fds[0].revents != 0) {
-        std::fprintf(stderr, "dns_delay: stopping; %lu questions dropped (over --max-pending)\n",
-                     static_cast<unsigned long>(dropped_));
+        std::fprintf(stderr,
+                     "dns_delay: stopping; %lu questions forwarded, %lu dropped (over --max-pending)\n",
+                     static_cast<unsigned long>(forwarded_), static_cast<unsigned long>(dropped_));
         return 0;
       }
       if (fds[1].revents != 0) {
@@ -290,6 +291,7 @@ class Forwarder {
       p.id[1] = static_cast<std::uint8_t>(buf_[1]);
       p.asked = Clock::now();
       pending_.push_back(std::move(p));
+      ++forwarded_;
     }
   }
 
@@ -328,6 +330,7 @@ class Forwarder {
   std::list<Pending> pending_;  // stable addresses for the poll owners
   std::vector<char> buf_ = std::vector<char>(kMaxDatagram);
   std::size_t dropped_ = 0;
+  std::size_t forwarded_ = 0;  // questions sent upstream (reported at exit)
 };
 
 }  // namespace
