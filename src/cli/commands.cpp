@@ -32,7 +32,9 @@ constexpr const char* kUsage =
     "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
     "                   [--json] MESSAGE.eml     one message through the same pipeline\n"
     "  mailwarden configtest [-c FILE]          print every configuration error\n"
-    "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n";
+    "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n"
+    "  mailwarden lists test [-c FILE] [--dns-zone FILE]...\n"
+    "                                           ask each DNS list's RFC 5782 test points\n";
 
 bool fileExists(const std::string& path) {
   struct stat st {};
