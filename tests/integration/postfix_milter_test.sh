@@ -339,6 +339,9 @@ write_config() {
 		  enabled: false
 		dmarc:
 		  enabled: false
+		reputation:
+		  iprev:
+		    enabled: false
 		rules:
 		  directories: []
 	YAML

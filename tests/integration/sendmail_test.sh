@@ -327,6 +327,9 @@ dkim:
   enabled: false
 dmarc:
   enabled: false
+reputation:
+  iprev:
+    enabled: false
 rules:
   directories: []
 EOF
