@@ -43,7 +43,8 @@ bench_ref_milter_CFLAGS = -std=gnu11 -Wall -Wextra -Werror $(MW_SAN_FLAGS) -g -O
 bench_ref_milter_LDADD = $(MILTER_LIBS) -lpthread
 TESTS += bench/smoke_test.sh
 EXTRA_DIST += bench/smoke_test.sh bench/run-milter-bench.sh bench/run-postfix-bench.sh \
-	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh bench/run-checks-ladder.sh
+	bench/lib-bench.sh bench/bench_summary.py bench/run-soak.sh bench/run-checks-ladder.sh \
+	bench/run-latency-bench.sh bench/latency_bench.py
 
 # Extra arguments for the benchmark program, e.g.
 #   make bench BENCH_ARGS=--benchmark_filter=ZoneResolver
@@ -61,7 +62,7 @@ bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXE
 # nsd namespace and the private Postfix). Script options through MILTER_BENCH_ARGS, e.g.
 #   sudo make bench-milter MILTER_BENCH_ARGS="--dns nsd --no-memory --out /tmp/r"
 MILTER_BENCH_ARGS =
-.PHONY: bench-milter bench-postfix bench-soak bench-checks
+.PHONY: bench-milter bench-postfix bench-soak bench-checks bench-latency
 MILTER_BENCH_DEPS = bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) bench/rules_bench$(EXEEXT) \
 	bench/scan_bench$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) mailwarden$(EXEEXT)
 bench-milter: $(MILTER_BENCH_DEPS)
@@ -72,6 +73,12 @@ bench-soak: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-soak.sh --build . $(MILTER_BENCH_ARGS)
 bench-checks: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-checks-ladder.sh --build . $(MILTER_BENCH_ARGS)
+# Added latency per message against a DNS 20 ms late: mailwarden against opendkim +
+# opendmarc (issue 17; installs those two with apt-get if missing), e.g.
+#   sudo make bench-latency MILTER_BENCH_ARGS="--runs 3 --messages 200 --delay-ms 20"
+bench-latency: bench/milter_load$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) tests/tools/dns_delay$(EXEEXT) \
+		mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-latency-bench.sh --build . $(MILTER_BENCH_ARGS)
 
 
 # The rules matcher against one PCRE2 regex at a time (bench/rules_bench.cpp). Without

@@ -20,7 +20,10 @@
 // does) to reading the final reply to SMFIC_BODYEOB. It therefore includes sending the
 // whole message, not just the milter's end-of-message work; eob_to_reply_ms (from the
 // write that carried BODYEOB to the final reply) is reported too. Connection set-up
-// (OPTNEG/CONNECT/HELO) is outside both: with K = 1 it is in msg/s only.
+// (OPTNEG/CONNECT/HELO) is outside both; connect_to_reply_ms covers it: from just before
+// the socket is opened (an SMTP client connecting: Postfix opens its milter connections
+// then) to the final reply to BODYEOB, for each message that opened its own connection
+// (all of them with K = 1).
 //
 // Throughput: completed messages / wall time of the measured phase (threads started to
 // threads joined). A --warmup phase with the same concurrency runs first and is not
@@ -35,6 +38,15 @@
 // (warmup included); every packet read or write waits at most --timeout-ms. A milter
 // that misbehaves (refuses, closes, sends garbage) costs a counted error, never a crash;
 // the worker then starts a new connection.
+//
+// Plan (--plan FILE, for latency benchmarks that must not be answered from a DNS cache):
+// one line per message, "MESSAGE_FILE CLIENT_IP HELO MAIL_FROM" (blank lines and lines
+// starting with # ignored, at most 1,000,000 lines); message number n (warmup first) uses
+// line n mod lines, with its own connection (K must be 1), so every message can come from
+// a new client with a new sender domain. --per-message FILE writes one JSON object per
+// measured message (JSON Lines, in message-number order): its plan fields, the three
+// latencies, the final reply and the header fields the milter added or changed, so that
+// a caller can check every verdict and add up the latencies of milters in sequence.
 //
 // Output: a human-readable table on stdout, and with --json FILE ("-" for stdout, then
 // the table goes to stderr) one JSON object. Exit status: 0 if every message got a final
@@ -83,6 +95,8 @@ struct Options {
   std::string proc_name;
   std::string json_path;
   std::string label;
+  std::string plan_path;
+  std::string per_message_path;
   std::optional<std::string> mail_from;
   std::vector<std::string> rcpts;
   SmtpClient client;
@@ -96,6 +110,8 @@ void usage() {
       "         [--duration-limit SECONDS] [--pid PID | --proc-name NAME] [--sample-ms MS]\n"
       "         [--json FILE|-] [--label TEXT] [--chunk BYTES] [--timeout-ms MS]\n"
       "         [--mail-from ADDR] [--rcpt ADDR]... [--client-ip IPV4] [--helo NAME]\n"
+      "         [--plan FILE] [--per-message FILE]\n"
+      "  plan lines: MESSAGE_FILE CLIENT_IP HELO MAIL_FROM (one message each, K = 1)\n"
       "  SPEC: unix:/path | inet:PORT@HOST | inet6:PORT@HOST | inet:HOST:PORT\n",
       stderr);
 }
@@ -139,7 +155,8 @@ std::optional<Options> parseOptions(int argc, char** argv) {
       {"--socket", &o.socket},      {"--proc-name", &o.proc_name},
       {"--json", &o.json_path},     {"--label", &o.label},
       {"--mail-from", &mail_from},  {"--client-ip", &o.client.address},
-      {"--helo", &o.client.helo},
+      {"--helo", &o.client.helo},   {"--plan", &o.plan_path},
+      {"--per-message", &o.per_message_path},
   };
   bool have_mail_from = false;
   for (int i = 1; i < argc; ++i) {
@@ -167,8 +184,14 @@ std::optional<Options> parseOptions(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (o.socket.empty() || o.message_files.empty()) {
-    std::fputs("milter_load: --socket and at least one --message are required\n", stderr);
+  if (o.socket.empty() || (o.message_files.empty() == o.plan_path.empty())) {
+    std::fputs("milter_load: --socket and either --message (repeatable) or --plan are required\n",
+               stderr);
+    return std::nullopt;
+  }
+  if (!o.plan_path.empty() && o.per_connection != 1) {
+    std::fputs("milter_load: --plan gives each message its own client: --per-connection 1\n",
+               stderr);
     return std::nullopt;
   }
   if (pid != 0 && !o.proc_name.empty()) {
@@ -317,10 +340,24 @@ class RssSampler {
 
 // ---- one phase -----------------------------------------------------------------------
 
+// One line of --plan: which message, from which client, with which envelope.
+struct PlanEntry {
+  std::string file;
+  std::size_t message = 0;  // index into the loaded messages
+  std::string client_ip;
+  std::string helo;
+  std::string mail_from;
+};
+
+std::string jsonString(const std::string& s);
+std::string jsonNumber(double v);
+
 // What one worker saw; merged after the phase.
 struct Tally {
   std::vector<double> message_ms;
   std::vector<double> eob_ms;
+  std::vector<double> connect_ms;  // connect -> final reply, messages that opened a session
+  std::vector<std::pair<long, std::string>> per_message;  // (number, JSON line), --per-message
   std::map<std::string, long> replies;        // "accept", "replycode 550", ...
   std::map<std::string, long> modifications;  // "insheader", "chgheader(delete)", ...
   std::map<std::string, long> headers_added;  // header name of insheader/addheader
@@ -337,6 +374,9 @@ struct Tally {
   void merge(Tally&& o) {
     message_ms.insert(message_ms.end(), o.message_ms.begin(), o.message_ms.end());
     eob_ms.insert(eob_ms.end(), o.eob_ms.begin(), o.eob_ms.end());
+    connect_ms.insert(connect_ms.end(), o.connect_ms.begin(), o.connect_ms.end());
+    per_message.insert(per_message.end(), std::make_move_iterator(o.per_message.begin()),
+                       std::make_move_iterator(o.per_message.end()));
     for (const auto& [k, v] : o.replies) replies[k] += v;
     for (const auto& [k, v] : o.modifications) modifications[k] += v;
     for (const auto& [k, v] : o.headers_added) headers_added[k] += v;
@@ -383,6 +423,32 @@ std::string modificationKind(const Modification& m) {
   }
 }
 
+// One --per-message line: the plan fields (if any), the latencies (null where not
+// measured), the final reply and every modification the milter asked for.
+std::string perMessageJson(long number, const PlanEntry* step, const TransactionResult& r,
+                           std::optional<double> connect_ms) {
+  std::string j = "{\"number\": " + std::to_string(number);
+  if (step != nullptr) {
+    j += ", \"file\": " + jsonString(step->file) + ", \"client_ip\": " +
+         jsonString(step->client_ip) + ", \"helo\": " + jsonString(step->helo) +
+         ", \"mail_from\": " + jsonString(step->mail_from);
+  }
+  j += ", \"connect_to_reply_ms\": " + (connect_ms ? jsonNumber(*connect_ms) : "null");
+  j += ", \"mail_to_reply_ms\": " + jsonNumber(r.total_ms);
+  j += ", \"eob_to_reply_ms\": " +
+       (r.reply && r.stopped_at.empty() ? jsonNumber(r.eob_to_reply_ms) : "null");
+  j += ", \"reply\": " + (r.reply ? jsonString(replyKind(*r.reply)) : "null");
+  j += ", \"reply_text\": " + (r.reply ? jsonString(r.reply->text) : "null");
+  j += ", \"stopped_at\": " + jsonString(r.stopped_at) + ", \"modifications\": [";
+  for (std::size_t i = 0; i < r.modifications.size(); ++i) {
+    const Modification& m = r.modifications[i];
+    j += (i ? ", " : "") + std::string("{\"op\": ") + jsonString(modificationKind(m)) +
+         ", \"index\": " + std::to_string(m.index) + ", \"name\": " + jsonString(m.name) +
+         ", \"value\": " + jsonString(m.value) + "}";
+  }
+  return j + "]}";
+}
+
 void record(Tally& t, const TransactionResult& r) {
   if (!r.reply) {
     t.error("no final reply");
@@ -416,8 +482,10 @@ struct PhaseResult {
 };
 
 // Sends `count` messages (numbers first..first+count-1) with the options' concurrency.
+// With a plan, message number n is plan[n % plan.size()] (its own connection, K = 1).
 PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<Message>& msgs,
-                     long first, long count, Clock::time_point deadline) {
+                     const std::vector<PlanEntry>& plan, long first, long count,
+                     Clock::time_point deadline) {
   std::atomic<long> next{0};
   std::atomic<bool> late{false};
   std::vector<Tally> tallies(static_cast<std::size_t>(o.connections));
@@ -439,9 +507,23 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
         break;
       }
       const long number = first + n;
+      const PlanEntry* step =
+          plan.empty() ? nullptr : &plan[static_cast<std::size_t>(number) % plan.size()];
+      std::optional<Message> planned;  // the plan's message with its MAIL FROM
+      if (step != nullptr) {
+        planned = msgs[step->message];
+        planned->mail_from = step->mail_from;
+        client.address = step->client_ip;
+        client.helo = step->helo;
+        // What Postfix reports when the client has no verified name; the milters do
+        // their own reverse lookups.
+        client.hostname = "unknown";
+      }
+      std::optional<Clock::time_point> connected_at;
       if (!session) {
         // Each connection its own client port, as distinct SMTP sessions have.
         client.port = static_cast<std::uint16_t>(1024 + (number % 60000));
+        connected_at = Clock::now();
         Result<Session> s = openGreeted(where, o.session, client);
         if (!s) {
           t.error("connect/negotiate/greet: " + s.error().describe());
@@ -455,10 +537,12 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
         session.emplace(std::move(*s));
         on_session = 0;
       }
-      const Message& m = msgs[static_cast<std::size_t>(number) % msgs.size()];
+      const Message& m =
+          planned ? *planned : msgs[static_cast<std::size_t>(number) % msgs.size()];
       TransactionOptions topt;
       topt.queue_id = queueIdFor(number + 1);
       topt.chunk = static_cast<std::size_t>(o.chunk);
+      const Clock::time_point mail_at = Clock::now();
       Result<TransactionResult> r = sendMessage(*session, m, topt);
       if (!r) {
         t.error("message " + std::to_string(number + 1) + ": " + r.error().describe());
@@ -466,6 +550,17 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
         continue;
       }
       record(t, *r);
+      // connect -> final reply = connection set-up + MAIL -> final reply (sendMessage's
+      // own clock), so both figures end at the same instant.
+      std::optional<double> connect_ms;
+      if (connected_at && r->reply) {
+        connect_ms =
+            std::chrono::duration<double, std::milli>(mail_at - *connected_at).count() + r->total_ms;
+        t.connect_ms.push_back(*connect_ms);
+      }
+      if (!o.per_message_path.empty()) {
+        t.per_message.emplace_back(number, perMessageJson(number, step, *r, connect_ms));
+      }
       if (++on_session >= o.per_connection) {
         if (Result<void> q = session->quit(); !q) {
           t.error("quit: " + q.error().describe());
@@ -560,6 +655,7 @@ std::string jsonStats(const Stats& s) {
 
 struct Report {
   const Options* options = nullptr;
+  std::vector<std::string> files;
   std::vector<std::size_t> message_sizes;
   PhaseResult phase;
   std::optional<long> pid;
@@ -590,8 +686,8 @@ std::string toJson(const Report& r) {
     << ",\n  \"socket\": " << jsonString(o.socket) << ", \"connections\": " << o.connections
     << ", \"messages\": " << o.messages << ", \"per_connection\": " << o.per_connection
     << ", \"warmup\": " << o.warmup << ",\n  \"message_files\": [";
-  for (std::size_t i = 0; i < o.message_files.size(); ++i) {
-    j << (i ? ", " : "") << "{\"path\": " << jsonString(o.message_files[i])
+  for (std::size_t i = 0; i < r.files.size(); ++i) {
+    j << (i ? ", " : "") << "{\"path\": " << jsonString(r.files[i])
       << ", \"bytes\": " << r.message_sizes[i] << "}";
   }
   j << "],\n  \"negotiated\": " << jsonString(t.negotiated) << ",\n  \"attempted\": "
@@ -602,6 +698,8 @@ std::string toJson(const Report& r) {
     << jsonNumber(r.phase.wall_s) << ", \"msg_per_s\": " << jsonNumber(r.msgPerS())
     << ",\n  \"latency_ms\": " << jsonStats(statsOf(t.message_ms))
     << ",\n  \"eob_to_reply_ms\": " << jsonStats(statsOf(t.eob_ms))
+    << ",\n  \"connect_to_reply_ms\": " << jsonStats(statsOf(t.connect_ms))
+    << ", \"connect_to_reply_samples\": " << t.connect_ms.size()
     << ",\n  \"replies\": " << jsonCounts(t.replies)
     << ",\n  \"modifications\": " << jsonCounts(t.modifications)
     << ",\n  \"headers_added\": " << jsonCounts(t.headers_added) << ",\n  \"sample\": [";
@@ -632,8 +730,11 @@ void printTable(std::FILE* out, const Report& r) {
   std::fprintf(out, "milter_load%s%s: socket %s, c=%ld, k=%ld, N=%ld (+%ld warmup)\n",
                o.label.empty() ? "" : " ", o.label.c_str(), o.socket.c_str(), o.connections,
                o.per_connection, o.messages, o.warmup);
-  for (std::size_t i = 0; i < o.message_files.size(); ++i) {
-    std::fprintf(out, "  message %s (%zu bytes)\n", o.message_files[i].c_str(), r.message_sizes[i]);
+  for (std::size_t i = 0; i < r.files.size() && i < 5; ++i) {
+    std::fprintf(out, "  message %s (%zu bytes)\n", r.files[i].c_str(), r.message_sizes[i]);
+  }
+  if (r.files.size() > 5) {
+    std::fprintf(out, "  ... %zu message files in all\n", r.files.size());
   }
   std::fprintf(out, "  negotiated      %s\n", t.negotiated.c_str());
   std::fprintf(out, "  completed       %ld of %ld (attempted %ld), errors %ld%s, connections %ld\n",
@@ -645,11 +746,16 @@ void printTable(std::FILE* out, const Report& r) {
   std::fprintf(out, "  throughput      %.1f msg/s (%.3f s wall)\n", r.msgPerS(), r.phase.wall_s);
   const Stats lat = statsOf(t.message_ms);
   const Stats eob = statsOf(t.eob_ms);
+  const Stats con = statsOf(t.connect_ms);
   std::fprintf(out, "  latency ms      %-8s %-8s %-8s %-8s %-8s\n", "p50", "p90", "p99", "max", "mean");
   std::fprintf(out, "    message       %-8.3f %-8.3f %-8.3f %-8.3f %-8.3f\n", lat.p50, lat.p90, lat.p99,
                lat.max, lat.mean);
   std::fprintf(out, "    eob->reply    %-8.3f %-8.3f %-8.3f %-8.3f %-8.3f\n", eob.p50, eob.p90, eob.p99,
                eob.max, eob.mean);
+  if (!t.connect_ms.empty()) {
+    std::fprintf(out, "    connect->reply %-7.3f %-8.3f %-8.3f %-8.3f %-8.3f (%zu messages)\n", con.p50,
+                 con.p90, con.p99, con.max, con.mean, t.connect_ms.size());
+  }
   if (r.pid) {
     const double cpu = r.milterCpuMs();
     std::fprintf(out, "  milter pid %ld%s: cpu %.0f ms = %.3f ms/msg (%.0f %% of one CPU); "
@@ -684,6 +790,46 @@ double selfCpuMs() {
   return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
+// Reads --plan: one "FILE CLIENT_IP HELO MAIL_FROM" per line; the files go to `files`
+// (each once), the entries point into it. An Error names the file and line.
+Result<std::vector<PlanEntry>> loadPlan(const std::string& path, std::vector<std::string>& files) {
+  constexpr long kMaxLines = 1000000;
+  std::ifstream in(path);
+  if (!in) {
+    return fail(Errc::Invalid, "cannot read plan " + path);
+  }
+  std::vector<PlanEntry> plan;
+  std::map<std::string, std::size_t> index;
+  std::string line;
+  long number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (number > kMaxLines) {
+      return fail(Errc::Invalid, path + ": more than " + std::to_string(kMaxLines) + " lines");
+    }
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    std::istringstream fields(line);
+    PlanEntry e;
+    std::string extra;
+    if (!(fields >> e.file >> e.client_ip >> e.helo >> e.mail_from) || (fields >> extra)) {
+      return fail(Errc::Invalid, path + ":" + std::to_string(number) +
+                                     ": want FILE CLIENT_IP HELO MAIL_FROM");
+    }
+    auto [it, added] = index.emplace(e.file, files.size());
+    if (added) {
+      files.push_back(e.file);
+    }
+    e.message = it->second;
+    plan.push_back(std::move(e));
+  }
+  if (plan.empty()) {
+    return fail(Errc::Invalid, path + ": no plan lines");
+  }
+  return plan;
+}
+
 int run(const Options& o) {
   Result<Endpoint> where = parseEndpoint(o.socket);
   if (!where) {
@@ -693,7 +839,17 @@ int run(const Options& o) {
   Report r;
   r.options = &o;
   std::vector<Message> msgs;
-  for (const std::string& path : o.message_files) {
+  std::vector<PlanEntry> plan;
+  std::vector<std::string> files = o.message_files;
+  if (!o.plan_path.empty()) {
+    Result<std::vector<PlanEntry>> p = loadPlan(o.plan_path, files);
+    if (!p) {
+      std::fprintf(stderr, "milter_load: %s\n", p.error().describe().c_str());
+      return 2;
+    }
+    plan = std::move(*p);
+  }
+  for (const std::string& path : files) {
     Result<Message> m = loadEml(path);
     if (!m) {
       std::fprintf(stderr, "milter_load: %s\n", m.error().describe().c_str());
@@ -722,7 +878,7 @@ int run(const Options& o) {
 
   const Clock::time_point deadline = Clock::now() + std::chrono::seconds(o.duration_limit_s);
   if (o.warmup > 0) {
-    const PhaseResult w = runPhase(o, *where, msgs, 0, o.warmup, deadline);
+    const PhaseResult w = runPhase(o, *where, msgs, plan, 0, o.warmup, deadline);
     if (w.tally.errors > 0) {
       std::fprintf(stderr, "milter_load: warmup: %ld errors, first: %s\n", w.tally.errors,
                    w.tally.first_error.c_str());
@@ -734,7 +890,7 @@ int run(const Options& o) {
     sampler.emplace(*r.pid, o.sample_ms);
   }
   const double cpu0 = selfCpuMs();
-  r.phase = runPhase(o, *where, msgs, o.warmup, o.messages, deadline);
+  r.phase = runPhase(o, *where, msgs, plan, o.warmup, o.messages, deadline);
   r.gen_cpu_ms = selfCpuMs() - cpu0;
   if (r.pid) {
     r.proc_after = readProc(*r.pid);
@@ -743,6 +899,19 @@ int run(const Options& o) {
     r.threads_max = sampler->maxThreads();
   }
 
+  r.files = files;
+  if (!o.per_message_path.empty()) {
+    std::vector<std::pair<long, std::string>> lines = r.phase.tally.per_message;
+    std::sort(lines.begin(), lines.end());
+    std::ofstream out(o.per_message_path, std::ios::binary | std::ios::trunc);
+    for (const auto& line : lines) {
+      out << line.second << '\n';
+    }
+    if (!out) {
+      std::fprintf(stderr, "milter_load: cannot write %s\n", o.per_message_path.c_str());
+      return 1;
+    }
+  }
   std::FILE* table = stdout;
   if (!o.json_path.empty()) {
     const std::string json = toJson(r);
