@@ -64,6 +64,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../tests/integration/lib.sh"
 . "$HERE/lib-bench.sh"
+. "$HERE/../tests/integration/netns_dns.sh"  # nsd_config
 
 BUILD=$PWD
 OUT=/tmp/mw-latency-$(date +%Y%m%d-%H%M%S)
@@ -172,30 +173,7 @@ mkdir -p "$NETNS_DIR"
 printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$NETNS_DIR/resolv.conf"
 NSX=(ip netns exec "$NS")
 
-cat >"$W/nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@5353
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$W/nsd"
-  pidfile: "$W/nsd/nsd-own.pid"
-  database: ""
-  xfrdfile: "$W/nsd/xfrd.state"
-  zonelistfile: "$W/nsd/zone.list"
-  xfrdir: "$W/nsd"
-  logfile: "$W/nsd/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: example
-  zonefile: "$W/zone/example.zone"
-zone:
-  name: 18.198.in-addr.arpa
-  zonefile: "$W/zone/reverse.zone"
-EOF
+NSD_PORT=5353 nsd_config example "$W/zone/example.zone" 18.198.in-addr.arpa "$W/zone/reverse.zone"
 "${NSX[@]}" "$NSD" -d -c "$W/nsd/nsd.conf" </dev/null >>"$W/nsd/nsd.out" 2>&1 &
 _mw_record_pid "$W/nsd/nsd.pid" "$!" || { mw_log "nsd exited: $(tail -n 5 "$W/nsd/nsd.out" "$W/nsd/nsd.log" 2>/dev/null)"; exit 1; }
 _mw_register proc "$W/nsd/nsd.pid"

@@ -48,12 +48,7 @@ netns_setup mw-overlap
 mw_workdir W
 mkdir -p "$W/nsd" "$W/msgs" "$W/check" "$W/delay"
 
-nsd_config test "$ZONE"
-cat >>"$W/nsd/nsd.conf" <<EOF
-zone:
-  name: 2.0.192.in-addr.arpa
-  zonefile: "$REVERSE"
-EOF
+nsd_config test "$ZONE" 2.0.192.in-addr.arpa "$REVERSE"
 
 # config PORT: mailwarden's configuration asking 127.0.0.1@PORT.
 config() {

@@ -65,12 +65,12 @@ _netns_cleanup() {
 	exit "$rc"
 }
 
-# nsd_config ZONE_NAME ZONE_FILE: nsd's configuration in W/nsd, serving one zone on
-# 127.0.0.1:NSD_PORT (53) inside the namespace.
+# nsd_config ZONE_NAME ZONE_FILE [ZONE_NAME ZONE_FILE]...: nsd's configuration in W/nsd,
+# serving these zones on 127.0.0.1:NSD_PORT (53 unless NSD_PORT is set) inside the
+# namespace.
 nsd_config() {
-	local zone_name=$1 zone_file=$2
 	mkdir -p "$W/nsd"
-	NSD_PORT=53
+	NSD_PORT=${NSD_PORT:-53}
 	cat >"$W/nsd/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@$NSD_PORT
@@ -88,10 +88,11 @@ server:
   verbosity: 1
 remote-control:
   control-enable: no
-zone:
-  name: $zone_name
-  zonefile: "$zone_file"
 EOF
+	while [[ $# -ge 2 ]]; do
+		printf 'zone:\n  name: %s\n  zonefile: "%s"\n' "$1" "$2" >>"$W/nsd/nsd.conf"
+		shift 2
+	done
 }
 
 # dns_probe NAME: one UDP TXT query to 127.0.0.1:NSD_PORT inside the namespace; true if

@@ -45,12 +45,7 @@ mkdir -p "$W/nsd" "$W/milter" "$W/msgs" "$W/check"
 chmod 0755 "$W/milter"
 
 # --- nsd inside the namespace: two zones --------------------------------------------
-nsd_config test "$ZONE"
-cat >>"$W/nsd/nsd.conf" <<EOF
-zone:
-  name: 2.0.192.in-addr.arpa
-  zonefile: "$REVERSE"
-EOF
+nsd_config test "$ZONE" 2.0.192.in-addr.arpa "$REVERSE"
 
 # --- mailwarden's configuration -----------------------------------------------------
 MILTER_SOCKET=unix:$W/milter/m.sock

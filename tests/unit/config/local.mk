@@ -5,7 +5,8 @@ tests_unit_config_config_tests_SOURCES = \
 	tests/unit/config/config_test.cpp \
 	tests/unit/config/checks_test.cpp \
 	tests/unit/config/dmarc_config_test.cpp \
-	tests/unit/config/reputation_config_test.cpp
+	tests/unit/config/reputation_config_test.cpp \
+	tests/unit/config/testing.h
 tests_unit_config_config_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_config_config_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_DATA='"$(abs_top_srcdir)/tests/unit/config/cases"' \

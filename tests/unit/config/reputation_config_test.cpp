@@ -8,23 +8,13 @@
 #include <vector>
 
 #include "mailwarden/config/config.h"
+#include "testing.h"
 
 namespace mw::config {
 namespace {
 
-// The text with an explicit empty rule set appended (the default rule folder would be
-// checked on this host otherwise), so line numbers stay those of the text.
-LoadResult loadNoRules(const std::string& yaml, const std::string& file) {
-  return loadString(yaml + "\nrules: {directories: []}\n", file);
-}
-
-std::vector<std::string> errors(const LoadResult& r) {
-  std::vector<std::string> out;
-  for (const Error& e : r.errors) {
-    out.push_back(e.describe());
-  }
-  return out;
-}
+using testing::errors;
+using testing::loadNoRules;
 
 std::string joined(const std::vector<std::string>& lines) {
   std::string out;
