@@ -104,6 +104,10 @@ StagePtr makeDmarcStage(const Snapshot& snapshot, dns::Session& dns);
 // for DNS, bounded by the message's budget, never for each other (TaskPool's rule).
 TaskPool& checkWorkers();
 
+// From fields a stage keeps (Scan hands every received field over): more are counted,
+// not kept; the DMARC answer for such a message is "several authors" anyway.
+inline constexpr std::size_t kMaxFromFields = 8;
+
 // Appends `names` to findings.symbols (scan/symbols.h: who publishes what).
 void publish(verdict::Findings& findings, std::vector<std::string> names);
 

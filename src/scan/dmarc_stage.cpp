@@ -23,9 +23,6 @@
 namespace mw::scan {
 namespace {
 
-// More From fields than this are counted, not kept: the answer is "several" anyway.
-constexpr std::size_t kMaxFromFields = 8;
-
 int severity(dmarc::Policy p) noexcept {
   switch (p) {
     case dmarc::Policy::None: return 0;

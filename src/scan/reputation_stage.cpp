@@ -109,7 +109,9 @@ class ReputationStage final : public Stage, public message::TextListener {
       return Flow::Continue;
     }
     if (ascii::iequals(field.name, "from")) {
-      from_.push_back(message::unfold(field.value));
+      if (from_.size() < kMaxFromFields) {
+        from_.push_back(message::unfold(field.value));
+      }
     } else if (ascii::iequals(field.name, "dkim-signature") && signatures_ < max_signatures_) {
       ++signatures_;
       if (std::optional<std::string> d = dkim::signatureTag(message::unfold(field.value), "d")) {
