@@ -171,8 +171,7 @@ fi
 
 # --- 2: over the tag threshold -> delivered with the verdict headers ---------------------
 # Rules meant to hit: SUBJ_ACCOUNT_ALERT 1.5, BODY_ACCOUNT_SUSPENDED 1.5,
-# BODY_VERIFY_ACCOUNT 1.5, URL_BARE_IPV4 2.0 = 6.5 (plus ENV_CLIENT_NO_RDNS 1.0: Postfix
-# here does no client name lookup): above tag (5), below quarantine (10).
+# BODY_VERIFY_ACCOUNT 1.5, URL_BARE_IPV4 2.0 = 6.5: above tag (5), below quarantine (10).
 TAG_RULES=(SUBJ_ACCOUNT_ALERT BODY_ACCOUNT_SUSPENDED BODY_VERIFY_ACCOUNT URL_BARE_IPV4)
 {
 	printf 'From: Mail Administrator <admin@origin.test.example>\n'
