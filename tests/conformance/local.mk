@@ -33,3 +33,13 @@ tests_conformance_dkim_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_DKIM_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dkim-floor.txt"'
 tests_conformance_dkim_suite_LDADD = $(MW_DKIM_LINK) $(YAML_LIBS)
 EXTRA_DIST += tests/conformance/dkim-floor.txt
+
+# ARC: the ValiMail validation suite and Mail::DKIM's variant through arc/ (arc_suite.cpp).
+check_PROGRAMS += tests/conformance/arc_suite
+TESTS += tests/conformance/arc_suite
+tests_conformance_arc_suite_SOURCES = tests/conformance/arc_suite.cpp
+tests_conformance_arc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/arc"' \
+	-DMW_ARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/arc-floor.txt"'
+tests_conformance_arc_suite_LDADD = $(MW_ARC_LINK) $(YAML_LIBS)
+EXTRA_DIST += tests/conformance/arc-floor.txt

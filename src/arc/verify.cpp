@@ -1,0 +1,891 @@
+// arc/verify.cpp — RFC 8617 §5.2 chain validation: structure, AMS and AS verification
+// with keys from DNS (RFC 6376 §3.6), OpenSSL EVP for the signatures.
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "mailwarden/arc/arc.h"
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/base/unique_c.h"
+#include "mailwarden/dns/idna.h"
+#include "mailwarden/message/limits.h"
+#include "mailwarden/message/reader.h"
+
+namespace mw::arc {
+
+std::string_view toString(ChainResult r) noexcept {
+  switch (r) {
+    case ChainResult::None:
+      return "none";
+    case ChainResult::Pass:
+      return "pass";
+    case ChainResult::Fail:
+      return "fail";
+  }
+  return "fail";
+}
+
+namespace {
+
+using PKey = UniqueC<EVP_PKEY, EVP_PKEY_free>;
+using MdCtx = UniqueC<EVP_MD_CTX, EVP_MD_CTX_free>;
+
+enum class Kind { Seal, Signature, Results };
+
+bool isFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trimFws(std::string_view s) {
+  while (!s.empty() && isFws(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && isFws(s.back())) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string stripFws(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (!isFws(c)) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// RFC 6376 §3.2 tag-list: tag names case-sensitive (ALPHA *(ALPHA / DIGIT / "_")),
+// values of %x21-3A / %x3C-7E with FWS inside, a trailing ";" allowed, an empty tag-spec
+// elsewhere or a duplicate tag name is an error. Values are kept trimmed.
+using Tags = std::map<std::string, std::string, std::less<>>;
+
+std::optional<std::string> parseTags(std::string_view list, Tags& out) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    const std::size_t semi = std::min(list.find(';', pos), list.size());
+    const std::string_view spec = trimFws(list.substr(pos, semi - pos));
+    const bool last = semi >= list.size();
+    pos = semi + 1;
+    if (spec.empty()) {
+      if (last) {
+        break;  // the optional trailing ";" (or an empty list)
+      }
+      return "empty tag-spec";
+    }
+    const std::size_t eq = spec.find('=');
+    if (eq == std::string_view::npos) {
+      return "tag without '='";
+    }
+    const std::string_view name = trimFws(spec.substr(0, eq));
+    if (name.empty() || !ascii::isAlpha(name.front())) {
+      return "bad tag name";
+    }
+    for (const char c : name) {
+      if (!ascii::isAlpha(c) && !ascii::isDigit(c) && c != '_') {
+        return "bad tag name";
+      }
+    }
+    const std::string_view value = trimFws(spec.substr(eq + 1));
+    for (const char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!isFws(c) && (u < 0x21 || u > 0x7e)) {
+        return "bad character in tag " + std::string(name);
+      }
+    }
+    if (!out.emplace(std::string(name), std::string(value)).second) {
+      return "duplicate tag " + std::string(name);
+    }
+  }
+  return std::nullopt;
+}
+
+const std::string* tag(const Tags& t, std::string_view name) {
+  const auto it = t.find(name);
+  return it == t.end() ? nullptr : &it->second;
+}
+
+std::optional<int> parseInstance(std::string_view v) {
+  if (v.empty() || v.size() > 2) {
+    return std::nullopt;
+  }
+  int n = 0;
+  for (const char c : v) {
+    if (!ascii::isDigit(c)) {
+      return std::nullopt;
+    }
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > kMaxInstances) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<std::int64_t> parseTime(std::string_view v) {
+  if (v.empty() || v.size() > 12) {  // RFC 6376 §3.5: at most 12 digits
+    return std::nullopt;
+  }
+  std::int64_t n = 0;
+  for (const char c : v) {
+    if (!ascii::isDigit(c)) {
+      return std::nullopt;
+    }
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+std::optional<std::string> base64(std::string_view text) {
+  const std::string s = stripFws(text);
+  if (s.empty() || s.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string out(s.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(s.data()),
+                                static_cast<int>(s.size()));
+  if (n < 0) {
+    return std::nullopt;
+  }
+  std::size_t pad = 0;
+  if (s.back() == '=') {
+    pad = s[s.size() - 2] == '=' ? 2 : 1;
+  }
+  // '=' only as the final padding (EVP_DecodeBlock is lenient about where it is).
+  if (s.find('=') < s.size() - pad) {
+    return std::nullopt;
+  }
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+// The field value with the b= tag's value removed (RFC 6376 §3.7, RFC 8617 §4.1.2/
+// §4.1.3): everything else, whitespace included, stays as it is.
+std::string withoutB(std::string_view value) {
+  std::size_t pos = 0;
+  while (pos < value.size()) {
+    const std::size_t semi = std::min(value.find(';', pos), value.size());
+    const std::string_view spec = value.substr(pos, semi - pos);
+    const std::size_t eq = spec.find('=');
+    if (eq != std::string_view::npos && trimFws(spec.substr(0, eq)) == "b") {
+      std::string out(value.substr(0, pos + eq + 1));
+      out += value.substr(semi);
+      return out;
+    }
+    pos = semi + 1;
+  }
+  return std::string(value);
+}
+
+enum class Alg { RsaSha256, Ed25519Sha256 };
+
+struct Field {
+  std::string name;
+  std::string value;
+};
+
+struct ArcField {
+  Kind kind;
+  std::size_t index;  // into Impl::headers
+  Tags tags;          // AS, AMS
+};
+
+struct Set {
+  const ArcField* as = nullptr;
+  const ArcField* ams = nullptr;
+  const ArcField* aar = nullptr;
+};
+
+struct Key {
+  bool done = false;
+  PKey pkey;
+  std::string error;  // "" when pkey is usable
+  bool temporary = false;
+  int type = 0;  // EVP_PKEY_RSA or EVP_PKEY_ED25519
+};
+
+std::optional<std::string> domainForDns(std::string_view d) {
+  if (!dns::hasNonAscii(d)) {
+    return ascii::lower(d);
+  }
+  tl::expected<std::string, std::string> a = dns::toALabels(d);
+  if (!a) {
+    return std::nullopt;
+  }
+  return std::move(*a);
+}
+
+// RFC 6376 §3.6.1 key record; the key or why not.
+std::string parseKey(std::string_view txt, Key& key) {
+  Tags t;
+  if (const auto bad = parseTags(txt, t)) {
+    return "key record: " + *bad;
+  }
+  if (const std::string* v = tag(t, "v")) {
+    if (*v != "DKIM1" || trimFws(txt).substr(0, 1) != "v") {
+      return "key record: bad v=";
+    }
+  }
+  if (const std::string* h = tag(t, "h")) {
+    bool sha256 = false;
+    std::string_view hl = *h;
+    while (!hl.empty()) {
+      const std::size_t c = std::min(hl.find(':'), hl.size());
+      sha256 = sha256 || trimFws(hl.substr(0, c)) == "sha256";
+      hl.remove_prefix(std::min(c + 1, hl.size()));
+    }
+    if (!sha256) {
+      return "key record: h= excludes sha256";
+    }
+  }
+  if (const std::string* s = tag(t, "s")) {
+    bool email = false;
+    std::string_view sl = *s;
+    while (!sl.empty()) {
+      const std::size_t c = std::min(sl.find(':'), sl.size());
+      const std::string_view one = trimFws(sl.substr(0, c));
+      email = email || one == "*" || one == "email";
+      sl.remove_prefix(std::min(c + 1, sl.size()));
+    }
+    if (!email) {
+      return "key record: s= excludes email";
+    }
+  }
+  const std::string* k = tag(t, "k");
+  const std::string kind = k == nullptr ? "rsa" : *k;
+  const std::string* p = tag(t, "p");
+  if (p == nullptr) {
+    return "key record: no p=";
+  }
+  if (stripFws(*p).empty()) {
+    return "key revoked (empty p=)";  // §3.6.1
+  }
+  const std::optional<std::string> der = base64(*p);
+  if (!der) {
+    return "key record: p= is not base64";
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(der->data());
+  if (kind == "rsa") {
+    const unsigned char* q = bytes;
+    EVP_PKEY* raw = d2i_PUBKEY(nullptr, &q, static_cast<long>(der->size()));
+    if (raw == nullptr) {
+      q = bytes;  // some publish the bare RSAPublicKey (PKCS#1)
+      raw = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &q, static_cast<long>(der->size()));
+    }
+    key.pkey.reset(raw);
+    if (!key.pkey || EVP_PKEY_get_base_id(key.pkey.get()) != EVP_PKEY_RSA) {
+      key.pkey.reset();
+      return "key record: p= is not an RSA public key";
+    }
+    if (EVP_PKEY_get_bits(key.pkey.get()) < 1024) {
+      key.pkey.reset();
+      return "policy: RSA key under 1024 bits (RFC 8301 §3.2)";
+    }
+    key.type = EVP_PKEY_RSA;
+    return {};
+  }
+  if (kind == "ed25519") {
+    if (der->size() != 32) {
+      return "key record: Ed25519 key is not 32 bytes";
+    }
+    key.pkey.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, 32));
+    if (!key.pkey) {
+      return "key record: bad Ed25519 key";
+    }
+    key.type = EVP_PKEY_ED25519;
+    return {};
+  }
+  return "key record: unknown k=" + kind;
+}
+
+bool verifySignature(const Key& key, Alg alg, std::string_view data, const std::string& sig) {
+  MdCtx ctx(EVP_MD_CTX_new());
+  if (!ctx) {
+    return false;
+  }
+  const auto* s = reinterpret_cast<const unsigned char*>(sig.data());
+  if (alg == Alg::RsaSha256) {
+    if (key.type != EVP_PKEY_RSA ||
+        EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.pkey.get()) != 1) {
+      return false;
+    }
+    return EVP_DigestVerify(ctx.get(), s, sig.size(),
+                            reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  }
+  // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the data, not the data.
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (key.type != EVP_PKEY_ED25519 ||
+      EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) != 1) {
+    return false;
+  }
+  return EVP_DigestVerify(ctx.get(), s, sig.size(), md, len) == 1;
+}
+
+// The parts common to AS and AMS (RFC 8617 §4.1.2, §4.1.3): a=, b=, d=, s=, t=, x=.
+struct Common {
+  Alg alg = Alg::RsaSha256;
+  std::string sig;
+  std::string domain;  // as written (lower-cased)
+  std::string key_name;
+};
+
+std::optional<std::string> parseCommon(const Tags& t, Common& c) {
+  const std::string* a = tag(t, "a");
+  if (a == nullptr) {
+    return "no a=";
+  }
+  if (*a == "rsa-sha256") {
+    c.alg = Alg::RsaSha256;
+  } else if (*a == "ed25519-sha256") {
+    c.alg = Alg::Ed25519Sha256;
+  } else if (*a == "rsa-sha1") {
+    return "policy: rsa-sha1 (RFC 8301 §3.1)";
+  } else {
+    return "unknown a=" + *a;
+  }
+  const std::string* b = tag(t, "b");
+  if (b == nullptr) {
+    return "no b=";
+  }
+  const std::optional<std::string> sig = base64(*b);
+  if (!sig) {
+    return "b= is not base64";
+  }
+  c.sig = *sig;
+  const std::string* d = tag(t, "d");
+  const std::string* s = tag(t, "s");
+  if (d == nullptr || d->empty()) {
+    return "no d=";
+  }
+  if (s == nullptr || s->empty()) {
+    return "no s=";
+  }
+  const std::optional<std::string> dom = domainForDns(*d);
+  if (!dom) {
+    return "d= is not a domain name";
+  }
+  c.domain = *dom;
+  c.key_name = *s + "._domainkey." + *dom;
+  if (!dns::isQueryableName(c.key_name) || c.domain.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyz0123456789-._") != std::string::npos) {
+    return "key name " + c.key_name + " is not a DNS name";
+  }
+  if (const std::string* tv = tag(t, "t"); tv != nullptr && !parseTime(*tv)) {
+    return "bad t=";
+  }
+  if (const std::string* xv = tag(t, "x"); xv != nullptr && !parseTime(*xv)) {
+    return "bad x=";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Verifier::Impl {
+  dns::Resolver& resolver;
+  const dns::Budget& budget;
+  const Clock& clock;
+  VerifyOptions options;
+
+  std::vector<Field> headers;
+  std::vector<ArcField> arc;
+  std::size_t arc_seen = 0;
+  bool ended = false;
+  bool finished = false;
+  Validation result;
+  std::string structure_error;  // set at endOfHeaders: the chain fails without crypto
+
+  std::vector<Set> sets;  // index i-1
+  std::map<std::string, dns::LookupPtr, std::less<>> lookups;
+  std::map<std::string, Key, std::less<>> keys;
+  // Body hashers per (relaxed, l=).
+  std::map<std::pair<bool, std::optional<std::uint64_t>>, std::unique_ptr<BodyHasher>> hashers;
+
+  Impl(dns::Resolver& r, const dns::Budget& b, const Clock& c, VerifyOptions o)
+      : resolver(r), budget(b), clock(c), options(o) {}
+
+  void buildStructure();
+  bool checkTimes(const Tags& t, std::string& why) const;
+  const Key& key(const std::string& name);
+  bool verifyAms(int i, std::string& why);
+  bool verifySeal(int i, std::string& why);
+  Validation run();
+};
+
+namespace {
+
+struct Canon {
+  bool header_relaxed = false;
+  bool body_relaxed = false;
+};
+
+std::optional<Canon> parseCanon(const std::string* c) {
+  Canon out;  // RFC 6376 §3.5: default simple/simple
+  if (c == nullptr) {
+    return out;
+  }
+  const std::size_t slash = c->find('/');
+  const std::string h = c->substr(0, slash);
+  const std::string b = slash == std::string::npos ? "simple" : c->substr(slash + 1);
+  if ((h != "simple" && h != "relaxed") || (b != "simple" && b != "relaxed")) {
+    return std::nullopt;
+  }
+  out.header_relaxed = h == "relaxed";
+  out.body_relaxed = b == "relaxed";
+  return out;
+}
+
+std::optional<std::optional<std::uint64_t>> parseLength(const std::string* l) {
+  if (l == nullptr) {
+    return std::optional<std::uint64_t>();
+  }
+  const std::optional<std::int64_t> n = parseTime(*l);  // digits, at most 12
+  if (!n) {
+    return std::nullopt;
+  }
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(*n));
+}
+
+// The instance of an ARC-Authentication-Results: "i=N;" first (RFC 8617 §4.1.1).
+std::optional<int> aarInstance(std::string_view v) {
+  v = trimFws(v);
+  if (v.empty() || v.front() != 'i') {
+    return std::nullopt;
+  }
+  v = trimFws(v.substr(1));
+  if (v.empty() || v.front() != '=') {
+    return std::nullopt;
+  }
+  v = trimFws(v.substr(1));
+  const std::size_t semi = v.find(';');
+  if (semi == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return parseInstance(trimFws(v.substr(0, semi)));
+}
+
+}  // namespace
+
+void Verifier::Impl::buildStructure() {
+  if (arc_seen == 0) {
+    return;
+  }
+  if (arc_seen > kMaxArcFields) {
+    structure_error = "more than " + std::to_string(kMaxArcFields) + " ARC header fields";
+    return;
+  }
+  std::map<int, Set> by_instance;
+  for (ArcField& f : arc) {
+    const Field& h = headers[f.index];
+    std::optional<int> inst;
+    const char* what = f.kind == Kind::Seal        ? "ARC-Seal"
+                       : f.kind == Kind::Signature ? "ARC-Message-Signature"
+                                                   : "ARC-Authentication-Results";
+    if (h.value.size() > kMaxFieldBytes) {
+      structure_error = std::string(what) + " too long";
+      return;
+    }
+    if (f.kind == Kind::Results) {
+      inst = aarInstance(h.value);
+    } else {
+      if (const auto bad = parseTags(h.value, f.tags)) {
+        structure_error = std::string(what) + ": " + *bad;
+        return;
+      }
+      if (const std::string* iv = tag(f.tags, "i")) {
+        inst = parseInstance(*iv);
+      }
+    }
+    if (!inst) {
+      structure_error = std::string(what) + ": missing or bad instance i=";
+      return;
+    }
+    Set& s = by_instance[*inst];
+    const ArcField** slot = f.kind == Kind::Seal        ? &s.as
+                            : f.kind == Kind::Signature ? &s.ams
+                                                        : &s.aar;
+    if (*slot != nullptr) {
+      structure_error = std::string("two ") + what + " with i=" + std::to_string(*inst);
+      return;
+    }
+    *slot = &f;
+  }
+  // §5.1.1 / §5.2 step 2: instances 1..N, each a complete set.
+  const int n = by_instance.rbegin()->first;
+  result.instances = n;
+  for (int i = 1; i <= n; ++i) {
+    const auto it = by_instance.find(i);
+    if (it == by_instance.end() || it->second.as == nullptr || it->second.ams == nullptr ||
+        it->second.aar == nullptr) {
+      structure_error = "ARC set i=" + std::to_string(i) + " is missing or incomplete";
+      return;
+    }
+    sets.push_back(it->second);
+  }
+  for (int i = 1; i <= n; ++i) {
+    const Tags& as = sets[static_cast<std::size_t>(i - 1)].as->tags;
+    const std::string* cv = tag(as, "cv");
+    if (cv == nullptr) {
+      structure_error = "ARC-Seal i=" + std::to_string(i) + " has no cv=";
+      return;
+    }
+    if (i == n && *cv == "fail") {
+      structure_error = "the newest ARC-Seal says cv=fail";
+      return;
+    }
+    if (*cv != (i == 1 ? "none" : "pass")) {
+      structure_error = "ARC-Seal i=" + std::to_string(i) + " has cv=" + *cv;
+      return;
+    }
+    if (tag(as, "h") != nullptr) {
+      structure_error = "ARC-Seal i=" + std::to_string(i) + " has h= (RFC 8617 §4.1.3)";
+      return;
+    }
+    Instance in;
+    in.i = i;
+    if (const std::string* d = tag(as, "d")) {
+      in.sealer_domain = ascii::lower(*d);
+    }
+    if (const std::string* s = tag(as, "s")) {
+      in.selector = *s;
+    }
+    result.sealers.push_back(in.sealer_domain);
+    result.detail.push_back(std::move(in));
+  }
+  // Keys and body hashes for every set: all lookups in flight at once.
+  for (const Set& s : sets) {
+    for (const ArcField* f : {s.ams, s.as}) {
+      Common c;
+      if (!parseCommon(f->tags, c) && !lookups.count(c.key_name)) {
+        lookups.emplace(c.key_name, resolver.start(c.key_name, dns::Type::TXT, budget));
+      }
+    }
+    const std::optional<Canon> canon = parseCanon(tag(s.ams->tags, "c"));
+    const auto len = parseLength(tag(s.ams->tags, "l"));
+    if (canon && len) {
+      auto& h = hashers[{canon->body_relaxed, *len}];
+      if (!h) {
+        h = std::make_unique<BodyHasher>(canon->body_relaxed, *len);
+      }
+    }
+  }
+}
+
+bool Verifier::Impl::checkTimes(const Tags& t, std::string& why) const {
+  const std::int64_t now = clock.now();
+  // -1: no (valid) t=; parseCommon() has already rejected a malformed one.
+  std::int64_t ts = -1;
+  if (const std::string* tv = tag(t, "t")) {
+    ts = parseTime(*tv).value_or(-1);
+  }
+  if (ts > now + options.clock_drift) {
+    why = "t= is in the future";
+    return false;
+  }
+  if (const std::string* xv = tag(t, "x")) {
+    const std::optional<std::int64_t> x = parseTime(*xv);
+    if (!x || *x < now || *x < ts) {
+      why = "signature expired (x=)";
+      return false;
+    }
+  }
+  return true;
+}
+
+const Key& Verifier::Impl::key(const std::string& name) {
+  Key& k = keys[name];
+  if (k.done) {
+    return k;
+  }
+  k.done = true;
+  const auto it = lookups.find(name);
+  const dns::Answer answer = it != lookups.end() ? it->second->wait()
+                                                 : resolver.query(name, dns::Type::TXT, budget);
+  switch (dns::classify(answer)) {
+    case dns::Outcome::Found:
+      break;
+    case dns::Outcome::Temporary:
+      k.error = "temperror: key " + name + ": " + std::string(dns::toString(answer.status));
+      k.temporary = true;
+      return k;
+    case dns::Outcome::Absent:
+      k.error = "no key at " + name;
+      return k;
+    case dns::Outcome::BadName:
+      k.error = "key name " + name + " is not a DNS name";
+      return k;
+  }
+  // RFC 6376 §6.1.2: several records — use the first one that parses.
+  std::string first_error;
+  for (const std::string& txt : answer.txt) {
+    const std::string why = parseKey(txt, k);
+    if (why.empty()) {
+      return k;
+    }
+    if (first_error.empty()) {
+      first_error = why;
+    }
+  }
+  k.pkey.reset();
+  k.error = first_error.empty() ? "no key at " + name : first_error + " (" + name + ")";
+  return k;
+}
+
+bool Verifier::Impl::verifyAms(int i, std::string& why) {
+  const ArcField& f = *sets[static_cast<std::size_t>(i - 1)].ams;
+  const std::string prefix = "AMS i=" + std::to_string(i) + ": ";
+  Common c;
+  if (const auto bad = parseCommon(f.tags, c)) {
+    why = prefix + *bad;
+    return false;
+  }
+  const std::string* bh = tag(f.tags, "bh");
+  const std::string* h = tag(f.tags, "h");
+  const std::optional<Canon> canon = parseCanon(tag(f.tags, "c"));
+  const auto len = parseLength(tag(f.tags, "l"));
+  if (bh == nullptr || h == nullptr || !canon || !len) {
+    why = prefix + (bh == nullptr ? "no bh=" : h == nullptr ? "no h=" : !canon ? "bad c=" : "bad l=");
+    return false;
+  }
+  if (!checkTimes(f.tags, why)) {
+    why = prefix + why;
+    return false;
+  }
+  // Body hash (RFC 6376 §3.7).
+  const std::optional<std::string> want = base64(*bh);
+  const std::string got = hashers.at({canon->body_relaxed, *len})->digest();
+  if (!want || got.empty() || *want != got) {
+    why = prefix + "body hash mismatch";
+    return false;
+  }
+  // Header hash: each name of h= picks the last unused field of that name, bottom up
+  // (RFC 6376 §5.4.2); a name with none left contributes nothing.
+  std::string data;
+  std::map<std::string, std::size_t, std::less<>> used;  // lower name -> fields used
+  std::string_view hl = *h;
+  std::size_t names = 0;
+  while (!hl.empty()) {
+    const std::size_t colon = std::min(hl.find(':'), hl.size());
+    const std::string name = ascii::lower(trimFws(hl.substr(0, colon)));
+    hl.remove_prefix(std::min(colon + 1, hl.size()));
+    if (name.empty()) {
+      continue;
+    }
+    if (++names > kMaxSignedFields) {
+      why = prefix + "h= lists too many fields";
+      return false;
+    }
+    if (name == "arc-seal") {
+      why = prefix + "h= includes ARC-Seal (RFC 8617 §4.1.2)";
+      return false;
+    }
+    std::size_t& skip = used[name];
+    std::size_t seen = 0;
+    for (std::size_t k = headers.size(); k-- > 0;) {
+      if (!ascii::iequals(headers[k].name, name)) {
+        continue;
+      }
+      if (seen++ == skip) {
+        data += canon->header_relaxed ? canonHeaderRelaxed(headers[k].name, headers[k].value)
+                                      : canonHeaderSimple(headers[k].name, headers[k].value);
+        break;
+      }
+    }
+    ++skip;
+  }
+  const Field& self = headers[f.index];
+  std::string last = canon->header_relaxed ? canonHeaderRelaxed(self.name, withoutB(self.value))
+                                           : canonHeaderSimple(self.name, withoutB(self.value));
+  last.resize(last.size() - 2);  // §3.7: the signature field without its final CRLF
+  data += last;
+  const Key& k = key(c.key_name);
+  if (!k.error.empty()) {
+    why = prefix + k.error;
+    result.temporary = result.temporary || k.temporary;
+    return false;
+  }
+  if (!verifySignature(k, c.alg, data, c.sig)) {
+    why = prefix + "signature does not verify";
+    return false;
+  }
+  return true;
+}
+
+bool Verifier::Impl::verifySeal(int i, std::string& why) {
+  const ArcField& f = *sets[static_cast<std::size_t>(i - 1)].as;
+  const std::string prefix = "AS i=" + std::to_string(i) + ": ";
+  Common c;
+  if (const auto bad = parseCommon(f.tags, c)) {
+    why = prefix + *bad;
+    return false;
+  }
+  if (!checkTimes(f.tags, why)) {
+    why = prefix + why;
+    return false;
+  }
+  // RFC 8617 §5.1.1: the sets 1..i, each AAR, AMS, AS, relaxed; this AS last, b= empty,
+  // no final CRLF.
+  std::string data;
+  for (int j = 1; j <= i; ++j) {
+    const Set& s = sets[static_cast<std::size_t>(j - 1)];
+    for (const ArcField* g : {s.aar, s.ams, s.as}) {
+      const Field& h = headers[g->index];
+      if (g == &f) {
+        std::string last = canonHeaderRelaxed(h.name, withoutB(h.value));
+        last.resize(last.size() - 2);
+        data += last;
+      } else {
+        data += canonHeaderRelaxed(h.name, h.value);
+      }
+    }
+  }
+  const Key& k = key(c.key_name);
+  if (!k.error.empty()) {
+    why = prefix + k.error;
+    result.temporary = result.temporary || k.temporary;
+    return false;
+  }
+  if (!verifySignature(k, c.alg, data, c.sig)) {
+    why = prefix + "seal does not verify";
+    return false;
+  }
+  return true;
+}
+
+Validation Verifier::Impl::run() {
+  if (arc_seen == 0) {
+    result.cv = ChainResult::None;
+    return result;
+  }
+  const auto fail = [&](std::string why) {
+    result.cv = ChainResult::Fail;
+    result.reason = std::move(why);
+    result.oldest_pass.reset();
+    return result;
+  };
+  if (!structure_error.empty()) {
+    return fail(structure_error);
+  }
+  const int n = static_cast<int>(sets.size());
+  // §5.2 step 3: the newest AMS.
+  std::string why;
+  if (!verifyAms(n, why)) {
+    return fail(why);
+  }
+  result.detail[static_cast<std::size_t>(n - 1)].ams_valid = true;
+  // Step 5: every AS, newest first.
+  for (int i = n; i >= 1; --i) {
+    if (!verifySeal(i, why)) {
+      return fail(why);
+    }
+    result.detail[static_cast<std::size_t>(i - 1)].seal_valid = true;
+  }
+  // Step 4: the oldest instance whose AMS still validates, walking down from N; the walk
+  // stops at the first failure (a temporary one included: it cannot count as a pass).
+  int oldest = n;
+  for (int i = n - 1; i >= 1; --i) {
+    std::string ignored;
+    if (!verifyAms(i, ignored)) {
+      break;
+    }
+    result.detail[static_cast<std::size_t>(i - 1)].ams_valid = true;
+    oldest = i;
+  }
+  result.temporary = false;  // a temporary failure past the decision does not matter
+  result.oldest_pass = oldest;
+  result.cv = ChainResult::Pass;
+  return result;
+}
+
+Verifier::Verifier(dns::Resolver& resolver, const dns::Budget& budget, const Clock& clock,
+                   VerifyOptions options)
+    : impl_(std::make_unique<Impl>(resolver, budget, clock, options)) {}
+
+Verifier::~Verifier() = default;
+
+void Verifier::header(std::string_view name, std::string_view value) {
+  if (impl_->ended) {
+    return;
+  }
+  const std::string_view n = ascii::trim(name);
+  Kind kind{};
+  bool is_arc = true;
+  if (ascii::iequals(n, "ARC-Seal")) {
+    kind = Kind::Seal;
+  } else if (ascii::iequals(n, "ARC-Message-Signature")) {
+    kind = Kind::Signature;
+  } else if (ascii::iequals(n, "ARC-Authentication-Results")) {
+    kind = Kind::Results;
+  } else {
+    is_arc = false;
+  }
+  impl_->headers.push_back({std::string(name), std::string(value)});
+  if (is_arc) {
+    // Counted beyond the bound so the structure check can say "too many".
+    if (++impl_->arc_seen <= kMaxArcFields) {
+      impl_->arc.push_back({kind, impl_->headers.size() - 1, {}});
+    }
+  }
+}
+
+void Verifier::endOfHeaders() {
+  if (impl_->ended) {
+    return;
+  }
+  impl_->ended = true;
+  impl_->buildStructure();
+}
+
+void Verifier::body(std::string_view chunk) {
+  if (!impl_->ended) {
+    endOfHeaders();
+  }
+  for (auto& [k, h] : impl_->hashers) {
+    h->update(chunk);
+  }
+}
+
+Validation Verifier::finish() {
+  if (!impl_->ended) {
+    endOfHeaders();
+  }
+  if (!impl_->finished) {
+    impl_->finished = true;
+    impl_->result = impl_->run();
+  }
+  return impl_->result;
+}
+
+Validation verifyMessage(std::string_view raw, dns::Resolver& resolver, const Clock& clock,
+                         VerifyOptions options, std::size_t chunk) {
+  const dns::Budget budget = dns::Budget::unlimited();
+  Verifier verifier(resolver, budget, clock, options);
+  struct Feed final : message::ReaderSink {
+    Verifier& v;
+    std::size_t chunk;
+    Feed(Verifier& x, std::size_t c) : v(x), chunk(c) {}
+    void header(std::string_view n, std::string_view value) override { v.header(n, value); }
+    void endOfHeaders() override { v.endOfHeaders(); }
+    void body(std::string_view b) override {
+      if (chunk == 0) {
+        v.body(b);
+        return;
+      }
+      for (std::size_t i = 0; i < b.size(); i += chunk) {
+        v.body(b.substr(i, chunk));
+      }
+    }
+  } feed(verifier, chunk);
+  message::Limits limits;
+  message::MessageReader reader(limits, feed);
+  reader.feed(raw);
+  reader.finish();
+  return verifier.finish();
+}
+
+}  // namespace mw::arc

@@ -1,0 +1,169 @@
+// arc_suite — the ValiMail ARC validation suite (../shared/conformance/arc/valimail/
+// arc-draft-validation-tests.yml) and Mail::DKIM's copy of it (mail-dkim-variant/, three
+// expectations changed, one test removed) through arc::verifyMessage, the code path the
+// Verifier takes. Each scenario's txt-records are served by a dns::ZoneResolver; the
+// clock is fixed at 2017-06-01 (the suite's signatures carry t=12345 and no x=, so any
+// later time gives the same answers; a fixed one keeps runs reproducible).
+//
+// A test whose `cv` is empty has no expectation: skipped and counted apart. Expected
+// "None"/"Pass"/"Fail" compare with toString(cv). Prints "N passed, N failed" per
+// corpus and fails when a corpus passes fewer than its floor in
+// tests/conformance/arc-floor.txt. Without the suite: skipped (exit 77).
+// MW_ARC_VERBOSE=1 prints every test.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "mailwarden/arc/arc.h"
+#include "mailwarden/base/ascii.h"
+#include "mailwarden/base/clock.h"
+#include "mailwarden/dns/zone.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kSuiteTime = 1496275200;  // 2017-06-01T00:00:00Z
+
+struct Counts {
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+};
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The YAML block has LF line ends; the message goes to the reader with CRLF.
+std::string toCrlf(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 16);
+  for (const char c : s) {
+    if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool runFile(const fs::path& file, Counts& counts) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAllFromFile(file.string());
+  } catch (const YAML::Exception& e) {
+    std::printf("%s: %s\n", file.c_str(), e.what());
+    return false;
+  }
+  const bool verbose = std::getenv("MW_ARC_VERBOSE") != nullptr;
+  const mw::FixedClock clock(kSuiteTime);
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsMap() || !doc["tests"]) {
+      continue;
+    }
+    mw::dns::ZoneResolver zone;
+    if (const YAML::Node txt = doc["txt-records"]; txt && txt.IsMap()) {
+      for (const auto& kv : txt) {
+        zone.addTxt(kv.first.as<std::string>(), kv.second.as<std::string>());
+      }
+    }
+    for (const auto& kv : doc["tests"]) {
+      const std::string name = kv.first.as<std::string>();
+      const YAML::Node t = kv.second;
+      const std::string want =
+          t["cv"] && t["cv"].IsScalar() ? std::string(mw::ascii::trim(t["cv"].as<std::string>()))
+                                        : std::string();
+      if (want.empty()) {
+        ++counts.skipped;
+        std::printf("  skip %s (no expectation)\n", name.c_str());
+        continue;
+      }
+      const std::string message = t["message"] ? toCrlf(t["message"].as<std::string>()) : "";
+      const mw::arc::Validation v = mw::arc::verifyMessage(message, zone, clock);
+      const std::string got(mw::arc::toString(v.cv));
+      if (mw::ascii::iequals(got, want)) {
+        ++counts.passed;
+        if (verbose) {
+          std::printf("  ok %s: %s %s\n", name.c_str(), got.c_str(), v.reason.c_str());
+        }
+      } else {
+        ++counts.failed;
+        std::printf("  FAIL %s: want %s, got %s (%s)\n", name.c_str(), want.c_str(), got.c_str(),
+                    v.reason.c_str());
+      }
+    }
+  }
+  return true;
+}
+
+fs::path suiteDir() {
+  if (const char* env = std::getenv("MW_CONFORMANCE_DIR"); env != nullptr && *env != '\0') {
+    const fs::path p(env);
+    return fs::exists(p / "valimail") ? p : p / "arc";
+  }
+  return fs::path(MW_CONFORMANCE_DEFAULT_DIR);
+}
+
+// The floor file: lines "CORPUS N"; '#' starts a comment.
+std::map<std::string, int> readFloor(const fs::path& file) {
+  std::map<std::string, int> floor;
+  std::istringstream in(readFile(file));
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream words(line);
+    std::string corpus;
+    int n = 0;
+    if (words >> corpus >> n) {
+      floor[corpus] = n;
+    }
+  }
+  return floor;
+}
+
+}  // namespace
+
+int main() {
+  const fs::path dir = suiteDir();
+  const fs::path valimail = dir / "valimail" / "arc-draft-validation-tests.yml";
+  const fs::path variant = dir / "mail-dkim-variant" / "arc-draft-validation-tests.yml";
+  if (!fs::exists(valimail)) {
+    std::printf("SKIP: no ARC suite in %s (set MW_CONFORMANCE_DIR)\n", dir.c_str());
+    return 77;
+  }
+  const std::map<std::string, int> floor = readFloor(MW_ARC_FLOOR_FILE);
+  std::map<std::string, Counts> results;
+  std::printf("valimail:\n");
+  if (!runFile(valimail, results["valimail"])) {
+    return 1;
+  }
+  if (fs::exists(variant)) {
+    std::printf("mail-dkim-variant:\n");
+    if (!runFile(variant, results["mail-dkim-variant"])) {
+      return 1;
+    }
+  }
+  bool ok = true;
+  for (const auto& [corpus, c] : results) {
+    std::printf("%s: %d passed, %d failed, %d skipped (no expectation)\n", corpus.c_str(),
+                c.passed, c.failed, c.skipped);
+    const auto it = floor.find(corpus);
+    const int want = it == floor.end() ? 0 : it->second;
+    if (c.passed < want) {
+      std::printf("%s: %d passed is below the floor of %d\n", corpus.c_str(), c.passed, want);
+      ok = false;
+    }
+  }
+  return ok ? 0 : 1;
+}

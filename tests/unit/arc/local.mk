@@ -1,0 +1,7 @@
+# unit tests of arc/: RFC 6376 §3.4.6 canonicalization, structure errors, chains sealed
+# with keys made at run time over a ZoneResolver (pass, temperror, revoked, RSA < 1024).
+check_PROGRAMS += tests/unit/arc/arc_tests
+TESTS += tests/unit/arc/arc_tests
+tests_unit_arc_arc_tests_SOURCES = tests/unit/arc/arc_test.cpp
+tests_unit_arc_arc_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
+tests_unit_arc_arc_tests_LDADD = $(MW_ARC_LINK) $(MW_GTEST_LINK)
