@@ -9,12 +9,13 @@ include tests/fuzz/verdict.mk
 include tests/fuzz/dns.mk
 include tests/fuzz/spf.mk
 include tests/fuzz/dkim.mk
+include tests/fuzz/arc.mk
 include tests/fuzz/dmarc.mk
 include tests/fuzz/rules.mk
 include tests/fuzz/scan.mk
 
 MW_FUZZ_LIBCODE = $(filter %.cpp,$(libmw_scan_a_SOURCES)) $(libmw_config_a_SOURCES) $(libmw_rules_a_SOURCES) $(libmw_verdict_a_SOURCES) \
-	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_reputation_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
+	$(libmw_spf_a_SOURCES) $(libmw_dkim_a_SOURCES) $(libmw_arc_a_SOURCES) $(libmw_dmarc_a_SOURCES) $(libmw_reputation_a_SOURCES) $(libmw_message_a_SOURCES) $(libmw_dns_a_SOURCES) \
 	$(libmw_obs_a_SOURCES) $(libmw_base_a_SOURCES)
 
 .PHONY: fuzz
@@ -26,7 +27,7 @@ fuzz:
 	    -I$(top_srcdir)/include -I$(top_srcdir)/src -I$(top_builddir) -DMW_FUZZ_SRCDIR='"$(abs_top_srcdir)"' $(FMT_CFLAGS) $(YAML_CFLAGS) $(LDNS_CFLAGS) $(UNBOUND_CFLAGS) $(HS_CFLAGS) \
 	    $(top_srcdir)/tests/fuzz/$${t}_fuzz.cpp \
 	    $(addprefix $(top_srcdir)/,$(MW_FUZZ_LIBCODE)) \
-	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
+	    $(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) $(CRYPTO_LIBS) \
 	    -o tests/fuzz/fuzz-$$t || exit 1; \
 	done
 	@echo "run one with: tests/fuzz/fuzz-NAME -max_total_time=60 tests/fuzz/corpus/NAME"
