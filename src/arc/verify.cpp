@@ -527,6 +527,8 @@ void Verifier::Impl::buildStructure() {
     }
     sets.push_back(it->second);
   }
+  std::vector<std::string> sealers;
+  std::vector<Instance> detail;
   for (int i = 1; i <= n; ++i) {
     const Tags& as = sets[static_cast<std::size_t>(i - 1)].as->tags;
     const std::string* cv = tag(as, "cv");
@@ -554,9 +556,12 @@ void Verifier::Impl::buildStructure() {
     if (const std::string* s = tag(as, "s")) {
       in.selector = *s;
     }
-    result.sealers.push_back(in.sealer_domain);
-    result.detail.push_back(std::move(in));
+    sealers.push_back(in.sealer_domain);
+    detail.push_back(std::move(in));
   }
+  // Only a chain whose structure holds names its sealers.
+  result.sealers = std::move(sealers);
+  result.detail = std::move(detail);
   // Keys and body hashes for every set: all lookups in flight at once.
   for (const Set& s : sets) {
     for (const ArcField* f : {s.ams, s.as}) {

@@ -295,6 +295,7 @@ TEST(ArcVerify, StructureErrorsFailWithAReason) {
     EXPECT_EQ(v.cv, ChainResult::Fail) << c.what;
     EXPECT_NE(v.reason.find(c.reason), std::string::npos) << c.what << ": " << v.reason;
     EXPECT_FALSE(v.oldest_pass.has_value()) << c.what;
+    EXPECT_TRUE(v.sealers.empty()) << c.what;
   }
 }
 
