@@ -671,26 +671,7 @@ Outcome verifyMessage(const Library& library, std::string_view raw, dns::Resolve
                       const Clock& clock, VerifyOptions options, std::size_t chunk) {
   const dns::Budget budget = dns::Budget::unlimited();
   Verifier verifier(library, resolver, budget, clock, options);
-  struct Feed final : message::ReaderSink {
-    Verifier& v;
-    std::size_t chunk;
-    Feed(Verifier& x, std::size_t c) : v(x), chunk(c) {}
-    void header(std::string_view n, std::string_view value) override { v.header(n, value); }
-    void endOfHeaders() override { v.endOfHeaders(); }
-    void body(std::string_view b) override {
-      if (chunk == 0) {
-        v.body(b);
-        return;
-      }
-      for (std::size_t i = 0; i < b.size(); i += chunk) {
-        v.body(b.substr(i, chunk));
-      }
-    }
-  } feed(verifier, chunk);
-  message::Limits limits;
-  message::MessageReader reader(limits, feed);
-  reader.feed(raw);
-  reader.finish();
+  message::feedMessage(raw, verifier, chunk);
   return verifier.finish();
 }
 

@@ -30,6 +30,7 @@
 #include "mailwarden/message/defects.h"
 #include "mailwarden/message/limits.h"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -79,5 +80,33 @@ class MessageReader {
   std::string body_buf_;       // converted body chunk, reused
   Defects defects_;
 };
+
+// Feeds the whole raw message `raw` to `target` — anything with header(name, value),
+// endOfHeaders() and body(chunk), such as dkim::Verifier or arc::Verifier — as an MTA
+// presents it to a milter (MessageReader, default Limits), the body in pieces of `chunk`
+// bytes (0: as read). For tests, tools, fuzzing and benchmarks.
+template <typename Target>
+void feedMessage(std::string_view raw, Target& target, std::size_t chunk = 0) {
+  struct Feed final : ReaderSink {
+    Target& t;
+    std::size_t chunk;
+    Feed(Target& x, std::size_t c) : t(x), chunk(c) {}
+    void header(std::string_view n, std::string_view value) override { t.header(n, value); }
+    void endOfHeaders() override { t.endOfHeaders(); }
+    void body(std::string_view b) override {
+      if (chunk == 0) {
+        t.body(b);
+        return;
+      }
+      for (std::size_t i = 0; i < b.size(); i += chunk) {
+        t.body(b.substr(i, chunk));
+      }
+    }
+  } feed(target, chunk);
+  const Limits limits;
+  MessageReader reader(limits, feed);
+  reader.feed(raw);
+  reader.finish();
+}
 
 }  // namespace mw::message
