@@ -414,6 +414,11 @@ struct Verifier::Impl {
   const Key& key(const std::string& name);
   bool verifyAms(int i, std::string& why);
   bool verifySeal(int i, std::string& why);
+  // The last step of both: `data` (the canonicalized fields, the signature's own last
+  // and without its final CRLF, §3.7 of RFC 6376) against the key c names. `failure`
+  // says what did not verify.
+  bool signedBy(const Common& c, std::string_view data, const std::string& prefix,
+                const char* failure, std::string& why);
   Validation run();
 };
 
@@ -708,6 +713,11 @@ bool Verifier::Impl::verifyAms(int i, std::string& why) {
                                            : canonHeaderSimple(self.name, withoutB(self.value));
   last.resize(last.size() - 2);  // §3.7: the signature field without its final CRLF
   data += last;
+  return signedBy(c, data, prefix, "signature does not verify", why);
+}
+
+bool Verifier::Impl::signedBy(const Common& c, std::string_view data, const std::string& prefix,
+                              const char* failure, std::string& why) {
   const Key& k = key(c.key_name);
   if (!k.error.empty()) {
     why = prefix + k.error;
@@ -715,7 +725,7 @@ bool Verifier::Impl::verifyAms(int i, std::string& why) {
     return false;
   }
   if (!verifySignature(k, c.alg, data, c.sig)) {
-    why = prefix + "signature does not verify";
+    why = prefix + failure;
     return false;
   }
   return true;
@@ -749,17 +759,7 @@ bool Verifier::Impl::verifySeal(int i, std::string& why) {
       }
     }
   }
-  const Key& k = key(c.key_name);
-  if (!k.error.empty()) {
-    why = prefix + k.error;
-    result.temporary = result.temporary || k.temporary;
-    return false;
-  }
-  if (!verifySignature(k, c.alg, data, c.sig)) {
-    why = prefix + "seal does not verify";
-    return false;
-  }
-  return true;
+  return signedBy(c, data, prefix, "seal does not verify", why);
 }
 
 Validation Verifier::Impl::run() {

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 
+#include "suite_support.h"
 #include "mailwarden/arc/arc.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/clock.h"
@@ -36,13 +37,6 @@ struct Counts {
   int failed = 0;
   int skipped = 0;
 };
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The YAML block has LF line ends; the message goes to the reader with CRLF.
 std::string toCrlf(const std::string& s) {
@@ -107,42 +101,17 @@ bool runFile(const fs::path& file, Counts& counts) {
   return true;
 }
 
-fs::path suiteDir() {
-  if (const char* env = std::getenv("MW_CONFORMANCE_DIR"); env != nullptr && *env != '\0') {
-    const fs::path p(env);
-    return fs::exists(p / "valimail") ? p : p / "arc";
-  }
-  return fs::path(MW_CONFORMANCE_DEFAULT_DIR);
-}
-
-// The floor file: lines "CORPUS N"; '#' starts a comment.
-std::map<std::string, int> readFloor(const fs::path& file) {
-  std::map<std::string, int> floor;
-  std::istringstream in(readFile(file));
-  std::string line;
-  while (std::getline(in, line)) {
-    line = line.substr(0, line.find('#'));
-    std::istringstream words(line);
-    std::string corpus;
-    int n = 0;
-    if (words >> corpus >> n) {
-      floor[corpus] = n;
-    }
-  }
-  return floor;
-}
-
 }  // namespace
 
 int main() {
-  const fs::path dir = suiteDir();
+  const fs::path dir = mw::conformance::suiteDir("valimail", "arc", MW_CONFORMANCE_DEFAULT_DIR);
   const fs::path valimail = dir / "valimail" / "arc-draft-validation-tests.yml";
   const fs::path variant = dir / "mail-dkim-variant" / "arc-draft-validation-tests.yml";
   if (!fs::exists(valimail)) {
     std::printf("SKIP: no ARC suite in %s (set MW_CONFORMANCE_DIR)\n", dir.c_str());
     return 77;
   }
-  const std::map<std::string, int> floor = readFloor(MW_ARC_FLOOR_FILE);
+  const std::map<std::string, int> floor = mw::conformance::readFloor(MW_ARC_FLOOR_FILE);
   std::map<std::string, Counts> results;
   std::printf("valimail:\n");
   if (!runFile(valimail, results["valimail"])) {

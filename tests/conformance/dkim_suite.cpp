@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "suite_support.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/zone.h"
 
@@ -60,14 +61,9 @@ struct Counts {
   }
 };
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // Key files in the FAKE_DNS.dat layout: "name<whitespace>value", '#' comments.
 void loadKeyFile(const fs::path& file, mw::dns::ZoneResolver& zone) {
-  std::istringstream in(readFile(file));
+  std::istringstream in(mw::conformance::readFile(file));
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') {
@@ -146,7 +142,7 @@ bool runMailDkim(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
       c.add(false, file + ": missing");
       continue;
     }
-    const mw::dkim::Outcome out = mw::dkim::verifyMessage(lib, readFile(path), zone, clock);
+    const mw::dkim::Outcome out = mw::dkim::verifyMessage(lib, mw::conformance::readFile(path), zone, clock);
     const std::string got = verdictOf(out);
     std::string expected = want["result"].Scalar();
     const bool domainkeys_only = !want["alg"] && file.find("dk_") != std::string::npos;
@@ -172,7 +168,7 @@ void runRfc8463(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
   mw::dns::ZoneResolver zone;
   loadKeyFile(dir / "rfc8463-a2-keys.txt", zone);
   const mw::FixedClock clock(kNow);
-  const std::string msg = readFile(dir / "rfc8463-a3-signed.eml");
+  const std::string msg = mw::conformance::readFile(dir / "rfc8463-a3-signed.eml");
   const mw::dkim::Outcome out = mw::dkim::verifyMessage(lib, msg, zone, clock);
   for (const char* alg : {"ed25519-sha256", "rsa-sha256"}) {
     bool ok = false;
@@ -202,7 +198,7 @@ void runDkimpy(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
     auto zone = std::make_unique<mw::dns::ZoneResolver>();
     zone->addTxt("brisbane._domainkey.football.example.com",
                  "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-    zone->addTxt("test._domainkey.football.example.com", readFile(dir / "test.txt"));
+    zone->addTxt("test._domainkey.football.example.com", mw::conformance::readFile(dir / "test.txt"));
     if (!name.empty()) {
       zone->addTxt(name, record);
     }
@@ -216,7 +212,7 @@ void runDkimpy(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
   };
   for (const char* file : {"rfc6376.signed.msg", "rfc6376.signed.rsa.msg"}) {
     auto zone = zoneFor("", "");
-    const mw::dkim::Outcome out = mw::dkim::verifyMessage(lib, readFile(dir / file), *zone, clock);
+    const mw::dkim::Outcome out = mw::dkim::verifyMessage(lib, mw::conformance::readFile(dir / file), *zone, clock);
     bool ok = !out.signatures.empty();
     for (const auto& s : out.signatures) {
       ok = ok && s.result == Status::Pass;
@@ -243,18 +239,18 @@ void runDkimpy(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
   for (const Key& k : keys) {
     const std::string name = std::string("sel._domainkey.example.com");
     std::string record = k.record_file[0] != '\0'
-                             ? trim(readFile(dir / k.record_file))
+                             ? trim(mw::conformance::readFile(dir / k.record_file))
                              : "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
     auto zone = zoneFor(name, record);
     mw::dkim::SignOptions o;
     o.domain = "example.com";
     o.selector = "sel";
     o.algorithm = k.alg;
-    o.private_key = trim(readFile(dir / k.key_file));
+    o.private_key = trim(mw::conformance::readFile(dir / k.key_file));
     o.timestamp = kNow - 60;
     for (const char* m : messages) {
       const std::string label = std::string(k.key_file) + " signs " + m;
-      const mw::Result<std::string> signed_msg = mw::dkim::signMessage(readFile(dir / m), o);
+      const mw::Result<std::string> signed_msg = mw::dkim::signMessage(mw::conformance::readFile(dir / m), o);
       if (!signed_msg) {
         c.add(false, label + ": " + signed_msg.error().describe());
         c.add(false, label + " (changed): not signed");
@@ -278,37 +274,10 @@ void runDkimpy(const mw::dkim::Library& lib, const fs::path& dir, Counts& c) {
   }
 }
 
-fs::path suiteDir() {
-  if (const char* env = std::getenv("MW_CONFORMANCE_DIR"); env != nullptr && *env != '\0') {
-    const fs::path p(env);
-    return fs::exists(p / "mail-dkim") ? p : p / "dkim";
-  }
-  return fs::path(MW_CONFORMANCE_DEFAULT_DIR);
-}
-
-// The floor file: lines "CORPUS N"; '#' starts a comment.
-std::map<std::string, int> readFloor(const fs::path& file) {
-  std::map<std::string, int> floor;
-  std::istringstream in(readFile(file));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    std::istringstream fields(line);
-    std::string corpus;
-    int n = 0;
-    if (fields >> corpus >> n) {
-      floor[corpus] = n;
-    }
-  }
-  return floor;
-}
-
 }  // namespace
 
 int main() {
-  const fs::path dir = suiteDir();
+  const fs::path dir = mw::conformance::suiteDir("mail-dkim", "dkim", MW_CONFORMANCE_DEFAULT_DIR);
   if (!fs::exists(dir / "mail-dkim" / "expected-results.yaml")) {
     std::printf("SKIP: no DKIM corpora in %s (set MW_CONFORMANCE_DIR)\n", dir.c_str());
     return 77;
@@ -318,7 +287,7 @@ int main() {
     std::printf("libopendkim: %s\n", lib.error().describe().c_str());
     return 1;
   }
-  const std::map<std::string, int> floor = readFloor(MW_DKIM_FLOOR_FILE);
+  const std::map<std::string, int> floor = mw::conformance::readFloor(MW_DKIM_FLOOR_FILE);
   std::map<std::string, Counts> results;
   if (!runMailDkim(**lib, dir / "mail-dkim", results["mail-dkim"])) {
     return 1;

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "suite_support.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/dmarc/dmarc.h"
 #include "mailwarden/dns/zone.h"
@@ -377,25 +378,6 @@ fs::path suiteFile() {
   return fs::path(MW_CONFORMANCE_DEFAULT_DIR) / "dmarc-vectors.yaml";
 }
 
-// The floor file: lines "SECTION N" (the least that must pass); '#' starts a comment.
-std::map<std::string, int> readFloor(const fs::path& file) {
-  std::map<std::string, int> floor;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    std::istringstream fields(line);
-    std::string section;
-    int n = 0;
-    if (fields >> section >> n) {
-      floor[section] = n;
-    }
-  }
-  return floor;
-}
-
 }  // namespace
 
 int main() {
@@ -429,7 +411,7 @@ int main() {
   for (const std::string& l : report.lines) {
     std::printf("%s\n", l.c_str());
   }
-  const std::map<std::string, int> floor = readFloor(MW_DMARC_FLOOR_FILE);
+  const std::map<std::string, int> floor = mw::conformance::readFloor(MW_DMARC_FLOOR_FILE);
   bool ok = true;
   bool ours_ok = true;
   Section totals[2];  // [0] dmarc-vectors.yaml, [1] dmarc-policy-vectors.yaml

@@ -12,7 +12,7 @@ EXTRA_DIST += tests/conformance/spf-floor.txt
 # DMARC: dmarc-vectors.yaml through dmarc/ (vectors RFC 9989 changed are listed, not scored).
 check_PROGRAMS += tests/conformance/dmarc_suite
 TESTS += tests/conformance/dmarc_suite
-tests_conformance_dmarc_suite_SOURCES = tests/conformance/dmarc_suite.cpp
+tests_conformance_dmarc_suite_SOURCES = tests/conformance/dmarc_suite.cpp tests/conformance/suite_support.h
 tests_conformance_dmarc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dmarc"' \
 	-DMW_DMARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/dmarc-floor.txt"' \
@@ -26,7 +26,7 @@ EXTRA_DIST += tests/conformance/dmarc-floor.txt tests/conformance/dmarc-policy-v
 # (dkim_suite.cpp says how each is scored).
 check_PROGRAMS += tests/conformance/dkim_suite
 TESTS += tests/conformance/dkim_suite
-tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp \
+tests_conformance_dkim_suite_SOURCES = tests/conformance/dkim_suite.cpp tests/conformance/suite_support.h \
 	tests/support/lsan_opendkim.cpp
 tests_conformance_dkim_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/dkim"' \
@@ -37,7 +37,7 @@ EXTRA_DIST += tests/conformance/dkim-floor.txt
 # ARC: the ValiMail validation suite and Mail::DKIM's variant through arc/ (arc_suite.cpp).
 check_PROGRAMS += tests/conformance/arc_suite
 TESTS += tests/conformance/arc_suite
-tests_conformance_arc_suite_SOURCES = tests/conformance/arc_suite.cpp
+tests_conformance_arc_suite_SOURCES = tests/conformance/arc_suite.cpp tests/conformance/suite_support.h
 tests_conformance_arc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/arc"' \
 	-DMW_ARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/arc-floor.txt"'
