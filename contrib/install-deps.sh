@@ -28,8 +28,9 @@ packages=(
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
   # ARC (issue 18): dkimpy builds the mailing-list chains the tests verify and checks
-  # the seals we add (arc_sign, arc_verify); python3-nacl gives it Ed25519
-  python3-dkim python3-nacl
+  # the seals we add (arc_sign, arc_verify); python3-nacl gives it Ed25519, and
+  # arc_sign needs python3-authres (only a Recommends of python3-dkim)
+  python3-dkim python3-nacl python3-authres
   # tests only, for its examples/sample-spam.txt (the published GTUBE message,
   # tests/rules/sample_spam_test.sh). About 7.5 MB with its Perl modules; no daemon
   # (spamd is a separate package), its daily sa-update timer and cron job are off
