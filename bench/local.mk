@@ -13,6 +13,13 @@ bench_dkim_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
 bench_dkim_bench_LDADD = $(MW_DKIM_LINK) $(BENCHMARK_LIBS) -lcrypto -lpthread
 CLEANFILES += bench/dkim_bench
 EXTRA_DIST += doc/PERFORMANCE.md
+# ARC chain validation per message (2-instance and 1-instance dkimpy chains) beside DKIM
+# verification of a comparable message (issue 18); run by bench/run-checks-ladder.sh.
+EXTRA_PROGRAMS += bench/arc_bench
+bench_arc_bench_SOURCES = bench/arc_bench.cpp
+bench_arc_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
+bench_arc_bench_LDADD = libmw_arc.a $(MW_DKIM_LINK) $(CRYPTO_LIBS) $(BENCHMARK_LIBS) -lpthread
+CLEANFILES += bench/arc_bench
 # The Scan pipeline alone, in process (what the checks cost without libmilter).
 EXTRA_PROGRAMS += bench/scan_bench
 bench_scan_bench_SOURCES = bench/scan_bench.cpp
@@ -64,7 +71,7 @@ bench: bench/spf_bench$(EXEEXT) bench/dkim_bench$(EXEEXT) bench/rules_bench$(EXE
 MILTER_BENCH_ARGS =
 .PHONY: bench-milter bench-postfix bench-soak bench-checks bench-latency
 MILTER_BENCH_DEPS = bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) bench/rules_bench$(EXEEXT) \
-	bench/scan_bench$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) mailwarden$(EXEEXT)
+	bench/scan_bench$(EXEEXT) bench/arc_bench$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) mailwarden$(EXEEXT)
 bench-milter: $(MILTER_BENCH_DEPS)
 	bash $(top_srcdir)/bench/run-milter-bench.sh --build . $(MILTER_BENCH_ARGS)
 bench-postfix: $(MILTER_BENCH_DEPS)

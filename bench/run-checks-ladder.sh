@@ -5,10 +5,16 @@
 # before.
 #
 #   bench/run-checks-ladder.sh [--build DIR] [--out DIR] [--workload 4k-rsa2048|4k-ed25519|4k|100k]
-#        [--repetitions R] [--no-callgrind]
+#        [--repetitions R] [--no-callgrind] [--arc-only]
 #
 # Steps: MIME + header guard + verdict only; + SPF (MAIL FROM and HELO); + DKIM; + DMARC;
 # + the shipped rules; + 1,000 generated rules (the whole bench configuration).
+# Then the ARC step (issue 18), a table of its own: bench/arc_bench on the dkimpy chains
+# of tests/integration/mw_arcchain.py (a 2-instance and a 1-instance chain, ~4 KB body)
+# beside DKIM verification of the author's original message, in one run, keys from a
+# ZoneResolver (CPU only). scan/ has no ARC stage yet, so ARC is not a rung of the
+# ladder. Skipped, with a message, when /usr/bin/python3 lacks dkim or authres;
+# --arc-only runs that table alone (a few seconds).
 # Per step: CPU microseconds per message, the minimum and the median of R (default 15)
 # Google Benchmark repetitions (the minimum is the least disturbed by the VM's
 # neighbours); with valgrind installed, also instructions per message from callgrind,
@@ -27,6 +33,7 @@ OUT=/tmp/mw-ladder-$(date +%Y%m%d-%H%M%S)
 WORKLOAD=4k-rsa2048
 REPS=15
 CALLGRIND=1
+ARC_ONLY=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -34,13 +41,14 @@ while [[ $# -gt 0 ]]; do
 	--workload) WORKLOAD=$2; shift 2 ;;
 	--repetitions) REPS=$2; shift 2 ;;
 	--no-callgrind) CALLGRIND=0; shift ;;
-	*) sed -n '2,18p' "$0" >&2; exit 2 ;;
+	--arc-only) ARC_ONLY=1; shift ;;
+	*) sed -n '2,24p' "$0" >&2; exit 2 ;;
 	esac
 done
 BUILD=$(cd "$BUILD" && pwd)
 export MW_BUILD_DIR=$BUILD
 SCAN=$BUILD/bench/scan_bench
-[[ -x $SCAN ]] || { mw_log "missing $SCAN (make bench/scan_bench in $BUILD)"; exit 2; }
+[[ $ARC_ONLY == 1 || -x $SCAN ]] || { mw_log "missing $SCAN (make bench/scan_bench in $BUILD)"; exit 2; }
 if [[ $CALLGRIND == 1 ]] && ! command -v valgrind >/dev/null; then
 	mw_log "valgrind not installed: CPU times only"
 	CALLGRIND=0
@@ -92,6 +100,62 @@ EOF
 	mw_log "$name: $(tail -n 1 "$OUT/raw/rows.tsv")"
 }
 
+# arc_step: the ARC table (issue 18), appended to OUT/ladder.md.
+arc_step() {
+	local arc=$BUILD/bench/arc_bench dkimpy=/usr/bin/python3
+	if [[ ! -x $arc ]]; then
+		mw_log "no $arc (make bench/arc_bench): ARC step skipped"
+		return 0
+	fi
+	if ! "$dkimpy" -c 'import dkim, authres' 2>/dev/null; then
+		mw_log "$dkimpy lacks dkim or authres (python3-dkim, python3-authres): ARC step skipped"
+		return 0
+	fi
+	timeout 120 "$dkimpy" "$HERE/../tests/integration/mw_arcchain.py" --keys "$HERE/../tests/keys" \
+		--out "$W/arc" || { mw_log "mw_arcchain.py failed"; return 1; }
+	cp "$W/arc/two-hop.eml" "$OUT/raw/arc-two-hop.eml"
+	timeout 600 "$arc" "$W/arc" --benchmark_repetitions="$REPS" --benchmark_min_time=0.2 \
+		--benchmark_format=json >"$OUT/raw/arc.json" 2>"$OUT/raw/arc.err" || {
+		mw_log "arc_bench failed: $(tail -n 3 "$OUT/raw/arc.err")"
+		return 1
+	}
+	"$MW_PYTHON" - "$OUT/raw/arc.json" >>"$OUT/ladder.md" <<'EOF'
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+what = {
+    "BM_ArcVerify/two-hop": ("ARC, 2-instance chain (two-hop.eml)", "2 AMS + 2 AS"),
+    "BM_ArcVerify/one-hop": ("ARC, 1-instance chain (list.eml)", "1 AMS + 1 AS"),
+    "BM_DkimVerify/original": ("DKIM, the author's signature (original.eml; dkim/'s key cache warm)",
+                               "1 DKIM-Signature"),
+    "BM_Reference_DecodeKey/rsa2048": ("reference: OpenSSL d2i_PUBKEY of one 2048-bit key", "none"),
+}
+runs = {}
+for b in d["benchmarks"]:
+    if b.get("run_type") == "iteration":
+        if b.get("error_occurred"):
+            sys.exit(f"{b['name']}: {b.get('error_message')}")
+        runs.setdefault(b["run_name"], []).append(b)
+print("\n### ARC beside DKIM (bench/arc_bench, dkimpy chains, rsa-sha256 2048, zone DNS)\n")
+print("| message | signatures verified | body bytes | CPU µs/msg min | median |")
+print("|---|---|---:|---:|---:|")
+for name, (label, sigs) in what.items():
+    rs = runs.get(name)
+    if not rs:
+        continue
+    cpu = sorted(r["cpu_time"] for r in rs)
+    body = int(rs[0].get("body_bytes", 0)) or "–"
+    print(f"| {label} | {sigs} | {body} | {cpu[0]:.1f} | {statistics.median(cpu):.1f} |")
+EOF
+}
+
+if [[ $ARC_ONLY == 1 ]]; then
+	: >"$OUT/ladder.md"
+	arc_step
+	cat "$OUT/ladder.md"
+	mw_log "results in $OUT"
+	exit 0
+fi
+
 : >"$OUT/raw/rows.tsv"
 step "mime-verdict-only" false false false none
 step "+spf" true false false none
@@ -122,5 +186,6 @@ for name, tmin, tmed, ir in rows:
         prev_i = i
     prev_t = t
 EOF
+arc_step
 cat "$OUT/ladder.md"
 mw_log "results in $OUT"
