@@ -4,6 +4,7 @@
 noinst_LIBRARIES += libmw_arc.a
 libmw_arc_a_SOURCES = \
 	src/arc/canon.cpp \
+	src/arc/seal.cpp \
 	src/arc/tags.cpp \
 	src/arc/verify.cpp
 EXTRA_DIST += src/arc/internal.h
