@@ -15,3 +15,6 @@ tests_unit_arc_seal_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"'
 tests_unit_arc_seal_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_arc_seal_tests_LDADD = $(MW_ARC_LINK) $(MW_GTEST_LINK)
+# Our seals validated by dkimpy (python3-dkim), and our hop over a chain dkimpy made.
+TESTS += tests/unit/arc/seal_dkimpy_test.sh
+dist_noinst_SCRIPTS += tests/unit/arc/seal_dkimpy_test.sh
