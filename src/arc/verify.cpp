@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "arc/internal.h"
 #include "mailwarden/arc/arc.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/unique_c.h"
@@ -30,155 +31,21 @@ std::string_view toString(ChainResult r) noexcept {
 
 namespace {
 
-using PKey = UniqueC<EVP_PKEY, EVP_PKEY_free>;
-using MdCtx = UniqueC<EVP_MD_CTX, EVP_MD_CTX_free>;
+using detail::decodeBase64;
+using detail::domainForDns;
+using detail::isFws;
+using detail::Key;
+using detail::MdCtx;
+using detail::parseInstance;
+using detail::parseKey;
+using detail::parseTags;
+using detail::parseTime;
+using detail::tag;
+using detail::Tags;
+using detail::trimFws;
+using detail::withoutB;
 
 enum class Kind { Seal, Signature, Results };
-
-bool isFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trimFws(std::string_view s) {
-  while (!s.empty() && isFws(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && isFws(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::string stripFws(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (!isFws(c)) {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// RFC 6376 §3.2 tag-list: tag names case-sensitive (ALPHA *(ALPHA / DIGIT / "_")),
-// values of %x21-3A / %x3C-7E with FWS inside, a trailing ";" allowed, an empty tag-spec
-// elsewhere or a duplicate tag name is an error. Values are kept trimmed.
-using Tags = std::map<std::string, std::string, std::less<>>;
-
-std::optional<std::string> parseTags(std::string_view list, Tags& out) {
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    const std::size_t semi = std::min(list.find(';', pos), list.size());
-    const std::string_view spec = trimFws(list.substr(pos, semi - pos));
-    const bool last = semi >= list.size();
-    pos = semi + 1;
-    if (spec.empty()) {
-      if (last) {
-        break;  // the optional trailing ";" (or an empty list)
-      }
-      return "empty tag-spec";
-    }
-    const std::size_t eq = spec.find('=');
-    if (eq == std::string_view::npos) {
-      return "tag without '='";
-    }
-    const std::string_view name = trimFws(spec.substr(0, eq));
-    if (name.empty() || !ascii::isAlpha(name.front())) {
-      return "bad tag name";
-    }
-    for (const char c : name) {
-      if (!ascii::isAlpha(c) && !ascii::isDigit(c) && c != '_') {
-        return "bad tag name";
-      }
-    }
-    const std::string_view value = trimFws(spec.substr(eq + 1));
-    for (const char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if (!isFws(c) && (u < 0x21 || u > 0x7e)) {
-        return "bad character in tag " + std::string(name);
-      }
-    }
-    if (!out.emplace(std::string(name), std::string(value)).second) {
-      return "duplicate tag " + std::string(name);
-    }
-  }
-  return std::nullopt;
-}
-
-const std::string* tag(const Tags& t, std::string_view name) {
-  const auto it = t.find(name);
-  return it == t.end() ? nullptr : &it->second;
-}
-
-std::optional<int> parseInstance(std::string_view v) {
-  if (v.empty() || v.size() > 2) {
-    return std::nullopt;
-  }
-  int n = 0;
-  for (const char c : v) {
-    if (!ascii::isDigit(c)) {
-      return std::nullopt;
-    }
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1 || n > kMaxInstances) {
-    return std::nullopt;
-  }
-  return n;
-}
-
-std::optional<std::int64_t> parseTime(std::string_view v) {
-  if (v.empty() || v.size() > 12) {  // RFC 6376 §3.5: at most 12 digits
-    return std::nullopt;
-  }
-  std::int64_t n = 0;
-  for (const char c : v) {
-    if (!ascii::isDigit(c)) {
-      return std::nullopt;
-    }
-    n = n * 10 + (c - '0');
-  }
-  return n;
-}
-
-std::optional<std::string> base64(std::string_view text) {
-  const std::string s = stripFws(text);
-  if (s.empty() || s.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out(s.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  std::size_t pad = 0;
-  if (s.back() == '=') {
-    pad = s[s.size() - 2] == '=' ? 2 : 1;
-  }
-  // '=' only as the final padding (EVP_DecodeBlock is lenient about where it is).
-  if (s.find('=') < s.size() - pad) {
-    return std::nullopt;
-  }
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
-// The field value with the b= tag's value removed (RFC 6376 §3.7, RFC 8617 §4.1.2/
-// §4.1.3): everything else, whitespace included, stays as it is.
-std::string withoutB(std::string_view value) {
-  std::size_t pos = 0;
-  while (pos < value.size()) {
-    const std::size_t semi = std::min(value.find(';', pos), value.size());
-    const std::string_view spec = value.substr(pos, semi - pos);
-    const std::size_t eq = spec.find('=');
-    if (eq != std::string_view::npos && trimFws(spec.substr(0, eq)) == "b") {
-      std::string out(value.substr(0, pos + eq + 1));
-      out += value.substr(semi);
-      return out;
-    }
-    pos = semi + 1;
-  }
-  return std::string(value);
-}
 
 enum class Alg { RsaSha256, Ed25519Sha256 };
 
@@ -198,108 +65,6 @@ struct Set {
   const ArcField* ams = nullptr;
   const ArcField* aar = nullptr;
 };
-
-struct Key {
-  bool done = false;
-  PKey pkey;
-  std::string error;  // "" when pkey is usable
-  bool temporary = false;
-  int type = 0;  // EVP_PKEY_RSA or EVP_PKEY_ED25519
-};
-
-std::optional<std::string> domainForDns(std::string_view d) {
-  if (!dns::hasNonAscii(d)) {
-    return ascii::lower(d);
-  }
-  tl::expected<std::string, std::string> a = dns::toALabels(d);
-  if (!a) {
-    return std::nullopt;
-  }
-  return std::move(*a);
-}
-
-// RFC 6376 §3.6.1 key record; the key or why not.
-std::string parseKey(std::string_view txt, Key& key) {
-  Tags t;
-  if (const auto bad = parseTags(txt, t)) {
-    return "key record: " + *bad;
-  }
-  if (const std::string* v = tag(t, "v")) {
-    if (*v != "DKIM1" || trimFws(txt).substr(0, 1) != "v") {
-      return "key record: bad v=";
-    }
-  }
-  if (const std::string* h = tag(t, "h")) {
-    bool sha256 = false;
-    std::string_view hl = *h;
-    while (!hl.empty()) {
-      const std::size_t c = std::min(hl.find(':'), hl.size());
-      sha256 = sha256 || trimFws(hl.substr(0, c)) == "sha256";
-      hl.remove_prefix(std::min(c + 1, hl.size()));
-    }
-    if (!sha256) {
-      return "key record: h= excludes sha256";
-    }
-  }
-  if (const std::string* s = tag(t, "s")) {
-    bool email = false;
-    std::string_view sl = *s;
-    while (!sl.empty()) {
-      const std::size_t c = std::min(sl.find(':'), sl.size());
-      const std::string_view one = trimFws(sl.substr(0, c));
-      email = email || one == "*" || one == "email";
-      sl.remove_prefix(std::min(c + 1, sl.size()));
-    }
-    if (!email) {
-      return "key record: s= excludes email";
-    }
-  }
-  const std::string* k = tag(t, "k");
-  const std::string kind = k == nullptr ? "rsa" : *k;
-  const std::string* p = tag(t, "p");
-  if (p == nullptr) {
-    return "key record: no p=";
-  }
-  if (stripFws(*p).empty()) {
-    return "key revoked (empty p=)";  // §3.6.1
-  }
-  const std::optional<std::string> der = base64(*p);
-  if (!der) {
-    return "key record: p= is not base64";
-  }
-  const auto* bytes = reinterpret_cast<const unsigned char*>(der->data());
-  if (kind == "rsa") {
-    const unsigned char* q = bytes;
-    EVP_PKEY* raw = d2i_PUBKEY(nullptr, &q, static_cast<long>(der->size()));
-    if (raw == nullptr) {
-      q = bytes;  // some publish the bare RSAPublicKey (PKCS#1)
-      raw = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &q, static_cast<long>(der->size()));
-    }
-    key.pkey.reset(raw);
-    if (!key.pkey || EVP_PKEY_get_base_id(key.pkey.get()) != EVP_PKEY_RSA) {
-      key.pkey.reset();
-      return "key record: p= is not an RSA public key";
-    }
-    if (EVP_PKEY_get_bits(key.pkey.get()) < 1024) {
-      key.pkey.reset();
-      return "policy: RSA key under 1024 bits (RFC 8301 §3.2)";
-    }
-    key.type = EVP_PKEY_RSA;
-    return {};
-  }
-  if (kind == "ed25519") {
-    if (der->size() != 32) {
-      return "key record: Ed25519 key is not 32 bytes";
-    }
-    key.pkey.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, 32));
-    if (!key.pkey) {
-      return "key record: bad Ed25519 key";
-    }
-    key.type = EVP_PKEY_ED25519;
-    return {};
-  }
-  return "key record: unknown k=" + kind;
-}
 
 bool verifySignature(const Key& key, Alg alg, std::string_view data, const std::string& sig) {
   MdCtx ctx(EVP_MD_CTX_new());
@@ -352,7 +117,7 @@ std::optional<std::string> parseCommon(const Tags& t, Common& c) {
   if (b == nullptr) {
     return "no b=";
   }
-  const std::optional<std::string> sig = base64(*b);
+  const std::optional<std::string> sig = decodeBase64(*b);
   if (!sig) {
     return "b= is not base64";
   }
@@ -456,24 +221,6 @@ std::optional<std::optional<std::uint64_t>> parseLength(const std::string* l) {
   return std::optional<std::uint64_t>(static_cast<std::uint64_t>(*n));
 }
 
-// The instance of an ARC-Authentication-Results: "i=N;" first (RFC 8617 §4.1.1).
-std::optional<int> aarInstance(std::string_view v) {
-  v = trimFws(v);
-  if (v.empty() || v.front() != 'i') {
-    return std::nullopt;
-  }
-  v = trimFws(v.substr(1));
-  if (v.empty() || v.front() != '=') {
-    return std::nullopt;
-  }
-  v = trimFws(v.substr(1));
-  const std::size_t semi = v.find(';');
-  if (semi == std::string_view::npos) {
-    return std::nullopt;
-  }
-  return parseInstance(trimFws(v.substr(0, semi)));
-}
-
 }  // namespace
 
 void Verifier::Impl::buildStructure() {
@@ -496,7 +243,7 @@ void Verifier::Impl::buildStructure() {
       return;
     }
     if (f.kind == Kind::Results) {
-      inst = aarInstance(h.value);
+      inst = detail::aarInstance(h.value);
     } else {
       if (const auto bad = parseTags(h.value, f.tags)) {
         structure_error = std::string(what) + ": " + *bad;
@@ -667,26 +414,23 @@ bool Verifier::Impl::verifyAms(int i, std::string& why) {
     return false;
   }
   // Body hash (RFC 6376 §3.7).
-  const std::optional<std::string> want = base64(*bh);
+  const std::optional<std::string> want = decodeBase64(*bh);
   const std::string got = hashers.at({canon->body_relaxed, *len})->digest();
   if (!want || got.empty() || *want != got) {
     why = prefix + "body hash mismatch";
     return false;
   }
-  // Header hash: each name of h= picks the last unused field of that name, bottom up
-  // (RFC 6376 §5.4.2); a name with none left contributes nothing.
-  std::string data;
-  std::map<std::string, std::size_t, std::less<>> used;  // lower name -> fields used
+  // Header hash (RFC 6376 §5.4.2): h= names, bounded, ARC-Seal never (RFC 8617 §4.1.2).
+  std::vector<std::string> names;
   std::string_view hl = *h;
-  std::size_t names = 0;
   while (!hl.empty()) {
     const std::size_t colon = std::min(hl.find(':'), hl.size());
-    const std::string name = ascii::lower(trimFws(hl.substr(0, colon)));
+    std::string name = ascii::lower(trimFws(hl.substr(0, colon)));
     hl.remove_prefix(std::min(colon + 1, hl.size()));
     if (name.empty()) {
       continue;
     }
-    if (++names > kMaxSignedFields) {
+    if (names.size() >= kMaxSignedFields) {
       why = prefix + "h= lists too many fields";
       return false;
     }
@@ -694,20 +438,9 @@ bool Verifier::Impl::verifyAms(int i, std::string& why) {
       why = prefix + "h= includes ARC-Seal (RFC 8617 §4.1.2)";
       return false;
     }
-    std::size_t& skip = used[name];
-    std::size_t seen = 0;
-    for (std::size_t k = headers.size(); k-- > 0;) {
-      if (!ascii::iequals(headers[k].name, name)) {
-        continue;
-      }
-      if (seen++ == skip) {
-        data += canon->header_relaxed ? canonHeaderRelaxed(headers[k].name, headers[k].value)
-                                      : canonHeaderSimple(headers[k].name, headers[k].value);
-        break;
-      }
-    }
-    ++skip;
+    names.push_back(std::move(name));
   }
+  std::string data = detail::canonSignedHeaders(headers, names, canon->header_relaxed);
   const Field& self = headers[f.index];
   std::string last = canon->header_relaxed ? canonHeaderRelaxed(self.name, withoutB(self.value))
                                            : canonHeaderSimple(self.name, withoutB(self.value));

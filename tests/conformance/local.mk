@@ -43,3 +43,14 @@ tests_conformance_arc_suite_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_ARC_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/arc-floor.txt"'
 tests_conformance_arc_suite_LDADD = $(MW_ARC_LINK) $(YAML_LIBS)
 EXTRA_DIST += tests/conformance/arc-floor.txt
+
+# ARC signing: the ValiMail signing suite and Mail::DKIM's variant through arc::Sealer
+# (arc_sign_suite.cpp says what a pass is).
+check_PROGRAMS += tests/conformance/arc_sign_suite
+TESTS += tests/conformance/arc_sign_suite
+tests_conformance_arc_sign_suite_SOURCES = tests/conformance/arc_sign_suite.cpp tests/conformance/suite_support.h
+tests_conformance_arc_sign_suite_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DMW_CONFORMANCE_DEFAULT_DIR='"$(abs_top_srcdir)/../shared/conformance/arc"' \
+	-DMW_ARC_SIGN_FLOOR_FILE='"$(abs_top_srcdir)/tests/conformance/arc-sign-floor.txt"'
+tests_conformance_arc_sign_suite_LDADD = $(MW_ARC_LINK) $(YAML_LIBS)
+EXTRA_DIST += tests/conformance/arc-sign-floor.txt
