@@ -216,14 +216,32 @@ class AuthresParser {
       }
       out.results.push_back(std::move(*r));
     }
-    if (!atEnd() || out.results.empty()) {
+    if (!atEnd() || out.results.empty() || broken_) {
       return std::nullopt;
     }
     return out;
   }
 
  private:
-  void skip() { i_ = skipCfws(s_, i_); }
+  // skipCfws() reads an unterminated comment as running to the end (what a lenient
+  // reader does, which claimsAuthservId() needs); here it breaks the field.
+  void skip() {
+    const std::size_t from = i_;
+    i_ = skipCfws(s_, i_);
+    if (i_ == s_.size() && from < s_.size()) {
+      int depth = 0;
+      for (std::size_t k = from; k < s_.size(); ++k) {
+        if (s_[k] == '\\') {
+          ++k;
+        } else if (s_[k] == '(') {
+          ++depth;
+        } else if (s_[k] == ')') {
+          --depth;
+        }
+      }
+      broken_ = broken_ || depth > 0;
+    }
+  }
   bool atEnd() {
     skip();
     return i_ >= s_.size();
@@ -342,6 +360,7 @@ class AuthresParser {
 
   std::string_view s_;
   std::size_t i_ = 0;
+  bool broken_ = false;
 };
 
 std::string spamStatus(const Policy& policy, const Verdict& v) {
