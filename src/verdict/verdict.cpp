@@ -550,12 +550,19 @@ bool claimsAuthservId(std::string_view value, std::string_view our_id) {
 
 Verdict decide(const Policy& policy, const Findings& findings) {
   Verdict v;
-  v.auth = findings.auth;
   // arc after dmarc (issue 18; Gmail's and authentication_milter's order): the ARC stage
   // runs before DMARC, which reads its result, but is reported last. RFC 8601 gives the
-  // order no meaning; keeping the others in stage order keeps every earlier field as it was.
-  std::stable_partition(v.auth.begin(), v.auth.end(),
-                        [](const AuthResult& r) { return r.method != Method::Arc; });
+  // order no meaning; keeping the others in stage order keeps every earlier field as it
+  // was. (Not std::stable_partition: its buffer is a nothrow allocation whose failure it
+  // hides, and an allocation failure must reach the failure policy.)
+  v.auth.reserve(findings.auth.size());
+  for (const bool arc : {false, true}) {
+    for (const AuthResult& r : findings.auth) {
+      if ((r.method == Method::Arc) == arc) {
+        v.auth.push_back(r);
+      }
+    }
+  }
   v.lists = findings.lists;
   v.arc = findings.arc;
 
