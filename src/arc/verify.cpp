@@ -308,6 +308,7 @@ void Verifier::Impl::buildStructure() {
     if (const std::string* s = tag(as, "s")) {
       in.selector = *s;
     }
+    in.results = headers[sets[static_cast<std::size_t>(i - 1)].aar->index].value;
     sealers.push_back(in.sealer_domain);
     detail.push_back(std::move(in));
   }

@@ -101,10 +101,16 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
       const nlohmann::ordered_json policy =
           r.policy ? nlohmann::ordered_json(std::string(verdict::toString(*r.policy)))
                    : nlohmann::ordered_json(nullptr);
+      nlohmann::ordered_json override = nullptr;  // the published policy applied
+      if (r.policy_override) {
+        override = {{"type", std::string(verdict::toString(r.policy_override->type))},
+                    {"comment", r.policy_override->comment}};
+      }
       dmarc = {{"result", result},
                {"policy", policy},
                {"from_domain", r.domain.empty() ? nlohmann::ordered_json(nullptr)
-                                                : nlohmann::ordered_json(r.domain)}};
+                                                : nlohmann::ordered_json(r.domain)},
+               {"override", override}};
     } else if (r.method == verdict::Method::Iprev) {
       iprev = {{"result", result}, {"name", prop(r, "policy.iprev")}};
     }
@@ -116,6 +122,22 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
   // that answered or failed ("lookup" is what was looked up, "key" which of the
   // message's keys it was).
   j["iprev"] = iprev;
+  // Issue 18: the ARC chain (null when ARC verification is off). oldest_pass is the
+  // oldest instance whose AMS validates (1 when all do; A-R's header.oldest-pass writes
+  // RFC 8617's 0 for that and is then left out), null unless the chain passes; sealers
+  // are the AS d= of i=1..N; trusted: the newest sealer is trusted (arc.trusted_*).
+  nlohmann::ordered_json arc = nullptr;
+  if (v.arc) {
+    arc = {{"result", std::string(verdict::toString(v.arc->result))},
+           {"instances", v.arc->instances},
+           {"oldest_pass", v.arc->oldest_pass ? nlohmann::ordered_json(*v.arc->oldest_pass)
+                                              : nlohmann::ordered_json(nullptr)},
+           {"sealers", v.arc->sealers},
+           {"trusted", v.arc->trusted},
+           {"reason", v.arc->reason.empty() ? nlohmann::ordered_json(nullptr)
+                                            : nlohmann::ordered_json(v.arc->reason)}};
+  }
+  j["arc"] = arc;
   nlohmann::ordered_json lists = nlohmann::ordered_json::array();
   for (const reputation::ListHit& h : v.lists) {
     nlohmann::ordered_json symbols = nlohmann::ordered_json::array();

@@ -24,6 +24,7 @@
 
 #include "config/checks.h"
 #include "mailwarden/base/ascii.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/reputation/options.h"
 
@@ -165,6 +166,8 @@ class Loader {
   void log(const Field& f);
   void dns(const Field& f);
   void dmarc(const Field& f);
+  void arc(const Field& f);
+  std::optional<std::string> domain(const Field& f);
   void reputationSection(const Field& f);
   void reputationList(const Field& f, reputation::ListOptions& out);
   void answerClass(const Field& f, reputation::AnswerClass& out);
@@ -516,6 +519,7 @@ void Loader::document(const YAML::Node& root) {
        });
      }},
     {"dmarc", [&](const Field& f) { dmarc(f); }},
+    {"arc", [&](const Field& f) { arc(f); }},
     {"reputation", [&](const Field& f) { reputationSection(f); }},
     {"rules",
      [&](const Field& f) {
@@ -604,6 +608,118 @@ void Loader::dmarc(const Field& f) {
     {"none_score", [&](const Field& g) { setScore(g, o.none_score); }},
     {"bad_from_score", [&](const Field& g) { setScore(g, o.bad_from_score); }},
     {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
+  });
+}
+
+// A domain as the operator writes it, in A-labels and lower case: ASCII names as
+// checkDomainName() takes them, a name with U-labels through dns::toALabels() (the
+// conversion every check uses, RFC 8616), so "bücher.example" is xn--bcher-kva.example.
+std::optional<std::string> Loader::domain(const Field& f) {
+  std::optional<std::string> s = string(f);
+  if (!s) {
+    return std::nullopt;
+  }
+  if (dns::hasNonAscii(*s)) {
+    tl::expected<std::string, std::string> a = dns::toALabels(*s);
+    if (!a) {
+      error(f, "not a valid internationalized domain name: " + a.error());
+      return std::nullopt;
+    }
+    *s = std::move(*a);
+  }
+  if (Problem p = detail::checkDomainName(*s, false)) {
+    error(f, *p);
+    return std::nullopt;
+  }
+  return ascii::lower(*s);
+}
+
+// arc: verification, trusted sealers, the scores; seal is only read as text here.
+void Loader::arc(const Field& f) {
+  ArcOptions& o = config_.arc;
+  mapping(f, {
+    {"enabled", [&](const Field& g) { setBool(g, o.enabled); }},
+    {"trusted_sealers",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       std::vector<std::string> values;
+       bool ok = true;
+       for (const Field& e : *elements) {
+         if (std::optional<std::string> d = domain(e)) {
+           values.push_back(std::move(*d));
+         } else {
+           ok = false;
+         }
+       }
+       if (ok) {
+         o.trusted_sealers = std::move(values);
+       }
+     }},
+    {"trusted_zone",
+     [&](const Field& g) {
+       if (g.value.IsNull()) {
+         o.trusted_zone.clear();  // "trusted_zone:" with nothing: none
+       } else if (std::optional<std::string> d = domain(g)) {
+         o.trusted_zone = std::move(*d);
+       }
+     }},
+    {"seal",
+     [&](const Field& g) {
+       if (g.value.IsNull()) {
+         return;  // an empty section: no sealing
+       }
+       ArcSealOptions seal;
+       bool has_domain = false, has_selector = false, has_key = false, ok = true;
+       mapping(g, {
+         {"domain",
+          [&](const Field& h) {
+            has_domain = true;
+            if (auto d = domain(h)) {
+              seal.domain = std::move(*d);
+            } else {
+              ok = false;
+            }
+          }},
+         {"selector",
+          [&](const Field& h) {
+            has_selector = true;
+            // RFC 6376 §3.1: a selector is a sub-domain (dot-separated labels).
+            if (auto v = checked(h, [](std::string_view t) { return detail::checkDomainName(t, false); })) {
+              seal.selector = ascii::lower(*v);
+            } else {
+              ok = false;
+            }
+          }},
+         {"key_file",
+          [&](const Field& h) {
+            has_key = true;
+            if (auto v = path(h)) {
+              seal.key_file = std::move(*v);
+            } else {
+              ok = false;
+            }
+          }},
+       });
+       if (!g.value.IsMap()) {
+         return;  // mapping() said so
+       }
+       for (const auto& [given, key] : {std::pair{has_domain, "domain"},
+                                        {has_selector, "selector"}, {has_key, "key_file"}}) {
+         if (!given) {
+           error(g, std::string("missing ") + key + " (seal needs domain, selector and key_file)");
+           ok = false;
+         }
+       }
+       if (ok) {
+         o.seal = std::move(seal);
+       }
+     }},
+    {"pass_score", [&](const Field& g) { setScore(g, o.pass_score); }},
+    {"fail_score", [&](const Field& g) { setScore(g, o.fail_score); }},
+    {"trusted_score", [&](const Field& g) { setScore(g, o.trusted_score); }},
   });
 }
 

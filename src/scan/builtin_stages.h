@@ -7,6 +7,7 @@
 //   RulesStage    — rules_stage.cpp.
 //   SpfStage      — spf_stage.cpp.
 //   DkimStage     — dkim_stage.cpp.
+//   ArcStage      — arc_stage.cpp.
 //   HeaderGuard   — finds received Authentication-Results fields that claim our
 //                   authserv-id (RFC 8601 §5: they must be removed, or a sender could
 //                   forge our results) and received X-Mailwarden-* / X-Spam-* fields.
@@ -96,7 +97,13 @@ StagePtr makeDkimStage(const Snapshot& snapshot, dns::Session& dns);
 // Subscribes itself to `mime`'s text extraction when a list asks for URL hosts.
 StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime);
 
-// DMARC (RFC 9989) over the SPF and DKIM results; always the last stage.
+// ARC (RFC 8617) chain validation, fed as the message streams in (arc_stage.cpp): its
+// keys are started at end of headers; Findings::arc and an arc AuthResult at end of
+// message. Before DMARC, which reads Findings::arc for the trusted-forwarder override.
+StagePtr makeArcStage(const Snapshot& snapshot, dns::Session& dns);
+
+// DMARC (RFC 9989) over the SPF and DKIM results (and ARC's, for the trusted-forwarder
+// override); always the last stage.
 StagePtr makeDmarcStage(const Snapshot& snapshot, dns::Session& dns);
 
 // The threads that run a check while the message streams on (SPF at MAIL FROM, one task

@@ -155,7 +155,7 @@ class DmarcStage final : public Stage {
       a.policy = policy(e->applied);
     }
     a.reason = prefix + dmarc::summary(*e);
-    act(findings, *e, a);
+    act(findings, *e, a, discovery, authors.single());
     publish(findings, dmarcSymbols(a.result, a.policy));
     findings.auth.push_back(std::move(a));
   }
@@ -226,7 +226,8 @@ class DmarcStage final : public Stage {
     return std::nullopt;
   }
 
-  void act(verdict::Findings& findings, const dmarc::Evaluation& e, verdict::AuthResult& a) {
+  void act(verdict::Findings& findings, const dmarc::Evaluation& e, verdict::AuthResult& a,
+           dmarc::Discovery& discovery, bool single_author) {
     if (e.result == dmarc::Result::TempError) {
       // RFC 9989: the result is not final; dmarc.temperror decides: the failure policy
       // (tempfail, the default) or a score.
@@ -245,6 +246,8 @@ class DmarcStage final : public Stage {
     if (std::optional<std::string> x = excepted(e.from_domain)) {
       if (e.disposition != dmarc::Policy::None) {
         a.reason += "; not enforced: exception for " + *x;
+        a.policy_override = verdict::PolicyOverride{verdict::PolicyOverride::Type::LocalPolicy,
+                                                    "exception for " + *x};
       }
       return;  // an exception records the result, nothing more
     }
@@ -261,7 +264,37 @@ class DmarcStage final : public Stage {
     }
     if (options_.mode == config::DmarcMode::Monitor) {
       a.reason += "; not enforced: monitor mode";
+      a.policy_override =
+          verdict::PolicyOverride{verdict::PolicyOverride::Type::LocalPolicy, "monitor mode"};
       return;
+    }
+    std::string vouched;
+    switch (single_author ? arcVouches(findings, e, discovery, vouched) : Vouch::No) {
+      case Vouch::Yes:
+        // RFC 8617 §7.2 / RFC 9989: a trusted intermediary's word keeps the published
+        // policy from being applied; DMARC itself still failed and says so. Scored as
+        // configured (above), nothing forced.
+        a.reason += "; not enforced: " + vouched;
+        a.properties.emplace_back("policy.override", "trusted_forwarder");
+        a.policy_override =
+            verdict::PolicyOverride{verdict::PolicyOverride::Type::TrustedForwarder, vouched};
+        return;
+      case Vouch::TempError:
+        // The trusted sealer might have vouched, but its chain (or the trust lookup, or
+        // an alignment walk) could not be read now: the result is not final, as for any
+        // DMARC temperror (dmarc.temperror). With a score instead, the policy applies:
+        // a temporary failure never allows an override.
+        obs::log(obs::Level::Warn, queue_id_.empty() ? "NOQUEUE" : queue_id_, "dmarc",
+                 "ARC temperror for a trusted sealer of {}: {}", e.from_domain, vouched);
+        if (options_.temperror.tempfail) {
+          onTemperror(findings, options_.temperror, "DMARC_TEMPERROR",
+                      "ARC temperror for a trusted sealer of " + e.from_domain);
+          return;
+        }
+        onTemperror(findings, options_.temperror, "DMARC_TEMPERROR", "");
+        break;
+      case Vouch::No:
+        break;
     }
     const verdict::Action action = e.disposition == dmarc::Policy::Reject
                                        ? verdict::Action::Reject
@@ -272,6 +305,106 @@ class DmarcStage final : public Stage {
       reply.text += " (policy of " + e.from_domain + ": " + std::string(dmarc::toString(e.applied)) + ")";
       findings.forced_reply = std::move(reply);
     }
+  }
+
+  enum class Vouch { No, Yes, TempError };
+
+  // The trusted-forwarder override (issue 18): the ARC chain validates (cv=pass, nothing
+  // temporary), the sealer of the newest instance is trusted (arc.trusted_sealers or
+  // trusted_zone), and that instance's ARC-Authentication-Results (RFC 8617 §4.1.1;
+  // parsed as RFC 8601 by verdict::parseAuthenticationResults, untrusted and bounded)
+  // record dmarc=pass with header.from = our author domain, or a dkim=pass header.d= /
+  // spf=pass smtp.mailfrom= whose domain aligns with it under this record's adkim /
+  // aspf (dmarc::aligned, RFC 9989 §4.4). Only the newest instance is read: it is the
+  // one the trusted sealer wrote; older ones are the word of sealers we did not choose.
+  // `why` is the comment (Yes) or what failed (TempError).
+  static Vouch arcVouches(const verdict::Findings& findings, const dmarc::Evaluation& e,
+                          dmarc::Discovery& discovery, std::string& why) {
+    if (!findings.arc || findings.arc->sealers.empty() || !e.record) {
+      return Vouch::No;
+    }
+    const verdict::ArcFindings& arc = *findings.arc;
+    if (!arc.trusted && !arc.trust_temporary) {
+      return Vouch::No;  // nobody we chose: nothing to ask
+    }
+    if (arc.result == verdict::Code::Fail && arc.temporary) {
+      why = arc.reason;
+      return Vouch::TempError;
+    }
+    if (arc.result != verdict::Code::Pass) {
+      return Vouch::No;
+    }
+    const std::string sealer = "as[" + std::to_string(arc.instances) + "].d=" + arc.sealers.back();
+    if (arc.trust_temporary) {
+      why = "trust lookup for " + sealer + " failed";
+      return Vouch::TempError;
+    }
+    // "i=N; authserv-id; ..." (arc::Verifier checked the "i=N;" prefix).
+    const std::size_t semi = arc.newest_results.find(';');
+    if (semi == std::string::npos) {
+      return Vouch::No;
+    }
+    const std::optional<verdict::ParsedAuthenticationResults> aar =
+        verdict::parseAuthenticationResults(std::string_view(arc.newest_results).substr(semi + 1));
+    if (!aar) {
+      return Vouch::No;
+    }
+    const auto prop = [](const verdict::ParsedResult& r, std::string_view name) -> std::string {
+      for (const auto& [k, v] : r.properties) {
+        if (k == name) {
+          return v;
+        }
+      }
+      return {};
+    };
+    // The sealer's DMARC pass for our author domain says the most; then any aligned
+    // DKIM or SPF pass it saw.
+    for (const verdict::ParsedResult& r : aar->results) {
+      if (r.method == "dmarc" && r.result == "pass") {
+        const std::optional<std::string> from = dmarc::normalizeDomain(prop(r, "header.from"));
+        if (from && *from == e.from_domain) {
+          why = "trusted forwarder arc=pass " + sealer + " saw DMARC pass for " + e.from_domain;
+          return Vouch::Yes;
+        }
+      }
+    }
+    bool temporary = false;
+    for (const verdict::ParsedResult& r : aar->results) {
+      if (r.result != "pass") {
+        continue;
+      }
+      std::string what;
+      std::string identifier;
+      dmarc::Alignment mode = dmarc::Alignment::Relaxed;
+      if (r.method == "dkim") {
+        identifier = prop(r, "header.d");
+        what = "an aligned DKIM pass, d=";
+        mode = e.record->adkim;
+      } else if (r.method == "spf") {
+        identifier = prop(r, "smtp.mailfrom");
+        identifier = identifier.substr(identifier.rfind('@') + 1);  // npos + 1 = 0
+        what = "an aligned SPF pass, mail from ";
+        mode = e.record->aspf;
+      } else {
+        continue;
+      }
+      const std::optional<std::string> d = dmarc::normalizeDomain(identifier);
+      if (!d) {
+        continue;
+      }
+      switch (dmarc::aligned(discovery, e.from_domain, *d, mode)) {
+        case dmarc::Aligned::Yes:
+          why = "trusted forwarder arc=pass " + sealer + " saw " + what + *d;
+          return Vouch::Yes;
+        case dmarc::Aligned::TempError: temporary = true; break;
+        case dmarc::Aligned::No: break;
+      }
+    }
+    if (temporary) {
+      why = "alignment of " + sealer + "'s results could not be checked (DNS)";
+      return Vouch::TempError;
+    }
+    return Vouch::No;
   }
 
   // DESIGN.md: the DMARC record is asked as soon as From is seen. The author domains of

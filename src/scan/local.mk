@@ -6,6 +6,7 @@ libmw_scan_a_SOURCES = \
 	src/scan/snapshot.cpp \
 	src/scan/spf_stage.cpp \
 	src/scan/dkim_stage.cpp \
+	src/scan/arc_stage.cpp \
 	src/scan/dmarc_stage.cpp \
 	src/scan/rules_stage.cpp \
 	src/scan/reputation_stage.cpp \

@@ -108,7 +108,9 @@ std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
   // The order is a fact of the protocols, not a plugin graph: the guard and MIME stages
   // first; SPF and DKIM; reputation after DKIM (a d= list counts verified signatures
   // only) and before the rules (composites read its symbols, envelope:client_name its
-  // confirmed name); DMARC, which needs the SPF and DKIM results, always last. Every
+  // confirmed name); ARC after them (its symbols for the rules, its result for DMARC's
+  // trusted-forwarder override); DMARC, which needs the SPF, DKIM and ARC results,
+  // always last (its A-R entry still comes before arc's: decide()). Every
   // stage starts its lookups as soon as its input is known and waits at end of message.
   std::vector<StagePtr> stages;
   stages.push_back(makeHeaderGuard(config_.policy));
@@ -123,6 +125,9 @@ std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
   }
   if (lists_ || config_.iprev.enabled) {
     stages.push_back(makeReputationStage(*this, dns, parser));
+  }
+  if (config_.arc.enabled) {
+    stages.push_back(makeArcStage(*this, dns));
   }
   if (rules_) {
     auto rules = std::make_unique<RulesStage>(rules_, config_.limits);

@@ -29,6 +29,8 @@ std::vector<std::string> knownSymbols(const config::Config& config) {
       "DMARC_REJECT", "DMARC_QUARANTINE",
       // iprevSymbols
       "IPREV_PASS", "IPREV_FAIL", "IPREV_PERMERROR", "IPREV_TEMPERROR",
+      // arcSymbols
+      "ARC_PASS", "ARC_FAIL", "ARC_NONE", "ARC_TRUSTED",
   };
   // reputation_stage.cpp: the symbol of every answer class of every DNS list
   for (const reputation::ListOptions& list : config.reputation.lists) {
@@ -112,6 +114,26 @@ std::vector<std::string> dmarcSymbols(verdict::Code result,
     out.emplace_back("DMARC_QUARANTINE");
   }
   return out;
+}
+
+std::vector<std::string> arcSymbols(verdict::Code result, bool trusted_pass) {
+  switch (result) {
+    case verdict::Code::Pass:
+      if (trusted_pass) {
+        return {"ARC_PASS", "ARC_TRUSTED"};
+      }
+      return {"ARC_PASS"};
+    case verdict::Code::Fail:
+    case verdict::Code::None:
+      return {symbol("ARC_", result)};
+    case verdict::Code::SoftFail:
+    case verdict::Code::Neutral:
+    case verdict::Code::Policy:
+    case verdict::Code::TempError:
+    case verdict::Code::PermError:
+      return {};  // not cv values (RFC 8617 §4.4)
+  }
+  return {};
 }
 
 }  // namespace mw::scan

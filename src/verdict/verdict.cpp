@@ -168,6 +168,201 @@ std::size_t skipCfws(std::string_view s, std::size_t i) {
   return i;
 }
 
+// RFC 8601 §2.2 over one value, left to right; every method returns nullopt (or false)
+// where the grammar is not followed, and the caller gives up on the whole field.
+class AuthresParser {
+ public:
+  explicit AuthresParser(std::string_view s) : s_(s) {}
+
+  std::optional<ParsedAuthenticationResults> parse() {
+    ParsedAuthenticationResults out;
+    std::optional<std::string> id = authservIdOf(s_);
+    if (!id) {
+      return std::nullopt;
+    }
+    out.authserv_id = std::move(*id);
+    // authservIdOf() accepted it: skip to its ';' (the id, CFWS and a version before it;
+    // a quoted id may hold ';', so past the closing quote first).
+    skip();
+    if (i_ < s_.size() && s_[i_] == '"') {
+      for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_) {
+        i_ += s_[i_] == '\\' ? 1 : 0;
+      }
+      ++i_;
+    }
+    while (i_ < s_.size() && s_[i_] != ';') {
+      ++i_;
+      skip();
+    }
+    // no-result: "; none" and the end.
+    const std::size_t mark = i_;
+    if (eat(';')) {
+      std::optional<std::string> w = keyword();
+      if (w && ascii::iequals(*w, "none") && atEnd()) {
+        return out;
+      }
+    }
+    i_ = mark;
+    while (eat(';')) {
+      if (atEnd()) {
+        break;  // a trailing ';' (common, not in the grammar): read leniently
+      }
+      if (out.results.size() >= kMaxParsedResults) {
+        return std::nullopt;
+      }
+      std::optional<ParsedResult> r = resinfo();
+      if (!r) {
+        return std::nullopt;
+      }
+      out.results.push_back(std::move(*r));
+    }
+    if (!atEnd() || out.results.empty() || broken_) {
+      return std::nullopt;
+    }
+    return out;
+  }
+
+ private:
+  // skipCfws() reads an unterminated comment as running to the end (what a lenient
+  // reader does, which claimsAuthservId() needs); here it breaks the field.
+  void skip() {
+    const std::size_t from = i_;
+    i_ = skipCfws(s_, i_);
+    if (i_ == s_.size() && from < s_.size()) {
+      int depth = 0;
+      for (std::size_t k = from; k < s_.size(); ++k) {
+        if (s_[k] == '\\') {
+          ++k;
+        } else if (s_[k] == '(') {
+          ++depth;
+        } else if (s_[k] == ')') {
+          --depth;
+        }
+      }
+      broken_ = broken_ || depth > 0;
+    }
+  }
+  bool atEnd() {
+    skip();
+    return i_ >= s_.size();
+  }
+  bool eat(char c) {
+    skip();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  // Keyword (RFC 5321 Ldh-str; '_' too, which RFC 8601 property names use in practice),
+  // lower-cased.
+  std::optional<std::string> keyword() {
+    skip();
+    const std::size_t start = i_;
+    while (i_ < s_.size() && (ascii::isAlpha(s_[i_]) || ascii::isDigit(s_[i_]) || s_[i_] == '-' || s_[i_] == '_')) {
+      ++i_;
+    }
+    if (i_ == start) {
+      return std::nullopt;
+    }
+    return ascii::lower(s_.substr(start, i_ - start));
+  }
+  std::optional<std::string> quotedString() {
+    std::string out;
+    for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_) {
+      if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
+        ++i_;
+      }
+      out += s_[i_];
+    }
+    if (i_ >= s_.size()) {
+      return std::nullopt;
+    }
+    ++i_;
+    return out;
+  }
+  // value (RFC 2045 token or quoted-string), or for a pvalue also an addr-spec or a
+  // domain: a run of token characters and '@', or a quoted local-part then "@domain".
+  std::optional<std::string> value(bool pvalue) {
+    skip();
+    if (i_ >= s_.size()) {
+      return std::nullopt;
+    }
+    std::string out;
+    if (s_[i_] == '"') {
+      std::optional<std::string> q = quotedString();
+      if (!q) {
+        return std::nullopt;
+      }
+      out = std::move(*q);
+      if (!pvalue || i_ >= s_.size() || s_[i_] != '@') {
+        return out;
+      }
+    }
+    const std::size_t start = i_;
+    while (i_ < s_.size() && (isToken(s_.substr(i_, 1)) || (pvalue && s_[i_] == '@'))) {
+      ++i_;
+    }
+    if (i_ == start && out.empty()) {
+      return std::nullopt;
+    }
+    out += s_.substr(start, i_ - start);
+    return out;
+  }
+  // resinfo after its ';': methodspec [reasonspec] [propspec...].
+  std::optional<ParsedResult> resinfo() {
+    ParsedResult r;
+    std::optional<std::string> method = keyword();
+    if (!method) {
+      return std::nullopt;
+    }
+    r.method = std::move(*method);
+    if (eat('/')) {  // method-version
+      skip();
+      const std::size_t start = i_;
+      while (i_ < s_.size() && ascii::isDigit(s_[i_])) {
+        ++i_;
+      }
+      if (i_ == start) {
+        return std::nullopt;
+      }
+    }
+    std::optional<std::string> result;
+    if (!eat('=') || !(result = keyword())) {
+      return std::nullopt;
+    }
+    r.result = std::move(*result);
+    while (!atEnd() && s_[i_] != ';') {
+      std::optional<std::string> ptype = keyword();
+      if (!ptype) {
+        return std::nullopt;
+      }
+      if (*ptype == "reason") {
+        std::optional<std::string> v;
+        if (!eat('=') || !(v = value(false))) {
+          return std::nullopt;
+        }
+        r.reason = std::move(*v);
+        continue;
+      }
+      std::optional<std::string> property;
+      std::optional<std::string> v;
+      if (!eat('.') || !(property = keyword()) || !eat('=') || !(v = value(true))) {
+        return std::nullopt;
+      }
+      if (r.properties.size() >= kMaxParsedProperties) {
+        return std::nullopt;
+      }
+      r.properties.emplace_back(*ptype + "." + *property, std::move(*v));
+    }
+    return r;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  bool broken_ = false;
+};
+
 std::string spamStatus(const Policy& policy, const Verdict& v) {
   std::vector<std::string> tests;
   for (const Contribution& c : v.contributions) {
@@ -259,6 +454,14 @@ std::string_view toString(DmarcPolicy p) noexcept {
   MW_UNREACHABLE("DmarcPolicy out of range");
 }
 
+std::string_view toString(PolicyOverride::Type t) noexcept {
+  switch (t) {
+    case PolicyOverride::Type::TrustedForwarder: return "trusted_forwarder";
+    case PolicyOverride::Type::LocalPolicy: return "local_policy";
+  }
+  MW_UNREACHABLE("PolicyOverride::Type out of range");
+}
+
 std::string formatScore(double score) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f", score);
@@ -322,6 +525,10 @@ std::optional<std::string> authservIdOf(std::string_view value) {
   return id;
 }
 
+std::optional<ParsedAuthenticationResults> parseAuthenticationResults(std::string_view value) {
+  return AuthresParser(value).parse();
+}
+
 bool claimsAuthservId(std::string_view value, std::string_view our_id) {
   if (const std::optional<std::string> id = authservIdOf(value)) {
     return ascii::iequals(*id, our_id);  // parses: ours or someone else's
@@ -343,8 +550,21 @@ bool claimsAuthservId(std::string_view value, std::string_view our_id) {
 
 Verdict decide(const Policy& policy, const Findings& findings) {
   Verdict v;
-  v.auth = findings.auth;
+  // arc after dmarc (issue 18; Gmail's and authentication_milter's order): the ARC stage
+  // runs before DMARC, which reads its result, but is reported last. RFC 8601 gives the
+  // order no meaning; keeping the others in stage order keeps every earlier field as it
+  // was. (Not std::stable_partition: its buffer is a nothrow allocation whose failure it
+  // hides, and an allocation failure must reach the failure policy.)
+  v.auth.reserve(findings.auth.size());
+  for (const bool arc : {false, true}) {
+    for (const AuthResult& r : findings.auth) {
+      if ((r.method == Method::Arc) == arc) {
+        v.auth.push_back(r);
+      }
+    }
+  }
   v.lists = findings.lists;
+  v.arc = findings.arc;
 
   // Contributions sorted by rule id, so headers are stable byte for byte.
   std::map<std::string, double> by_rule;

@@ -11,8 +11,9 @@ A case holds:
   want          hand-written intent: "result=R policy=P action=A" (policy "-" = none)
   expected.json the golden output: the Authentication-Results value byte for byte, the
                 JSON dkim list (DMARC's DKIM input, recorded also when a reject or
-                tempfail leaves no Authentication-Results), dmarc object, action, reply
-                and rules
+                tempfail leaves no Authentication-Results), dmarc object (with its
+                override), arc object, action, reply and rules
+  The arc-* cases (a mailing-list round trip) are made by arc_fixtures.py.
 
 Both `want` and expected.json must match. MW_GOLDEN_UPDATE=1 rewrites expected.json
 (review the diff: `want` is never rewritten). MW_BIN names the binary (default
@@ -61,6 +62,7 @@ def run_case(binary, root, name, update):
         "authentication_results": ar[0] if ar else None,
         "dkim": out["dkim"],
         "dmarc": out["dmarc"],
+        "arc": out["arc"],
         "action": out["action"],
         "reply": out["reply"],
         "rules": out["rules"],

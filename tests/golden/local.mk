@@ -3,4 +3,4 @@
 # runner's docstring. MW_GOLDEN_UPDATE=1 make check TESTS=tests/golden/dmarc_golden.py
 # rewrites the goldens (review the diff).
 TESTS += tests/golden/dmarc_golden.py
-EXTRA_DIST += tests/golden/dmarc_golden.py tests/golden/dmarc
+EXTRA_DIST += tests/golden/dmarc_golden.py tests/golden/arc_fixtures.py tests/golden/dmarc

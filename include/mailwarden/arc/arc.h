@@ -57,6 +57,9 @@ struct Instance {
   std::string selector;       // s= of its ARC-Seal
   bool ams_valid = false;     // its ARC-Message-Signature verified
   bool seal_valid = false;    // its ARC-Seal verified
+  // Its ARC-Authentication-Results value as received ("i=N; authserv-id; ..."): what
+  // the sealer says it saw (RFC 8617 §4.1.1), for a receiver that trusts it.
+  std::string results;
 };
 
 struct Validation {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -154,6 +155,34 @@ struct IprevOptions {
   OnTemperror temperror{false, 0.0};
 };
 
+// arc.seal (issue 18, point 4): the identity we would seal forwarded mail with. Only
+// read and checked as text here (a domain, a selector, an absolute path); the sealer
+// reads and checks the key. Absent: no sealing.
+struct ArcSealOptions {
+  std::string domain;    // d= of our ARC-Seal, A-labels, lower-case
+  std::string selector;  // s=
+  std::string key_file;  // absolute (relative paths are taken against the config's folder)
+};
+
+// ARC (RFC 8617) verification and the trusted-forwarder override of a DMARC failure.
+// A sealer is trusted when the d= of the newest ARC-Seal is listed in trusted_sealers
+// (exactly that domain, no subdomains) or when <d>.<trusted_zone> has an A record in
+// 127.0.0.0/8 (an operator's allowlist zone; other answers count as not listed). Only a
+// chain that validates (cv=pass, no temporary failure) and whose newest sealer is trusted
+// can keep the published DMARC policy from being applied (dmarc_stage.cpp says when).
+// Scores are added once per message: ARC_PASS / ARC_FAIL (cv), ARC_TRUSTED (pass and a
+// trusted newest sealer, in addition to ARC_PASS); 0 adds nothing. An ARC failure alone
+// is weak evidence (a list that alters mail after sealing breaks the chain), hence small.
+struct ArcOptions {
+  bool enabled = true;
+  std::vector<std::string> trusted_sealers = {};  // A-labels, lower-case, no trailing dot
+  std::string trusted_zone = {};                  // "" = none
+  std::optional<ArcSealOptions> seal = std::nullopt;
+  double pass_score = 0.0;
+  double fail_score = 0.5;
+  double trusted_score = 0.0;
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -164,6 +193,7 @@ struct Config {
   SpfOptions spf;
   DkimOptions dkim;
   DmarcOptions dmarc;
+  ArcOptions arc;
   // reputation: the DNS lists (validated by reputation::validate(); every list and answer
   // class carries its file:line) and reputation.iprev.
   reputation::Options reputation;

@@ -44,4 +44,9 @@ std::vector<std::string> iprevSymbols(verdict::Code result);
 std::vector<std::string> dmarcSymbols(verdict::Code result,
                                       std::optional<verdict::DmarcPolicy> policy);
 
+// ARC (RFC 8617 cv): ARC_PASS, ARC_FAIL (a temporary failure included: the A-R says
+// fail), ARC_NONE; and ARC_TRUSTED with ARC_PASS when the newest sealer is trusted
+// (`trusted_pass`: ignored unless the result is a pass).
+std::vector<std::string> arcSymbols(verdict::Code result, bool trusted_pass);
+
 }  // namespace mw::scan

@@ -83,6 +83,18 @@ enum class DmarcPolicy { None, Quarantine, Reject };
 // "none", "quarantine", "reject". Never throws.
 std::string_view toString(DmarcPolicy p) noexcept;
 
+// Why the published DMARC policy was not applied to a failing message (RFC 9990
+// PolicyOverrideType, for aggregate reports): `TrustedForwarder` when a trusted ARC
+// sealer vouched for the message; `LocalPolicy` for our own choice (dmarc.exceptions,
+// monitor mode) when the policy was quarantine or reject.
+struct PolicyOverride {
+  enum class Type { TrustedForwarder, LocalPolicy };
+  Type type = Type::LocalPolicy;
+  std::string comment;  // what overrode it, for people ("exception for domain x", ...)
+};
+// "trusted_forwarder", "local_policy" (RFC 9990's tokens). Never throws.
+std::string_view toString(PolicyOverride::Type t) noexcept;
+
 // One Authentication-Results method result (RFC 8601 §2.7): "spf=pass smtp.mailfrom=x".
 struct AuthResult {
   Method method = Method::Spf;
@@ -95,6 +107,28 @@ struct AuthResult {
   // selection; nullopt for other methods and while undecided. Read by the JSON of
   // `check` (not rendered).
   std::optional<DmarcPolicy> policy = std::nullopt;
+  // DMARC fail: set when the published policy (quarantine/reject) was not applied, and
+  // why. Read by the JSON of `check` and, later, aggregate reports (not rendered: a
+  // trusted-forwarder override is also a `policy.override` property).
+  std::optional<PolicyOverride> policy_override = std::nullopt;
+};
+
+// The ARC chain of a message as the ARC stage found it (RFC 8617 §5.2), for the DMARC
+// stage's trusted-forwarder override and the JSON of `check`. The ARC stage also
+// writes the Arc AuthResult; this is the detail behind it.
+struct ArcFindings {
+  Code result = Code::None;        // None, Pass or Fail (cv)
+  int instances = 0;               // N
+  std::optional<int> oldest_pass;  // the oldest instance whose AMS validates (pass only)
+  std::vector<std::string> sealers;  // AS d= of i=1..N (structure valid), A-labels
+  std::string reason;              // why not pass
+  bool temporary = false;          // Fail because a key lookup failed temporarily
+  // The newest sealer (d= of AS i=N) is trusted (arc.trusted_sealers / trusted_zone).
+  // Judged whenever the sealers are known, whatever cv is; trust_temporary: the
+  // trusted_zone lookup failed temporarily, so it is unknown (never counted as trust).
+  bool trusted = false;
+  bool trust_temporary = false;
+  std::string newest_results;      // the ARC-Authentication-Results value of i=N, unfolded
 };
 
 // Header options (config: headers.*).
@@ -124,7 +158,8 @@ struct Policy {
 
 // Everything the stages learned about a message. Stages append; decide() reads.
 struct Findings {
-  std::vector<AuthResult> auth;             // in method order: spf, dkim..., dmarc
+  // In stage order (spf, dkim..., iprev, arc, dmarc); decide() moves arc after dmarc.
+  std::vector<AuthResult> auth;
   // The symbols true for this message (SPF_PASS, DKIM_FAIL, DMARC_REJECT, ...), each
   // published once by the stage that knows it (scan/symbols.h lists the names) by the
   // end of its endOfMessage; rule composites read them in conclude. Not rendered.
@@ -146,6 +181,8 @@ struct Findings {
   // (reputation/lists.h); `check --json` prints them. Listed classes are also symbols
   // and contributions.
   std::vector<reputation::ListHit> lists;
+  // The ARC stage's result (nullopt when ARC is off or the stage did not finish).
+  std::optional<ArcFindings> arc;
   // Set when the message could not be fully evaluated (internal error, DNS temperror);
   // the failure policy then decides.
   std::optional<std::string> failure;
@@ -159,6 +196,7 @@ struct Verdict {
   std::vector<HeaderEdit> edits;            // removals (highest index first), then inserts
   std::vector<AuthResult> auth;
   std::vector<reputation::ListHit> lists;   // Findings::lists (`check --json`)
+  std::optional<ArcFindings> arc;           // Findings::arc (`check --json`)
   std::string quarantine_reason;            // set iff action is Quarantine
   bool failed = false;                      // the failure policy decided
 };
@@ -184,6 +222,29 @@ std::optional<std::string> authservIdOf(std::string_view value);
 // before ';' once CFWS (comments, even an unterminated one) and an opening quote are
 // skipped — a lenient consumer would read that as ours, so it is removed too.
 bool claimsAuthservId(std::string_view value, std::string_view our_id);
+
+// One method result of a parsed Authentication-Results value (RFC 8601 §2.2 resinfo):
+// method and result lower-cased as written (an unknown method or result is kept, not
+// refused), reason= if given, and the properties "ptype.property" (lower-cased) with
+// their values (quoted-strings unquoted).
+struct ParsedResult {
+  std::string method;
+  std::string result;
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+struct ParsedAuthenticationResults {
+  std::string authserv_id;
+  std::vector<ParsedResult> results;  // empty for "none"
+};
+inline constexpr std::size_t kMaxParsedResults = 64;     // resinfo per field
+inline constexpr std::size_t kMaxParsedProperties = 16;  // propspec per resinfo
+
+// Parses an Authentication-Results value (everything after the colon, unfolded or not)
+// per RFC 8601 §2.2, CFWS anywhere the grammar allows it. Untrusted input: nullopt for
+// anything that does not follow the grammar or passes the bounds above (a field that
+// cannot be read is treated as saying nothing). Never throws except std::bad_alloc.
+std::optional<ParsedAuthenticationResults> parseAuthenticationResults(std::string_view value);
 
 // Score with two decimals, as in headers ("5.00", "-1.50").
 std::string formatScore(double score);

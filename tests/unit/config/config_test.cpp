@@ -145,6 +145,13 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("reputation.iprev.fail_score", got.iprev.fail_score, want.iprev.fail_score);
   cmp("reputation.iprev.permerror_score", got.iprev.permerror_score, want.iprev.permerror_score);
   cmp("reputation.iprev.temperror", temperror(got.iprev.temperror), temperror(want.iprev.temperror));
+  cmp("arc.enabled", got.arc.enabled, want.arc.enabled);
+  cmp("arc.trusted_sealers", got.arc.trusted_sealers, want.arc.trusted_sealers);
+  cmp("arc.trusted_zone", got.arc.trusted_zone, want.arc.trusted_zone);
+  cmp("arc.seal", got.arc.seal.has_value(), want.arc.seal.has_value());
+  cmp("arc.pass_score", got.arc.pass_score, want.arc.pass_score);
+  cmp("arc.fail_score", got.arc.fail_score, want.arc.fail_score);
+  cmp("arc.trusted_score", got.arc.trusted_score, want.arc.trusted_score);
   cmp("rules.directories", got.rule_dirs, want.rule_dirs);
   return out;
 }

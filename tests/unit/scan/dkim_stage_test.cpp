@@ -204,6 +204,7 @@ TEST(DkimStage, PublishesItsSymbols) {
   failed.replace(failed.find("hi there"), 8, "hi THERE");
   config::Config tolerant = config::defaults();
   tolerant.dkim.temperror = {false, 0};
+  tolerant.arc.enabled = false;  // ARC_NONE is the ARC stage's (arc_stage_test.cpp)
   struct Case {
     const char* name;
     std::string message;
@@ -227,6 +228,7 @@ TEST(DkimStage, PublishesItsSymbols) {
   }
   config::Config off = config::defaults();
   off.dkim.enabled = false;
+  off.arc.enabled = false;
   std::vector<std::string> got;
   run(snapshot(kT + 10, off), signEd25519(kMessage), &got);
   EXPECT_TRUE(got.empty()) << "DKIM off publishes nothing, got " << got.size();

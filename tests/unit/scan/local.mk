@@ -2,10 +2,11 @@ check_PROGRAMS += tests/unit/scan/scan_tests
 TESTS += tests/unit/scan/scan_tests
 tests_unit_scan_scan_tests_SOURCES = tests/unit/scan/scan_test.cpp \
 	tests/unit/scan/dkim_stage_test.cpp tests/unit/scan/symbols_test.cpp \
-	tests/unit/scan/reputation_stage_test.cpp \
+	tests/unit/scan/reputation_stage_test.cpp tests/unit/scan/arc_stage_test.cpp \
 	tests/support/lsan_opendkim.cpp
 tests_unit_scan_scan_tests_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"'
+	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"' \
+	-DMW_GOLDEN_DIR='"$(abs_top_srcdir)/tests/golden/dmarc"'
 tests_unit_scan_scan_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_scan_scan_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
 

@@ -83,7 +83,7 @@ TEST(Scan, CleanMessageIsAcceptedWithHeaders) {
   EXPECT_EQ(prepended(v, "Authentication-Results")->value,
             "mx.test.example;\r\n\tspf=none (no SPF record at example.com) "
             "smtp.mailfrom=alice@example.com;\r\n\tdkim=none;\r\n"
-            "\tdmarc=none (no DMARC record) header.from=example.com");
+            "\tdmarc=none (no DMARC record) header.from=example.com;\r\n\tarc=none");
   EXPECT_EQ(s.envelope().mail_from, "alice@example.com");
   EXPECT_EQ(s.envelope().rcpts.size(), 1u);
 }
@@ -243,23 +243,23 @@ TEST(Scan, SpfResultsIntoHeadersScoresAndPolicy) {
   const SpfCase cases[] = {
       {"pass", "192.0.2.1", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=pass smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field);\r\n\tarc=none",
        verdict::Action::Accept, 0},
       {"fail scores", "198.51.100.7", "a@origin.test.example",
        "mx.test.example;\r\n\tspf=fail smtp.mailfrom=a@origin.test.example;\r\n"
-       "\tspf=fail smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
+       "\tspf=fail smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field);\r\n\tarc=none",
        verdict::Action::Tag, 5},
       {"softfail", "192.0.2.1", "a@soft.test.example",
        "mx.test.example;\r\n\tspf=softfail smtp.mailfrom=a@soft.test.example;\r\n"
-       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field)",
+       "\tspf=pass smtp.helo=relay.test.example;\r\n\tdkim=none;\r\n\tdmarc=none (no From field);\r\n\tarc=none",
        verdict::Action::Accept, 2},
       {"null sender checks HELO", "192.0.2.1", "",
        "mx.test.example;\r\n\tspf=pass smtp.helo=relay.test.example;\r\n"
-       "\tdkim=none;\r\n\tdmarc=none (no From field)",
+       "\tdkim=none;\r\n\tdmarc=none (no From field);\r\n\tarc=none",
        verdict::Action::Accept, 0},
       {"temperror follows the failure policy", "192.0.2.1", "a@slow.test.example", nullptr,
        verdict::Action::TempFail, 0},
-      {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example;\r\n\tdkim=none",
+      {"no client address, no SPF", "", "a@origin.test.example", "mx.test.example;\r\n\tdkim=none;\r\n\tarc=none",
        verdict::Action::Accept, 0},
   };
   for (const SpfCase& c : cases) {
@@ -309,6 +309,7 @@ TEST(Scan, SpfDisabled) {
   cfg.spf.enabled = false;
   cfg.dmarc.enabled = false;
   cfg.dkim.enabled = false;
+  cfg.arc.enabled = false;
   Scan s(snapshot(cfg));
   s.connect("198.51.100.7", "x");
   s.mailFrom("a@origin.test.example");

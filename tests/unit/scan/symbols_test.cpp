@@ -79,6 +79,14 @@ TEST(Symbols, DmarcWithPolicy) {
   EXPECT_EQ(dmarcSymbols(Code::SoftFail, DmarcPolicy::Reject), V{});
 }
 
+TEST(Symbols, ArcIsTheChainResultAndTrustOnlyWithAPass) {
+  EXPECT_EQ(arcSymbols(Code::Pass, false), V{"ARC_PASS"});
+  EXPECT_EQ(arcSymbols(Code::Pass, true), (V{"ARC_PASS", "ARC_TRUSTED"}));
+  EXPECT_EQ(arcSymbols(Code::Fail, true), V{"ARC_FAIL"});
+  EXPECT_EQ(arcSymbols(Code::None, false), V{"ARC_NONE"});
+  EXPECT_EQ(arcSymbols(Code::TempError, false), V{});  // not a cv value
+}
+
 // Whatever a stage can publish is a name the rule loader accepts, and every listed name
 // can be published: the list and the stages cannot drift apart.
 TEST(Symbols, KnownSymbolsAreExactlyWhatStagesPublish) {
@@ -87,6 +95,9 @@ TEST(Symbols, KnownSymbolsAreExactlyWhatStagesPublish) {
     for (const std::string& s : spfSymbols(c)) published.push_back(s);
     for (const std::string& s : dkimSymbols({c})) published.push_back(s);
     for (const std::string& s : iprevSymbols(c)) published.push_back(s);
+    for (const bool trusted : {false, true}) {
+      for (const std::string& s : arcSymbols(c, trusted)) published.push_back(s);
+    }
     for (const auto p : {std::optional<verdict::DmarcPolicy>{}, {verdict::DmarcPolicy::None},
                          {verdict::DmarcPolicy::Quarantine}, {verdict::DmarcPolicy::Reject}}) {
       for (const std::string& s : dmarcSymbols(c, p)) published.push_back(s);
@@ -167,36 +178,36 @@ TEST(Symbols, EachStagePublishesItsOwn) {
   const Case cases[] = {
       {"aligned SPF pass",
        {"192.0.2.1", "client.example", origin, {origin}},
-       {"SPF_PASS", "DKIM_NONE", "DMARC_PASS"}},
+       {"SPF_PASS", "DKIM_NONE", "ARC_NONE", "DMARC_PASS"}},
       {"fail under p=reject",
        {"198.51.100.7", "client.example", origin, {origin}},
-       {"SPF_FAIL", "DKIM_NONE", "DMARC_FAIL", "DMARC_REJECT"}},
+       {"SPF_FAIL", "DKIM_NONE", "ARC_NONE", "DMARC_FAIL", "DMARC_REJECT"}},
       {"softfail under p=quarantine",
        {"198.51.100.7", "client.example", "a@soft.test.example", {"a@soft.test.example"}},
-       {"SPF_SOFTFAIL", "DKIM_NONE", "DMARC_FAIL", "DMARC_QUARANTINE"}},
+       {"SPF_SOFTFAIL", "DKIM_NONE", "ARC_NONE", "DMARC_FAIL", "DMARC_QUARANTINE"}},
       {"t=y: reject applied as quarantine",
        {"198.51.100.7", "client.example", "a@testing.test.example", {"a@testing.test.example"}},
-       {"SPF_FAIL", "DKIM_NONE", "DMARC_FAIL", "DMARC_QUARANTINE"}},
+       {"SPF_FAIL", "DKIM_NONE", "ARC_NONE", "DMARC_FAIL", "DMARC_QUARANTINE"}},
       {"permerror, no DMARC record",
        {"198.51.100.7", "client.example", "a@broken.test.example", {"a@broken.test.example"}},
-       {"SPF_PERMERROR", "DKIM_NONE", "DMARC_NONE"}},
+       {"SPF_PERMERROR", "DKIM_NONE", "ARC_NONE", "DMARC_NONE"}},
       {"temperror",
        {"198.51.100.7", "client.example", "a@slow.test.example", {origin}},
-       {"SPF_TEMPERROR", "DKIM_NONE", "DMARC_FAIL", "DMARC_REJECT"}},
+       {"SPF_TEMPERROR", "DKIM_NONE", "ARC_NONE", "DMARC_FAIL", "DMARC_REJECT"}},
       // check_helo: the HELO identity fails too, but only the first result has symbols.
       {"the HELO result is not the first",
        {"198.51.100.7", "helo.test.example", "a@example.com", {"a@example.com"}},
-       {"SPF_NONE", "DKIM_NONE", "DMARC_NONE"}},
+       {"SPF_NONE", "DKIM_NONE", "ARC_NONE", "DMARC_NONE"}},
       {"null sender: the HELO identity is the first",
        {"192.0.2.1", "origin.test.example", "", {origin}},
-       {"SPF_PASS", "DKIM_NONE", "DMARC_PASS"}},
+       {"SPF_PASS", "DKIM_NONE", "ARC_NONE", "DMARC_PASS"}},
       {"no From", {"192.0.2.1", "client.example", origin, {}},
-       {"SPF_PASS", "DKIM_NONE", "DMARC_NONE"}},
+       {"SPF_PASS", "DKIM_NONE", "ARC_NONE", "DMARC_NONE"}},
       {"two author domains",
        {"192.0.2.1", "client.example", origin, {origin, "b@example.com"}},
-       {"SPF_PASS", "DKIM_NONE", "DMARC_PERMERROR"}},
+       {"SPF_PASS", "DKIM_NONE", "ARC_NONE", "DMARC_PERMERROR"}},
       // RFC 7208 §2.1: no client address, nothing for SPF and DMARC to evaluate.
-      {"no client address", {"", "client.example", origin, {origin}}, {"DKIM_NONE"}},
+      {"no client address", {"", "client.example", origin, {origin}}, {"DKIM_NONE", "ARC_NONE"}},
   };
   const SnapshotConstSharedPtr snap = snapshot();
   for (const Case& c : cases) {
@@ -214,6 +225,7 @@ TEST(Symbols, DisabledStagesPublishNothing) {
   cfg.spf.enabled = false;
   cfg.dkim.enabled = false;
   cfg.dmarc.enabled = false;
+  cfg.arc.enabled = false;
   EXPECT_EQ(publish(snapshot(cfg), {"198.51.100.7", "client.example", "a@origin.test.example",
                                     {"a@origin.test.example"}}),
             V{});

@@ -194,6 +194,82 @@ Policy testPolicy() {
   return p;
 }
 
+TEST(ParseAuthenticationResults, ReadsWhatWeAndOthersWrite) {
+  // Our own rendering reads back, the override property included.
+  std::vector<AuthResult> ours(2);
+  ours[0].method = Method::Dkim;
+  ours[0].result = Code::Pass;
+  ours[0].properties = {{"header.d", "example.com"}, {"header.i", "@example.com"}};
+  ours[1].method = Method::Dmarc;
+  ours[1].result = Code::Fail;
+  ours[1].reason = "p=reject; not enforced: trusted forwarder arc=pass as[1].d=l.example";
+  ours[1].properties = {{"header.from", "example.com"}, {"policy.override", "trusted_forwarder"}};
+  const auto p = parseAuthenticationResults(renderAuthenticationResults("mx.example", ours));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->authserv_id, "mx.example");
+  ASSERT_EQ(p->results.size(), 2u);
+  EXPECT_EQ(p->results[0].method, "dkim");
+  EXPECT_EQ(p->results[0].result, "pass");
+  EXPECT_EQ(p->results[0].properties,
+            (std::vector<std::pair<std::string, std::string>>{{"header.d", "example.com"},
+                                                              {"header.i", "@example.com"}}));
+  EXPECT_EQ(p->results[1].properties[1],
+            (std::pair<std::string, std::string>{"policy.override", "trusted_forwarder"}));
+  // RFC 8601 Appendix B-like forms: version, comments, reason=, quoted values, method
+  // version, CFWS around '=' and '.', a trailing ';'.
+  const auto q = parseAuthenticationResults(
+      " (c) \"example.net\" 1 ; SPF/1 = Pass (ok) reason=\"good; ok\" smtp . mailfrom = "
+      "\"a b\"@example.org;\r\n\tDKIM=fail header.d=x.example (bad);");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->authserv_id, "example.net");
+  ASSERT_EQ(q->results.size(), 2u);
+  EXPECT_EQ(q->results[0].method, "spf");
+  EXPECT_EQ(q->results[0].result, "pass");
+  EXPECT_EQ(q->results[0].reason, "good; ok");
+  EXPECT_EQ(q->results[0].properties.at(0).first, "smtp.mailfrom");
+  EXPECT_EQ(q->results[0].properties.at(0).second, "a b@example.org");
+  EXPECT_EQ(q->results[1].properties.at(0).second, "x.example");
+  const auto none = parseAuthenticationResults("example.net; none");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->results.empty());
+}
+
+TEST(ParseAuthenticationResults, BadInputIsNothing) {
+  for (const char* bad : {"", ";", "example.net", "example.net;", "example.net; dkim",
+                          "example.net; dkim=", "example.net; dkim=pass header",
+                          "example.net; dkim=pass header.d", "example.net; dkim=pass header.d=",
+                          "example.net; dkim=pass (unterminated", "example.net; =pass",
+                          "example.net; dkim=pass header.d=\"open", "example.net; none extra",
+                          "example.net; dkim=pass; ; spf=pass"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(parseAuthenticationResults(bad));
+  }
+  // Bounded: more results or properties than the limits is nothing, not a partial read.
+  std::string many = "example.net";
+  for (std::size_t i = 0; i <= kMaxParsedResults; ++i) many += "; dkim=pass";
+  EXPECT_FALSE(parseAuthenticationResults(many));
+  std::string props = "example.net; dkim=pass";
+  for (std::size_t i = 0; i <= kMaxParsedProperties; ++i) props += " header.d=x";
+  EXPECT_FALSE(parseAuthenticationResults(props));
+}
+
+TEST(Decide, ArcIsRenderedAfterDmarc) {
+  Findings f;
+  for (const Method m : {Method::Spf, Method::Arc, Method::Dmarc}) {
+    AuthResult r;
+    r.method = m;
+    r.result = Code::Pass;
+    f.auth.push_back(r);
+  }
+  const Verdict v = decide(Policy{}, f);
+  ASSERT_EQ(v.auth.size(), 3u);
+  EXPECT_EQ(v.auth[0].method, Method::Spf);
+  EXPECT_EQ(v.auth[1].method, Method::Dmarc);
+  EXPECT_EQ(v.auth[2].method, Method::Arc);
+  EXPECT_EQ(toString(PolicyOverride::Type::TrustedForwarder), "trusted_forwarder");
+  EXPECT_EQ(toString(PolicyOverride::Type::LocalPolicy), "local_policy");
+}
+
 TEST(Decide, CleanMessageGetsHeadersInOrder) {
   const Verdict v = decide(testPolicy(), Findings{});
   EXPECT_EQ(v.action, Action::Accept);
