@@ -32,15 +32,15 @@ noinst_PROGRAMS += tests/tools/dns_delay
 tests_tools_dns_delay_SOURCES = tests/tools/dns_delay.cpp
 
 # arc_verify: arc::verifyMessage on a message from stdin, keys from zone files; prints
-# "cv=... instances=N oldest_pass=K sealers=..." (tests/integration/arc_chain_test.sh
+# "cv=... instances=N oldest_pass=K sealers=..." (tests/tools/arc_chain_test.sh
 # and the ARC integration tests, against dkimpy's arc_verify).
 noinst_PROGRAMS += tests/tools/arc_verify
 tests_tools_arc_verify_SOURCES = tests/tools/arc_verify.cpp
 tests_tools_arc_verify_LDADD = $(MW_ARC_LINK)
 # The dkimpy mailing-list chains (tests/integration/mw_arcchain.py) validated by
 # arc_verify and by dkimpy: no root, no Postfix, so part of `make check`.
-TESTS += tests/integration/arc_chain_test.sh
-EXTRA_DIST += tests/integration/arc_chain_test.sh tests/integration/mw_arcchain.py \
+TESTS += tests/tools/arc_chain_test.sh
+EXTRA_DIST += tests/tools/arc_chain_test.sh tests/integration/mw_arcchain.py \
 	tests/integration/arc.example.zone tests/integration/arc.example.org.zone \
 	tests/keys/arc-author.example.pem tests/keys/arc-lists.example.org.pem \
 	tests/keys/arc-relay.example.pem

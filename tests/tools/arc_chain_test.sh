@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/integration/arc_chain_test.sh -- `make check` (no root, no Postfix): the ARC
+# tests/tools/arc_chain_test.sh -- `make check` (no root, no Postfix): the ARC
 # chains of a mailing-list round trip built by dkimpy (tests/integration/mw_arcchain.py,
 # issue 18), validated by our arc::verifyMessage (tests/tools/arc_verify) and by dkimpy's
 # arc_verify, which must agree:
@@ -14,8 +14,9 @@
 # Exits 77 (SKIP) only when /usr/bin/python3 cannot import dkim (python3-dkim) or
 # authres (python3-authres, which dkim.arc_sign needs).
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+# The chain builder and the zones live with the integration tests that send them.
+here=$src/tests/integration
 py=/usr/bin/python3
 tool=$here/mw_arcchain.py
 verify=${MW_ARC_VERIFY:-./tests/tools/arc_verify}
