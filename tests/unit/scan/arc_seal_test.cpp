@@ -217,6 +217,11 @@ TEST(ArcSeal, SecondInstanceOverTheListsChain) {
   ASSERT_NE(as, nullptr);
   EXPECT_NE(as->value.find("cv=pass"), std::string::npos) << as->value;
   EXPECT_NE(as->value.find("i=2"), std::string::npos) << as->value;
+  // This AMS's h= is long enough to fold before i=: it must stay " i=2;" (dkimpy finds an
+  // instance's AMS by that text; seal.cpp fold()).
+  const verdict::HeaderEdit* ams = prepended(v, "ARC-Message-Signature");
+  ASSERT_NE(ams, nullptr);
+  EXPECT_NE(ams->value.find(" i=2;"), std::string::npos) << ams->value;
 
   const arc::Validation got = verify(deliver(kListed, v));
   EXPECT_EQ(got.cv, arc::ChainResult::Pass) << got.reason;
