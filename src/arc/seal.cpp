@@ -100,8 +100,12 @@ std::string joinTags(const std::vector<std::pair<std::string, std::string>>& tag
 }
 
 // Folds a value made of "; "-separated parts (our tag-lists, the AAR) before a part that
-// would pass 78 characters (RFC 5322 §2.1.1), never inside one: "; " becomes ";\r\n\t",
+// would pass 78 characters (RFC 5322 §2.1.1), never inside one: "; " becomes ";\r\n ",
 // which relaxed canonicalization turns back into "; ". `first` is the length of "Name: ".
+// A space, not a TAB: dkimpy's arc_verify (python3-dkim 1.0.5) finds the AMS of instance
+// N by the text " i=N;" and crashed (IndexError) on our "\r\n\ti=2;" when h= was long
+// enough to fold before i= (tests/integration/arc_seal_test.sh found it). Both are FWS
+// to RFC 5322; the space keeps a widespread verifier working.
 std::string fold(std::string_view value, std::size_t first) {
   std::string out;
   std::size_t col = first;
@@ -115,8 +119,8 @@ std::string fold(std::string_view value, std::size_t first) {
     const std::string_view part = value.substr(pos, end - pos + (last ? 0 : 1));  // with ";"
     if (pos > 0) {
       if (col + 1 + part.size() > 78) {
-        out += "\r\n\t";
-        col = 8;
+        out += "\r\n ";
+        col = 1;
       } else {
         out += ' ';
         ++col;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mailwarden/arc/seal.h"
 #include "mailwarden/config/config.h"
 #include "mailwarden/message/reader.h"
 #include "mailwarden/milter/milter.h"
@@ -31,7 +33,8 @@ constexpr const char* kUsage =
     "  mailwarden check [-c FILE] [--dns-zone FILE]... [--client-ip IP] [--client-name NAME]\n"
     "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
     "                   [--json] MESSAGE.eml     one message through the same pipeline\n"
-    "  mailwarden configtest [-c FILE]          print every configuration error\n"
+    "  mailwarden configtest [-c FILE] [--dns-zone FILE]...\n"
+    "                                           print every configuration error\n"
     "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n"
     "  mailwarden lists test [-c FILE] [--dns-zone FILE]...\n"
     "                                           ask each DNS list's RFC 5782 test points\n";
@@ -136,6 +139,13 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
            {"trusted", v.arc->trusted},
            {"reason", v.arc->reason.empty() ? nlohmann::ordered_json(nullptr)
                                             : nlohmann::ordered_json(v.arc->reason)}};
+    // arc.seal: the ARC set we add to the delivered message (its fields are in
+    // `headers`), null when not sealing or when the sealer skipped.
+    arc["sealed"] = v.arc->sealed
+                        ? nlohmann::ordered_json{{"instance", v.arc->sealed->instance},
+                                                 {"cv", std::string(verdict::toString(
+                                                            v.arc->sealed->cv))}}
+                        : nlohmann::ordered_json(nullptr);
   }
   j["arc"] = arc;
   nlohmann::ordered_json lists = nlohmann::ordered_json::array();
@@ -204,6 +214,32 @@ bool parseInt64(const std::string& text, std::int64_t& out) {
   }
   out = v;
   return true;
+}
+
+// configtest with arc.seal: the key is loaded (Snapshot::build: readable, RSA >= 1024
+// bits or Ed25519); here, that SELECTOR._domainkey.DOMAIN publishes its public half,
+// through the snapshot's resolver (the --dns-zone files, dns.zone_files, or the
+// configured DNS). A missing or different record is an error at the `seal:` line (every
+// seal we wrote would fail at the next hop); a DNS failure is only a warning (the DNS
+// may be unreachable from where configtest runs). Returns false on an error.
+bool checkPublishedSealKey(const scan::Snapshot& snap) {
+  const std::optional<config::ArcSealOptions>& seal = snap.config().arc.seal;
+  if (!seal || !snap.sealKey()) {
+    return true;
+  }
+  const Result<void> r = arc::checkPublishedKey(*snap.sealKey(), seal->domain, seal->selector,
+                                                snap.resolver(),
+                                                dns::Budget(std::chrono::seconds(5)));
+  if (r) {
+    return true;
+  }
+  const Error e = Error::at(seal->where, r.error().code, "arc.seal: " + r.error().message);
+  if (r.error().code == Errc::TempFail) {
+    std::fprintf(stderr, "warning: %s\n", e.describe().c_str());
+    return true;
+  }
+  std::fprintf(stderr, "%s\n", e.describe().c_str());
+  return false;
 }
 
 }  // namespace
@@ -349,9 +385,18 @@ int runCheck(const std::vector<std::string>& args) {
 
 int runConfigtest(const std::vector<std::string>& args) {
   std::string path = config::kDefaultPath;
+  std::vector<std::string> zones;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
       path = args[++i];
+    } else if (args[i] == "--dns-zone" && i + 1 < args.size()) {
+      const std::string& z = args[++i];
+      if (!fileExists(z)) {
+        std::fprintf(stderr, "mailwarden configtest: --dns-zone %s: %s\n", z.c_str(),
+                     std::strerror(ENOENT));
+        return 1;
+      }
+      zones.push_back(z);
     } else {
       std::fprintf(stderr, "mailwarden configtest: unexpected argument %s\n", args[i].c_str());
       return 1;
@@ -365,10 +410,16 @@ int runConfigtest(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s: %zu error(s)\n", path.c_str(), loaded.errors.size());
     return 1;
   }
+  for (const std::string& z : zones) {
+    loaded.config.dns.zone_files.push_back(z);  // answered from these files only
+  }
   Result<scan::SnapshotConstSharedPtr> snap =
       scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>());
   if (!snap) {
     std::fprintf(stderr, "%s\n", snap.error().describe().c_str());
+    return 1;
+  }
+  if (!checkPublishedSealKey(**snap)) {
     return 1;
   }
   std::printf("%s: configuration OK\n", path.c_str());

@@ -59,6 +59,7 @@ struct Field {
   std::string path;
   YAML::Node value;
   int line = 0;
+  int key_line = 0;  // the line of its key in a mapping (0 otherwise): where a section starts
 };
 
 // Walks the document, fills a Config and collects every error. Errors are sorted by line
@@ -194,7 +195,7 @@ Field child(const Field& parent, std::string_view key, const YAML::Node& key_nod
   // A null value's mark is wherever the next token is (often the next line): point at
   // the key instead.
   return Field{parent.path.empty() ? std::string(key) : parent.path + "." + std::string(key),
-               value, value.IsNull() ? lineOf(key_node) : lineOf(value)};
+               value, value.IsNull() ? lineOf(key_node) : lineOf(value), lineOf(key_node)};
 }
 
 void Loader::mapping(const Field& f, std::initializer_list<Key> keys) {
@@ -672,6 +673,7 @@ void Loader::arc(const Field& f) {
          return;  // an empty section: no sealing
        }
        ArcSealOptions seal;
+       seal.where = SourceLoc{file_, g.key_line != 0 ? g.key_line : g.line};
        bool has_domain = false, has_selector = false, has_key = false, ok = true;
        mapping(g, {
          {"domain",

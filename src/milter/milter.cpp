@@ -477,8 +477,17 @@ Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path,
   if (running && loaded.config.dns.zone_files.empty() && loaded.config.dns == running->config().dns) {
     resolver = running->resolverPtr();
   }
+  // arc.seal: at start (as root) the key is read by Snapshot::build; a reload runs as
+  // milter.user and keeps the running key when the same file cannot be read any more.
+  Result<scan::SealKeyChoice> key = scan::sealKeyFor(loaded.config, running.get());
+  if (!key) {
+    return fail(key.error());
+  }
+  if (!key->warning.empty()) {
+    obs::log(obs::Level::Warn, "", "milter", "{}", key->warning);
+  }
   return scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>(),
-                               std::move(resolver));
+                               std::move(resolver), std::move(key->key));
 }
 
 // SIGHUP: a new snapshot off to the side; mail keeps flowing on the old one meanwhile,

@@ -22,6 +22,25 @@
 //     sealer); scores arc.pass_score, fail_score (not for a temporary failure: it is not
 //     evidence against the sender), trusted_score, each only when not 0.
 // A message without ARC fields gets arc=none, like an unsigned message's dkim=none.
+//
+// Sealing (arc.seal, RFC 8617 §5.1): an arc::Sealer is fed the same fields and body as
+// the Verifier. After decide(), for a delivered message (Stage::delivered: accept, tag,
+// quarantine, fully evaluated), seal() gets this chain's Validation and, as the AAR
+// payload, exactly the Authentication-Results value decide() wrote (our authserv-id and
+// every result, arc= included), so the next hop reads in our AAR what we wrote in our
+// A-R. The three fields go at the very top, ARC-Seal first, then AMS, AAR, then our
+// A-R and the X-Mailwarden-* block (RFC 8617 §4.1 wants the ARC set above, and
+// HeaderEdit::Prepend keeps edit-list order top-down). The AMS signs the default field
+// list (arc::kDefaultSignedHeaders), which names neither Authentication-Results nor
+// X-Mailwarden-*/X-Spam-*: the fields decide() removes are never signed.
+// Not sealed: when the Sealer skips (newest cv=fail, N = 50, a temporary key failure:
+// logged at debug), when the header went beyond message::Limits (the Sealer did not see
+// all of it), and when seal() fails (an OpenSSL error, logged at warn and counted as an
+// internal error): the message is delivered unsealed, because a seal is a courtesy to
+// the next hop and never a reason to defer or lose mail.
+#include <algorithm>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,10 +48,12 @@
 
 #include "builtin_stages.h"
 #include "mailwarden/arc/arc.h"
+#include "mailwarden/arc/seal.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/idna.h"
 #include "mailwarden/message/header.h"
+#include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/scan/symbols.h"
@@ -65,7 +86,15 @@ class ArcStage final : public Stage {
       : options_(snapshot.config().arc),
         limits_(snapshot.limits()),
         dns_(dns),
-        verifier_(dns, dns.budget(), snapshot.clock()) {}
+        verifier_(dns, dns.budget(), snapshot.clock()) {
+    if (snapshot.sealKey() && options_.seal) {
+      arc::SealOptions seal;
+      seal.domain = options_.seal->domain;
+      seal.selector = options_.seal->selector;
+      seal.key = snapshot.sealKey();
+      sealer_ = std::make_unique<arc::Sealer>(std::move(seal), snapshot.clock());
+    }
+  }
 
   std::string_view name() const noexcept override { return "arc"; }
 
@@ -79,9 +108,13 @@ class ArcStage final : public Stage {
     // set among them is missing, and the chain fails, which such a header deserves.
     bytes_ += field.name.size() + field.value.size();
     if (++fields_ > limits_.max_headers || bytes_ > limits_.max_header_bytes) {
+      over_limits_ = true;
       return Flow::Continue;
     }
     verifier_.header(field.name, field.value);  // the value with its leading space
+    if (sealer_) {
+      sealer_->header(field.name, field.value);
+    }
     noteSeal(field);
     return Flow::Continue;
   }
@@ -95,11 +128,17 @@ class ArcStage final : public Stage {
 
   Flow body(std::string_view chunk, verdict::Findings&) override {
     verifier_.body(chunk);
+    if (sealer_) {
+      sealer_->body(chunk);
+    }
     return Flow::Continue;
   }
 
   void endOfMessage(verdict::Findings& findings) override {
-    const arc::Validation v = verifier_.finish();
+    arc::Validation v = verifier_.finish();
+    if (sealer_) {
+      validation_ = v;  // seal() reads it in delivered()
+    }
     verdict::ArcFindings f;
     f.result = code(v.cv);
     f.instances = v.instances;
@@ -148,6 +187,52 @@ class ArcStage final : public Stage {
     }
     findings.auth.push_back(std::move(a));
     findings.arc = std::move(f);
+  }
+
+  void delivered(verdict::Verdict& v) override {
+    if (!sealer_ || !validation_) {
+      return;
+    }
+    const char* qid = queue_id_.empty() ? "NOQUEUE" : queue_id_.c_str();
+    if (over_limits_) {
+      obs::log(obs::Level::Debug, qid, "arc", "not sealed: the header is beyond the message limits");
+      return;
+    }
+    // Our A-R is the first prepended field (decide()); the ARC set goes above it.
+    auto first = std::find_if(v.edits.begin(), v.edits.end(), [](const verdict::HeaderEdit& e) {
+      return e.kind == verdict::HeaderEdit::Kind::Prepend;
+    });
+    if (first == v.edits.end() || first->name != "Authentication-Results") {
+      return;  // decide() always writes A-R for a delivered message; nothing to record
+    }
+    Result<arc::Sealed> sealed = sealer_->seal(*validation_, first->value);
+    if (!sealed) {
+      obs::counters().internal_errors.add();
+      obs::log(obs::Level::Warn, qid, "arc", "not sealed, delivered without our ARC set: {}",
+               sealed.error().describe());
+      return;
+    }
+    if (!sealed->skipped.empty()) {
+      obs::log(obs::Level::Debug, qid, "arc", "not sealed: {}", sealed->skipped);
+      return;
+    }
+    // Everything that can throw happens before `v` changes (Stage::delivered): the edits
+    // are built, then room is made, then they are moved in (std::string moves never throw).
+    std::vector<verdict::HeaderEdit> edits;
+    edits.reserve(sealed->fields.size());
+    for (arc::Field& f : sealed->fields) {
+      edits.push_back(verdict::HeaderEdit{verdict::HeaderEdit::Kind::Prepend, std::move(f.name), 0,
+                                          std::move(f.value)});
+    }
+    const std::ptrdiff_t at = first - v.edits.begin();
+    v.edits.reserve(v.edits.size() + edits.size());
+    v.edits.insert(v.edits.begin() + at, std::make_move_iterator(edits.begin()),
+                   std::make_move_iterator(edits.end()));
+    if (v.arc) {
+      v.arc->sealed = verdict::ArcFindings::Sealed{sealed->instance, code(sealed->cv)};
+    }
+    obs::log(obs::Level::Debug, qid, "arc", "sealed i={} cv={}", sealed->instance,
+             verdict::toString(code(sealed->cv)));
   }
 
  private:
@@ -244,6 +329,9 @@ class ArcStage final : public Stage {
   message::Limits limits_;
   dns::Session& dns_;
   arc::Verifier verifier_;
+  std::unique_ptr<arc::Sealer> sealer_;     // arc.seal set: fed like the Verifier
+  std::optional<arc::Validation> validation_;  // kept for the seal when sealer_
+  bool over_limits_ = false;
   std::size_t fields_ = 0;
   std::size_t bytes_ = 0;
   std::size_t seals_ = 0;

@@ -95,6 +95,13 @@ void Scan::stageFailed(std::size_t i, const char* hook, const char* what) noexce
   }
 }
 
+void Scan::deliveredFailed(std::size_t i, const char* what) noexcept {
+  obs::counters().internal_errors.add();
+  obs::log(obs::Level::Error, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id,
+           "scan", "stage {} failed after the decision, its edits left out: {}",
+           stages_[i]->name(), what);
+}
+
 void Scan::mailFrom(std::string_view addr) {
   envelope_.mail_from = message::stripAngleBrackets(addr);
   startStages();
@@ -181,6 +188,26 @@ verdict::Verdict Scan::finish() {
   }
   findings_.defects.merge(headers_.defects());
   verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
+  // Edits that depend on the decision (the ARC seal, which records our A-R). Only for a
+  // delivered, fully evaluated message: a rejected or deferred one gets no headers at
+  // all, and we vouch for nothing we could not evaluate. An exception here does not
+  // undo the decision: the stage left `v` as it was, and the message goes out unsealed.
+  const bool delivers = v.action == verdict::Action::Accept || v.action == verdict::Action::Tag ||
+                        v.action == verdict::Action::Quarantine;
+  if (delivers && !v.failed) {
+    for (std::size_t i = 0; i < stages_.size(); ++i) {
+      if (failed_[i]) {
+        continue;
+      }
+      try {
+        stages_[i]->delivered(v);
+      } catch (const std::exception& e) {
+        deliveredFailed(i, e.what());
+      } catch (...) {
+        deliveredFailed(i, "unknown exception");
+      }
+    }
+  }
 
   obs::Counters& c = obs::counters();
   c.messages.add();

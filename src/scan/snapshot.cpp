@@ -47,11 +47,61 @@ Result<dns::ResolverSharedPtr> makeResolver(const config::DnsOptions& o) {
   return dns::UnboundResolver::create(u);
 }
 
+Result<SealKeyChoice> sealKeyFor(const config::Config& config, const Snapshot* running) {
+  SealKeyChoice out;
+  if (!config.arc.seal) {
+    return out;
+  }
+  const config::ArcSealOptions& seal = *config.arc.seal;
+  Result<arc::SealKey> key = arc::loadSealKey(seal.key_file);
+  if (key) {
+    out.key = std::make_shared<const arc::SealKey>(std::move(*key));
+    return out;
+  }
+  const config::Config* was = running != nullptr ? &running->config() : nullptr;
+  if (was != nullptr && running->sealKey() && was->arc.seal &&
+      was->arc.seal->key_file == seal.key_file) {
+    out.key = running->sealKey();
+    out.warning = "arc.seal: " + key.error().message +
+                  "; keeping the key read at start (a new key needs a restart)";
+    return out;
+  }
+  return fail(Error::at(seal.where, Errc::Invalid, "arc.seal: " + key.error().message));
+}
+
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                                        ClockConstSharedPtr clock,
-                                                       dns::ResolverSharedPtr resolver) {
+                                                       dns::ResolverSharedPtr resolver,
+                                                       std::shared_ptr<const arc::SealKey> seal_key) {
   if (config.policy.authserv_id.empty()) {
     return fail(Errc::Invalid, "authserv_id is empty");
+  }
+  if (config.arc.seal) {
+    // Before the rules and the resolver: a key problem is the first thing to fix, and
+    // the milter reads it here as root (milter.cpp builds the first snapshot before the
+    // privilege drop).
+    const config::ArcSealOptions& seal = *config.arc.seal;
+    if (!config.arc.enabled) {
+      return fail(Error::at(seal.where, Errc::Invalid,
+                            "arc.seal needs arc.enabled: the seal records the chain's validation "
+                            "(cv=), which only the ARC stage computes"));
+    }
+    if (!seal_key) {
+      Result<SealKeyChoice> chosen = sealKeyFor(config, nullptr);
+      if (!chosen) {
+        return fail(chosen.error());
+      }
+      seal_key = std::move(chosen->key);
+    }
+    arc::SealOptions check;
+    check.domain = seal.domain;
+    check.selector = seal.selector;
+    check.key = seal_key;
+    if (Result<void> ok = arc::checkSealOptions(check); !ok) {
+      return fail(Error::at(seal.where, Errc::Invalid, "arc.seal: " + ok.error().message));
+    }
+  } else {
+    seal_key = nullptr;
   }
   if (!clock) {
     clock = std::make_shared<SystemClock>();
@@ -101,6 +151,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                std::move(rules), generation);
   snapshot->dkim_ = std::move(dkim_library);
   snapshot->lists_ = std::move(lists);
+  snapshot->seal_key_ = std::move(seal_key);
   return std::shared_ptr<const Snapshot>(snapshot);
 }
 

@@ -14,6 +14,7 @@ MW_INTEG_TESTS = \
 	tests/integration/rules_test.sh \
 	tests/integration/dmarc_test.sh \
 	tests/integration/arc_test.sh \
+	tests/integration/arc_seal_test.sh \
 	tests/integration/reputation_test.sh \
 	tests/integration/dns_overlap_test.sh \
 	tests/integration/deb_package_test.sh \

@@ -115,7 +115,7 @@ extern const std::vector<std::string_view> kDefaultSignedHeaders;
 [[nodiscard]] Result<void> checkSealOptions(const SealOptions& options);
 
 // A header field to add, as verdict::HeaderEdit carries one: the value without its
-// leading space, folded with "\r\n\t".
+// leading space, folded with "\r\n " (CRLF SP: seal.cpp's fold() says why not TAB).
 struct Field {
   std::string name;
   std::string value;

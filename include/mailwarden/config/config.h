@@ -155,13 +155,15 @@ struct IprevOptions {
   OnTemperror temperror{false, 0.0};
 };
 
-// arc.seal (issue 18, point 4): the identity we would seal forwarded mail with. Only
-// read and checked as text here (a domain, a selector, an absolute path); the sealer
-// reads and checks the key. Absent: no sealing.
+// arc.seal (issue 18, point 4): the identity we seal delivered mail with. Only read and
+// checked as text here (a domain, a selector, an absolute path); scan::Snapshot::build
+// reads and checks the key (arc::loadSealKey), and its errors point at `where`.
+// Absent: no sealing.
 struct ArcSealOptions {
   std::string domain;    // d= of our ARC-Seal, A-labels, lower-case
   std::string selector;  // s=
   std::string key_file;  // absolute (relative paths are taken against the config's folder)
+  SourceLoc where = {};  // the `seal:` line, for key and DNS errors found later
 };
 
 // ARC (RFC 8617) verification and the trusted-forwarder override of a DMARC failure.

@@ -73,6 +73,8 @@ class Scan {
   template <typename Hook>
   void runHook(std::size_t i, const char* hook, Hook&& call);
   void stageFailed(std::size_t i, const char* hook, const char* what) noexcept;
+  // Stage::delivered threw: logged and counted; the verdict stands.
+  void deliveredFailed(std::size_t i, const char* what) noexcept;
 
   SnapshotConstSharedPtr snapshot_;
   std::shared_ptr<const ClientLookups> client_;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "mailwarden/arc/seal.h"
 #include "mailwarden/base/clock.h"
 #include "mailwarden/base/result.h"
 #include "mailwarden/config/config.h"
@@ -29,10 +30,15 @@ class Snapshot {
   // Validates what the configuration refers to, loads and compiles the rule files
   // (every rule error in one Error, one "FILE:LINE: rule ID: ..." line each) and builds the resolver: the zone files
   // of dns.zone_files when there are any (offline), else libunbound with dns.resolvers
-  // (or /etc/resolv.conf). `resolver` replaces that choice (tests). Never throws except
-  // bad_alloc.
+  // (or /etc/resolv.conf). `resolver` replaces that choice (tests). With arc.seal, the
+  // sealing key: `seal_key` when given (a reload that keeps the running key, see
+  // sealKeyFor), else read from arc.seal.key_file here — so as root, before the
+  // privilege drop, when the milter starts. A key that cannot be read or used, or
+  // arc.seal without arc.enabled, is an Errc::Invalid at the `seal:` line. Never throws
+  // except bad_alloc.
   [[nodiscard]] static Result<std::shared_ptr<const Snapshot>> build(
-      config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver = nullptr);
+      config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver = nullptr,
+      std::shared_ptr<const arc::SealKey> seal_key = nullptr);
 
   const config::Config& config() const noexcept { return config_; }
   const verdict::Policy& policy() const noexcept { return config_.policy; }
@@ -48,6 +54,8 @@ class Snapshot {
   const dkim::Library* dkimLibrary() const noexcept { return dkim_.get(); }
   // The DNS lists of reputation.lists (with their pause state); nullptr when none.
   const reputation::ListsConstSharedPtr& lists() const noexcept { return lists_; }
+  // The arc.seal key, shared with the snapshots a reload builds; nullptr without arc.seal.
+  const std::shared_ptr<const arc::SealKey>& sealKey() const noexcept { return seal_key_; }
 
   // The stages of one message, in pipeline order; every lookup they make goes through
   // `dns` (the message's dns::Session, which must outlive them). Never throws except
@@ -65,9 +73,24 @@ class Snapshot {
   std::uint64_t generation_;
   dkim::LibraryConstSharedPtr dkim_ = nullptr;
   reputation::ListsConstSharedPtr lists_ = nullptr;
+  std::shared_ptr<const arc::SealKey> seal_key_ = nullptr;
 };
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
+
+// The arc.seal key for a new snapshot of `config` (pass `key` to Snapshot::build).
+// `running`: the snapshot a reload replaces (nullptr at start). A reload runs without
+// root, so a key file readable only by root (as it should be) cannot be read again:
+// when the file cannot be read and arc.seal.key_file is the running snapshot's, the
+// running key is kept and `warning` says that a new key needs a restart. A changed path
+// that cannot be read is an error (the reload is rejected), at the `seal:` line.
+// `key` is nullptr without arc.seal. Never throws except bad_alloc.
+struct SealKeyChoice {
+  std::shared_ptr<const arc::SealKey> key;
+  std::string warning;  // "" unless the running key was kept
+};
+[[nodiscard]] Result<SealKeyChoice> sealKeyFor(const config::Config& config,
+                                               const Snapshot* running);
 
 // The resolver the dns settings describe: the zone files of dns.zone_files when there
 // are any (offline), else libunbound with dns.resolvers (or /etc/resolv.conf), its

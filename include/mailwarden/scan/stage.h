@@ -54,6 +54,13 @@ class Stage {
   // After every stage's endOfMessage, in stage order: for work that needs the results of
   // stages that run later (the rules' composites read DMARC, the last stage).
   virtual void conclude(verdict::Findings&) {}
+  // After decide(), in stage order, only when the verdict delivers the message (accept,
+  // tag, quarantine) and the message was fully evaluated (Verdict::failed is false): a
+  // stage may add header edits that depend on the decision (the ARC stage's seal records
+  // the Authentication-Results decide() wrote). It must not change the action, and must
+  // leave `v` unchanged when it throws; Scan then logs and counts the exception and
+  // delivers the verdict as decided (never the failure policy: the decision is made).
+  virtual void delivered(verdict::Verdict& /*v*/) {}
 };
 
 using StagePtr = std::unique_ptr<Stage>;

@@ -129,6 +129,13 @@ struct ArcFindings {
   bool trusted = false;
   bool trust_temporary = false;
   std::string newest_results;      // the ARC-Authentication-Results value of i=N, unfolded
+  // The ARC set we added (arc.seal), set after decide() by the ARC stage when the message
+  // is delivered and sealed: its instance and cv= (`check --json` arc.sealed).
+  struct Sealed {
+    int instance = 0;
+    Code cv = Code::None;  // None, Pass or Fail
+  };
+  std::optional<Sealed> sealed = std::nullopt;
 };
 
 // Header options (config: headers.*).

@@ -18,3 +18,7 @@ tests_unit_arc_seal_tests_LDADD = $(MW_ARC_LINK) $(MW_GTEST_LINK)
 # Our seals validated by dkimpy (python3-dkim), and our hop over a chain dkimpy made.
 TESTS += tests/unit/arc/seal_dkimpy_test.sh
 dist_noinst_SCRIPTS += tests/unit/arc/seal_dkimpy_test.sh
+# arc.seal through configtest (key, published record via --dns-zone) and check (the
+# ARC set it would add, check --json arc.sealed).
+TESTS += tests/unit/arc/seal_cli_test.sh
+dist_noinst_SCRIPTS += tests/unit/arc/seal_cli_test.sh

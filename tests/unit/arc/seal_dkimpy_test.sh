@@ -95,7 +95,7 @@ check "dkimpy's own first hop" pass "$work/dkimpy.eml"
 "$seal" --key "$keys/ed25519.pem" --domain dkim.test --selector ed25519 --aar "$aar" \
 	--dns-zone "$zone" --time $now <"$work/dkimpy.eml" >"$work/hop2.eml" ||
 	{ echo "FAIL arc_seal over dkimpy's chain"; exit 1; }
-if grep -q '^ARC-Seal: .*i=2' <(tr -d '\r' <"$work/hop2.eml" | sed -e ':a' -e 'N;$!ba' -e 's/\n\t/ /g') &&
+if grep -q '^ARC-Seal: .*i=2' <(tr -d '\r' <"$work/hop2.eml" | sed -e ':a' -e 'N;$!ba' -e 's/\n[ \t]/ /g') &&
 	grep -q 'cv=pass' "$work/hop2.eml"; then
 	passed=$((passed + 1)); echo "PASS second hop is i=2 cv=pass"
 else

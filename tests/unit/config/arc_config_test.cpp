@@ -48,6 +48,9 @@ TEST(ArcConfig, EveryKey) {
   EXPECT_EQ(o.seal->domain, "example.net");
   EXPECT_EQ(o.seal->selector, "arc2026");
   EXPECT_EQ(o.seal->key_file, "/etc/mw/keys/arc.key");  // relative to the file's folder
+  // Key and DNS errors found later (Snapshot::build, configtest) point at `seal:`.
+  EXPECT_EQ(o.seal->where.file, "/etc/mw/a.yaml");
+  EXPECT_EQ(o.seal->where.line, 5);
   EXPECT_DOUBLE_EQ(o.pass_score, -1);
   EXPECT_DOUBLE_EQ(o.fail_score, 2);
   EXPECT_DOUBLE_EQ(o.trusted_score, -0.5);
