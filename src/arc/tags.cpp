@@ -3,6 +3,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "arc/internal.h"
@@ -10,6 +12,57 @@
 #include "mailwarden/dns/resolver.h"
 
 namespace mw::arc::detail {
+namespace {
+
+// Decoded RSA public keys by their DER bytes, for the whole process. Why: OpenSSL 3's
+// d2i_PUBKEY builds a decoder chain on every call — about 91 µs for a 2048-bit key,
+// more than the RSA verification it prepares (bench/arc_bench: a 2-instance chain cost
+// 345 µs, two thirds of it decoding the same two keys again). The same bytes are the same
+// key whatever domain, selector or TTL they came with, so an entry is never stale; DNS
+// still decides which bytes apply (the answer is asked as before). An EVP_PKEY may be
+// shared between threads for verification (OpenSSL 3 locks its lazily built caches);
+// each Key gets its own reference. Bounded: kMaxCachedKeys distinct keys, then emptied
+// (an attacker who publishes many keys costs us decoding, as without a cache). Failures
+// are not cached. dkim/key_cache.cpp does the same under libopendkim.
+constexpr std::size_t kMaxCachedKeys = 1024;
+
+struct RsaKeyCache {
+  std::mutex mu;
+  std::unordered_map<std::string, EVP_PKEY*> keys;
+};
+
+RsaKeyCache& rsaKeyCache() {
+  static RsaKeyCache* c = new RsaKeyCache();  // never destroyed: threads may verify at exit
+  return *c;
+}
+
+// A new reference to the cached key of `der`, or null.
+EVP_PKEY* cachedRsaKey(const std::string& der) {
+  RsaKeyCache& c = rsaKeyCache();
+  const std::lock_guard<std::mutex> lock(c.mu);
+  const auto it = c.keys.find(der);
+  if (it == c.keys.end() || EVP_PKEY_up_ref(it->second) != 1) {
+    return nullptr;
+  }
+  return it->second;
+}
+
+// Keeps a reference to `key` (a valid RSA key of at least 1024 bits) under `der`.
+void cacheRsaKey(const std::string& der, EVP_PKEY* key) {
+  RsaKeyCache& c = rsaKeyCache();
+  const std::lock_guard<std::mutex> lock(c.mu);
+  if (c.keys.size() >= kMaxCachedKeys) {
+    for (auto& [bytes, k] : c.keys) {
+      EVP_PKEY_free(k);
+    }
+    c.keys.clear();
+  }
+  if (c.keys.count(der) == 0 && EVP_PKEY_up_ref(key) == 1) {
+    c.keys.emplace(der, key);
+  }
+}
+
+}  // namespace
 
 bool isFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -222,6 +275,11 @@ std::string parseKey(std::string_view txt, Key& key) {
   }
   const auto* bytes = reinterpret_cast<const unsigned char*>(der->data());
   if (kind == "rsa") {
+    if (EVP_PKEY* cached = cachedRsaKey(*der)) {
+      key.pkey.reset(cached);  // checked (type, RFC 8301 size) before it was cached
+      key.type = EVP_PKEY_RSA;
+      return {};
+    }
     const unsigned char* q = bytes;
     EVP_PKEY* raw = d2i_PUBKEY(nullptr, &q, static_cast<long>(der->size()));
     if (raw == nullptr) {
@@ -238,6 +296,7 @@ std::string parseKey(std::string_view txt, Key& key) {
       return "policy: RSA key under 1024 bits (RFC 8301 §3.2)";
     }
     key.type = EVP_PKEY_RSA;
+    cacheRsaKey(*der, key.pkey.get());
     return {};
   }
   if (kind == "ed25519") {
