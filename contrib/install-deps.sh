@@ -22,7 +22,7 @@ packages=(
   build-essential autoconf automake libtool pkg-config g++ clang
   # libraries (DESIGN.md, Dependencies)
   libmilter-dev libopendkim-dev libssl-dev libspf2-dev "$hs" libyaml-cpp-dev libunbound-dev libevent-dev
-  libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libmicrohttpd-dev libgtest-dev libbenchmark-dev
   # bench only: the PCRE2 comparison of bench/rules_bench.cpp
   libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
