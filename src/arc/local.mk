@@ -6,5 +6,5 @@ libmw_arc_a_SOURCES = \
 	src/arc/canon.cpp \
 	src/arc/verify.cpp
 # What a program using libmw_arc.a links after it.
-MW_ARC_LINK = libmw_arc.a libmw_dns.a libmw_message.a libmw_base.a \
+MW_ARC_LINK = libmw_arc.a libmw_dns.a libmw_message.a libmw_obs.a libmw_base.a \
 	$(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(CRYPTO_LIBS)

@@ -64,12 +64,23 @@ void Scan::startStages() {
     dns_->adopt(*client_->dns);  // the lookups started at connect
   }
   stages_ = snapshot_->makeStages(*dns_);
+  timings_.stages.clear();
+  for (const StagePtr& st : stages_) {
+    timings_.stages.push_back({st->name(), {}});
+  }
   done_.assign(stages_.size(), false);
   failed_.assign(stages_.size(), false);
 }
 
 template <typename Hook>
 void Scan::runHook(std::size_t i, const char* hook, Hook&& call) {
+  // Wall time per stage (mailwarden_stage_duration_seconds): two vDSO clock reads a hook.
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Charge {
+    std::chrono::nanoseconds& into;
+    std::chrono::steady_clock::time_point t0;
+    ~Charge() { into += std::chrono::steady_clock::now() - t0; }
+  } charge{timings_.stages[i].took, t0};
   try {
     call(*stages_[i]);
   } catch (const std::exception& e) {
@@ -182,18 +193,9 @@ verdict::Verdict Scan::finish() {
   findings_.defects.merge(headers_.defects());
   verdict::Verdict v = verdict::decide(snapshot_->policy(), findings_);
 
-  obs::Counters& c = obs::counters();
-  c.messages.add();
-  if (findings_.defects.any()) {
-    c.mime_defects.add();
-  }
-  switch (v.action) {
-    case verdict::Action::Accept: c.accepted.add(); break;
-    case verdict::Action::Tag: c.tagged.add(); break;
-    case verdict::Action::Quarantine: c.quarantined.add(); break;
-    case verdict::Action::TempFail: c.tempfailed.add(); break;
-    case verdict::Action::Reject: c.rejected.add(); break;
-  }
+  timings_.total = std::chrono::steady_clock::now() - created_;
+  recordMessage(v, findings_, timings_,
+                std::find(failed_.begin(), failed_.end(), true) != failed_.end());
   // The one info line per message (STYLE 4.7).
   obs::log(obs::Level::Info, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id, "scan",
            "action={} score={} client={} helo={} from=<{}> rcpts={} headers={} body={}{}{}{}",
