@@ -4,3 +4,5 @@ noinst_LIBRARIES += libmw_metrics.a
 libmw_metrics_a_SOURCES = src/metrics/server.cpp
 libmw_metrics_a_CXXFLAGS = $(AM_CXXFLAGS) $(MHD_CFLAGS) $(HS_CFLAGS) $(OPENDKIM_CFLAGS) \
 	$(CRYPTO_CFLAGS)
+EXTRA_DIST += contrib/grafana/mailwarden-dashboard.json contrib/prometheus/mailwarden-alerts.yml \
+	doc/OPERATIONS.md

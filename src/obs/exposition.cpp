@@ -189,7 +189,8 @@ std::string renderPrometheus() {
   e.sample("mailwarden_reloads_total", {{"result", "ok"}}, num(c.reloads.get()));
   e.sample("mailwarden_reloads_total", {{"result", "rejected"}}, num(c.reloads_rejected.get()));
   e.family("mailwarden_config_generation", "gauge",
-           "Generation of the running configuration snapshot (1 at start, +1 per reload).");
+           "Generation of the running configuration snapshot: 1 at start, higher after each "
+           "reload (a rejected reload may use up a number).");
   e.sample("mailwarden_config_generation", {}, static_cast<double>(c.config_generation.get()));
 
   e.family("mailwarden_tempfails_total", "counter",
