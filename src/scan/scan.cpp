@@ -74,13 +74,19 @@ void Scan::startStages() {
 
 template <typename Hook>
 void Scan::runHook(std::size_t i, const char* hook, Hook&& call) {
-  // Wall time per stage (mailwarden_stage_duration_seconds): two vDSO clock reads a hook.
-  const auto t0 = std::chrono::steady_clock::now();
+  // Wall time per stage (mailwarden_stage_duration_seconds). One clock read per hook:
+  // a hook starts when the previous one of the same event ended (tick_; the event's
+  // loop reads the clock once before the first), so the stages of an event share
+  // reads (about 25 ns each; a 4 KB message has some 100 hooks).
   struct Charge {
     std::chrono::nanoseconds& into;
-    std::chrono::steady_clock::time_point t0;
-    ~Charge() { into += std::chrono::steady_clock::now() - t0; }
-  } charge{timings_.stages[i].took, t0};
+    std::chrono::steady_clock::time_point& tick;
+    ~Charge() {
+      const auto now = std::chrono::steady_clock::now();
+      into += now - tick;
+      tick = now;
+    }
+  } charge{timings_.stages[i].took, tick_};
   try {
     call(*stages_[i]);
   } catch (const std::exception& e) {
@@ -109,6 +115,7 @@ void Scan::stageFailed(std::size_t i, const char* hook, const char* what) noexce
 void Scan::mailFrom(std::string_view addr) {
   envelope_.mail_from = message::stripAngleBrackets(addr);
   startStages();
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
       runHook(i, "envelope", [&](Stage& st) {
@@ -130,6 +137,7 @@ void Scan::header(std::string_view name, std::string_view value) {
     transient = message::HeaderField{std::string(name), std::string(value)};
   }
   const message::HeaderField& field = kept != nullptr ? *kept : transient;
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
       runHook(i, "header", [&](Stage& st) {
@@ -145,6 +153,7 @@ void Scan::endOfHeaders() {
     return;
   }
   headers_ended_ = true;
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
       runHook(i, "endOfHeaders", [&](Stage& st) {
@@ -159,6 +168,7 @@ void Scan::body(std::string_view chunk) {
     endOfHeaders();
   }
   body_bytes_ += chunk.size();
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!done_[i]) {
       runHook(i, "body", [&](Stage& st) {
@@ -176,11 +186,13 @@ verdict::Verdict Scan::finish() {
     return verdict::failureVerdict(snapshot_->policy(), "message finished twice");
   }
   finished_ = true;
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!failed_[i]) {
       runHook(i, "endOfMessage", [&](Stage& st) { st.endOfMessage(findings_); });
     }
   }
+  tick_ = std::chrono::steady_clock::now();  // the first hook's start (runHook)
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     if (!failed_[i]) {
       runHook(i, "conclude", [&](Stage& st) { st.conclude(findings_); });

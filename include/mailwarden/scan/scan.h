@@ -94,6 +94,7 @@ class Scan {
   // Wall time (scan/metrics.h): from construction; per stage, summed over its hooks.
   std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   MessageTimings timings_;
+  std::chrono::steady_clock::time_point tick_;  // runHook: when the next hook starts
   bool started_ = false;
   bool headers_ended_ = false;
   bool finished_ = false;
