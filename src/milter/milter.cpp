@@ -498,7 +498,9 @@ Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path,
 // (a port below 1024 after the privilege drop, a port in use) leaves the running one.
 Result<void> rebindMetrics(const config::MetricsOptions& next) {
   Runtime& rt = runtime();
-  if (next == rt.metrics_options) {
+  // By address and port, not the text: "127.0.0.1:09128" is the endpoint already bound.
+  if (next.address == rt.metrics_options.address && next.port == rt.metrics_options.port) {
+    rt.metrics_options = next;
     return {};
   }
   std::unique_ptr<metrics::Server> server;

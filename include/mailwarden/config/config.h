@@ -163,9 +163,7 @@ struct IprevOptions {
 struct MetricsOptions {
   std::string listen;   // as written; "" = off
   std::string address;  // the literal, without brackets
-  int port = 0;
-
-  bool operator==(const MetricsOptions&) const = default;  // a reload rebinds on change
+  int port = 0;  // 0 when off
 };
 
 struct Config {
