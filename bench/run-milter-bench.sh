@@ -6,6 +6,7 @@
 #   sudo bench/run-milter-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd]
 #        [--sockets unix,tcp] [--workloads 4k,100k,10m] [--connections C]
 #        [--per-connection K] [--scale F] [--rules SPEC,...] [--no-memory] [--memory-only]
+#        [--metrics]
 #
 # --build: the configured build directory holding mailwarden and bench/ (default: the
 # current directory; `make bench` builds bench/). --out: where results go (default
@@ -15,6 +16,10 @@
 # issue's workload; `--rules shipped,shipped+10000` measures what 10,000 rules cost).
 # Root is needed for the network namespace of --dns nsd; --dns zone works
 # without (then everything runs in this namespace, loopback only).
+# --metrics (issue 19): a second mailwarden, same config plus metrics.listen on a free
+# loopback port, scraped once a second (curl, for the whole direct phase) by a bounded
+# loop, runs as a third milter "mailwarden-metrics" in the alternation; its msg/s beside
+# mailwarden's is the cost of the metrics (doc/PERFORMANCE.md).
 #
 # Layout. Per socket kind, both milters are started once and stay up (warm, as in
 # production): mailwarden with a bench config (bench/lib-bench.sh bench_mw_config: SPF
@@ -49,6 +54,7 @@ SCALE=1
 MEMORY=1
 DIRECT=1
 RULES=shipped+1000
+METRICS=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -63,6 +69,7 @@ while [[ $# -gt 0 ]]; do
 	--no-memory) MEMORY=0; shift ;;
 	--memory-only) DIRECT=0; shift ;;
 	--rules) RULES=$2; shift 2 ;;
+	--metrics) METRICS=1; shift ;;
 	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -171,6 +178,19 @@ socket_for() {
 	printf -v "$1" '%s' "$spec"
 }
 
+# scraper_start DIR PORT: GET /metrics on 127.0.0.1:PORT once a second (in the namespace
+# if any), at most 7200 times, recorded for cleanup.
+scraper_start() {
+	local dir=$1 port=$2
+	mkdir -p "$dir"
+	"${BENCH_NS_EXEC[@]}" bash -c 'for ((i = 0; i < 7200; i++)); do
+		curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$1/metrics" || echo "scrape failed" >&2
+		sleep 1
+	done' scraper "$port" </dev/null >>"$dir/scraper.log" 2>&1 &
+	_mw_record_pid "$dir/scraper.pid" "$!" || return 1
+	_mw_register proc "$dir/scraper.pid"
+}
+
 if [[ -z $WORKLOADS ]]; then
 	WORKLOADS="4k,100k,10m"
 	for s in "${BENCH_SIGNED[@]}"; do WORKLOADS="$s,$WORKLOADS"; done
@@ -191,17 +211,37 @@ if [[ $DIRECT == 1 ]]; then
 			cp "$W/mw/mailwarden.yaml" "$OUT/mailwarden-$kind-$spec.yaml"
 			bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$mw_sock"
 			mw_log "$kind: mailwarden (rules $spec) pid $BENCH_MW_PID on $mw_sock, ref_milter pid $BENCH_REF_PID on $ref_sock"
+			milters=(ref mailwarden)
+			if [[ $METRICS == 1 ]]; then
+				plain_pid=$BENCH_MW_PID
+				socket_for mwm_sock "$kind" mwm
+				mw_free_port metrics_port
+				cp "$W/mw/mailwarden.yaml" "$W/mwm.yaml"
+				sed -i "s|$mw_sock|$mwm_sock|" "$W/mwm.yaml"
+				printf 'metrics:\n  listen: "127.0.0.1:%s"\n' "$metrics_port" >>"$W/mwm.yaml"
+				bench_mw_start "$W/mwm" "$W/mwm.yaml" "$mwm_sock"
+				mwm_pid=$BENCH_MW_PID
+				BENCH_MW_PID=$plain_pid
+				scraper_start "$W/scraper" "$metrics_port"
+				milters=(ref mailwarden mailwarden-metrics)
+				mw_log "$kind: mailwarden-metrics pid $mwm_pid on $mwm_sock, scraped on 127.0.0.1:$metrics_port every second"
+			fi
 			for wl in "${WL[@]}"; do
 				read -r n warm <<<"$(plan "$wl")"
 				for ((run = 1; run <= RUNS; run++)); do
-					order=(ref mailwarden)
-					((run % 2 == 0)) && order=(mailwarden ref)
+					order=("${milters[@]}")
+					if ((run % 2 == 0)); then
+						order=()
+						for ((i = ${#milters[@]} - 1; i >= 0; i--)); do order+=("${milters[i]}"); done
+					fi
 					for m in "${order[@]}"; do
 						# rules=: mailwarden's rule set; the reference is measured again
 						# beside each one (same minutes, same neighbours) under its name.
 						label="mode=direct dns=$DNS_MODE socket=$kind workload=$wl c=$CONNS k=$PER_CONN rules=$spec milter=$m run=$run"
 						if [[ $m == ref ]]; then
 							load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+						elif [[ $m == mailwarden-metrics ]]; then
+							load "$label" "$mwm_pid" "$mwm_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
 						else
 							load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
 						fi
@@ -209,6 +249,14 @@ if [[ $DIRECT == 1 ]]; then
 				done
 			done
 			bench_mw_stop "$W/mw"
+			if [[ $METRICS == 1 ]]; then
+				_mw_stop_pidfile "$W/scraper/scraper.pid" 5
+				_mw_unregister proc "$W/scraper/scraper.pid"
+				bench_mw_stop "$W/mwm"
+				grep -c 'scrape failed' "$W/scraper/scraper.log" | sed "s|^|$(date +%T) failed scrapes: |" >&2 || true
+				cp "$W/mwm/milter.log" "$OUT/mailwarden-metrics-$kind-$spec.log" 2>/dev/null || true
+				: >"$W/mwm/milter.log"
+			fi
 			# The checks alone: the same config and messages through the Scan pipeline in
 			# process (bench/scan_bench), once per socket kind's config (they differ only
 			# in the socket).

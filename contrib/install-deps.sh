@@ -22,7 +22,7 @@ packages=(
   build-essential autoconf automake libtool pkg-config g++ clang
   # libraries (DESIGN.md, Dependencies)
   libmilter-dev libopendkim-dev libssl-dev libspf2-dev "$hs" libyaml-cpp-dev libunbound-dev libevent-dev
-  libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libmicrohttpd-dev libgtest-dev libbenchmark-dev
   # bench only: the PCRE2 comparison of bench/rules_bench.cpp
   libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
@@ -41,6 +41,8 @@ packages=(
   # lists the files to package), systemd-analyze (the unit's sandbox score), groff and
   # man (the manual pages render without warnings)
   dpkg-dev debhelper fakeroot lintian git systemd groff-base man-db
+  # the metrics test (tests/integration/metrics_test.sh): curl scrapes the endpoint
+  curl
 )
 
 missing=()
@@ -50,4 +52,30 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# tests only: promtool (`promtool check metrics` on a scrape, `promtool check rules` on
+# contrib/prometheus/mailwarden-alerts.yml) comes only with Debian's prometheus package
+# (about 96 MB installed; bookworm has no promtool-only package). Its postinst would
+# start the Prometheus server through invoke-rc.d where no policy says otherwise (a CI
+# container without systemd runs /etc/init.d/prometheus): a policy-rc.d that refuses
+# every start (exit 101) is put in place for this install only, if none exists, so no
+# server is left running and listening on :9090. The unit stays enabled for a systemd
+# machine's next boot; disable it there if that is not wanted.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+  policy=/usr/sbin/policy-rc.d
+  placed=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# contrib/install-deps.sh: no service starts while prometheus installs\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    placed=1
+  fi
+  rc=0
+  apt-get install -y --no-install-recommends prometheus || rc=$?
+  if [ "$placed" = 1 ]; then
+    rm -f "$policy"
+  fi
+  if [ "$rc" -ne 0 ]; then
+    echo "install-deps.sh: installing prometheus (for promtool) failed; metrics_test.sh skips its promtool checks" >&2
+  fi
 fi

@@ -9,7 +9,7 @@ libmw_arc_a_SOURCES = \
 	src/arc/verify.cpp
 EXTRA_DIST += src/arc/internal.h
 # What a program using libmw_arc.a links after it.
-MW_ARC_LINK = libmw_arc.a libmw_dns.a libmw_message.a libmw_base.a \
+MW_ARC_LINK = libmw_arc.a libmw_dns.a libmw_message.a libmw_obs.a libmw_base.a \
 	$(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(CRYPTO_LIBS)
 # tests/tools/arc_seal: seals a message on stdin (tests/unit/arc/seal_dkimpy_test.sh).
 noinst_PROGRAMS += tests/tools/arc_seal

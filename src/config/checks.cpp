@@ -162,6 +162,39 @@ Problem checkSocket(std::string_view spec) {
          " address or host name";
 }
 
+Problem checkListen(std::string_view spec, std::string& address, int& port) {
+  static constexpr const char* kForm =
+      "expected ADDRESS:PORT with an IP address, such as 127.0.0.1:9128 or [::1]:9128";
+  const std::size_t colon = spec.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::string(kForm);
+  }
+  std::string_view host = spec.substr(0, colon);
+  const std::string_view port_text = spec.substr(colon + 1);
+  int family = AF_INET;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return std::string(kForm);
+    }
+    host = host.substr(1, host.size() - 2);
+    family = AF_INET6;
+  } else if (host.find(':') != std::string_view::npos) {
+    return "'" + std::string(host) + "': an IPv6 address goes in brackets, as [::1]:9128";
+  }
+  if (!isAddress(family, host)) {
+    return "'" + std::string(host) + "' is not an " + (family == AF_INET ? "IPv4" : "IPv6") +
+           " address (host names are not accepted: " + kForm + ")";
+  }
+  if (Problem p = checkPort(port_text)) {
+    return p;
+  }
+  long long value = 0;
+  static_cast<void>(parseInteger(port_text, value));  // checkPort parsed it
+  address = std::string(host);
+  port = static_cast<int>(value);
+  return std::nullopt;
+}
+
 Problem checkResolver(std::string_view spec) {
   std::string_view addr = spec;
   if (const std::size_t at = spec.rfind('@'); at != std::string_view::npos) {

@@ -29,6 +29,10 @@ std::optional<std::string_view> closestKey(std::string_view word,
 // host name.
 Problem checkSocket(std::string_view spec);
 
+// metrics.listen: "IPV4:PORT" or "[IPV6]:PORT", an address literal (no host name) and
+// a port 1..65535. On success `address` is the literal without brackets.
+Problem checkListen(std::string_view spec, std::string& address, int& port);
+
 // A DNS forwarder: an IPv4 or IPv6 address (inet_pton), optionally "@PORT" (unbound's
 // forward-addr syntax).
 Problem checkResolver(std::string_view spec);

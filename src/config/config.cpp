@@ -173,6 +173,7 @@ class Loader {
   void reputationList(const Field& f, reputation::ListOptions& out);
   void answerClass(const Field& f, reputation::AnswerClass& out);
   void crossChecks();
+  void metrics(const Field& f);
 
   Config& config_;
   std::string file_;
@@ -543,6 +544,7 @@ void Loader::document(const YAML::Node& root) {
           }},
        });
      }},
+    {"metrics", [&](const Field& f) { metrics(f); }},
   });
   crossChecks();
 }
@@ -1125,6 +1127,30 @@ void Loader::dns(const Field& f) {
          d.trust_anchor = *v;
          trust_anchor_line_ = g.line;
        }
+     }},
+  });
+}
+
+// metrics: (issue 19). An empty listen ("" or null) is the same as none: off.
+void Loader::metrics(const Field& f) {
+  MetricsOptions& m = config_.metrics;
+  mapping(f, {
+    {"listen",
+     [&](const Field& g) {
+       if (g.value.IsNull()) {
+         return;
+       }
+       auto text = string(g);
+       if (!text || text->empty()) {
+         return;
+       }
+       std::string address;
+       int port = 0;
+       if (Problem why = detail::checkListen(*text, address, port)) {
+         error(g, *why);
+         return;
+       }
+       m = MetricsOptions{*text, address, port};
      }},
   });
 }

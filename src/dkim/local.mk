@@ -9,7 +9,7 @@ libmw_dkim_a_SOURCES = \
 EXTRA_DIST += src/dkim/opendkim.h src/dkim/key_cache.h
 libmw_dkim_a_CXXFLAGS = $(AM_CXXFLAGS) $(OPENDKIM_CFLAGS)
 # What a program using libmw_dkim.a links after it.
-MW_DKIM_LINK = libmw_dkim.a libmw_dns.a libmw_message.a libmw_base.a \
+MW_DKIM_LINK = libmw_dkim.a libmw_dns.a libmw_message.a libmw_obs.a libmw_base.a \
 	$(OPENDKIM_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS)
 
 # tests/tools/dkim_sign: signs a message on stdin (tests, DMARC golden cases, demo).

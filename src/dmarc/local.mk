@@ -8,5 +8,5 @@ libmw_dmarc_a_SOURCES = \
 	src/dmarc/author.cpp \
 	src/dmarc/network.cpp
 # What a program using libmw_dmarc.a links after it.
-MW_DMARC_LINK = libmw_dmarc.a libmw_dns.a libmw_message.a libmw_base.a \
+MW_DMARC_LINK = libmw_dmarc.a libmw_dns.a libmw_message.a libmw_obs.a libmw_base.a \
 	$(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS)

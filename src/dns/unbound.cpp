@@ -22,6 +22,7 @@
 #include "mailwarden/base/fd.h"
 #include "mailwarden/base/signals_blocked.h"
 #include "mailwarden/base/unique_c.h"
+#include "mailwarden/obs/counters.h"
 
 namespace mw::dns {
 
@@ -250,7 +251,7 @@ class UnboundLookup final : public Lookup {
         ++attempt_;
       }
       if (attempt_ >= attempts_) {
-        finish(failed(Status::TempFail, "timeout"));
+        finish(failed(Status::TempFail, "timeout"), /*timed_out=*/true);
         break;
       }
       auto next = std::make_shared<Pending>();
@@ -286,9 +287,28 @@ class UnboundLookup final : public Lookup {
     return std::min(started_ + per_attempt_ * (attempt + 1), deadline_);
   }
 
-  void finish(Answer a) {
+  // Every lookup that was asked ends here, once (a lookup dropped unanswered ends in
+  // abandon() instead and is not counted): the one place the DNS metrics are taken.
+  void finish(Answer a, bool timed_out = false) {
+    obs::counters().countDns(metricOutcome(a.status, timed_out), Clock::now() - started_);
     answer_ = std::move(a);
     answered_.store(true, std::memory_order_release);
+  }
+
+  // mailwarden_dns_queries_total{outcome}: the classify() meaning, with Absent split as
+  // RFC 2308 does and Temporary's timeouts apart (a slow resolver, not a broken zone).
+  static obs::DnsOutcome metricOutcome(Status s, bool timed_out) noexcept {
+    switch (s) {
+      case Status::Ok: return obs::DnsOutcome::Answer;
+      case Status::NxDomain: return obs::DnsOutcome::NxDomain;
+      case Status::NoData: return obs::DnsOutcome::NoData;
+      case Status::TempFail:
+      case Status::Refused:
+      case Status::Malformed:
+      case Status::BadName:
+        break;
+    }
+    return timed_out ? obs::DnsOutcome::Timeout : obs::DnsOutcome::Temporary;
   }
 
   // Takes the attempt in flight away and cancels it. Returns it if it was answered in

@@ -20,8 +20,10 @@
 #include <thread>
 
 #include "mailwarden/config/config.h"
+#include "mailwarden/metrics/server.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
+#include "mailwarden/scan/metrics.h"
 #include "mailwarden/scan/scan.h"
 #include "mailwarden/scan/snapshot.h"
 #include "privileges.h"
@@ -39,6 +41,11 @@ struct Runtime {
   std::string config_path;
   std::atomic<int> open_messages{0};  // between MAIL FROM and end of message or abort
   std::atomic<bool> stopping{false};  // SIGTERM seen: messages that start now are refused
+  // The Prometheus endpoint (metrics.listen) and the options it was started with;
+  // replaced only by a reload that changes them. Touched by run() and reload() only
+  // (libmilter's signal thread, one at a time).
+  std::unique_ptr<metrics::Server> metrics;
+  config::MetricsOptions metrics_options;
 };
 
 Runtime& runtime() noexcept {
@@ -110,6 +117,7 @@ class Connection {
       return;
     }
     runtime().open_messages.fetch_add(1);
+    obs::counters().in_flight.add(1);
     in_message_ = true;
     scan_ = std::make_unique<scan::Scan>(runtime().snapshots->get(), client_);
     scan_->connect(ip_, name_);
@@ -162,13 +170,16 @@ class Connection {
       verdict::Verdict v;
       v.action = verdict::Action::TempFail;
       v.reply = verdict::SmtpReply{451, "4.3.2", "Mail filter restarting, try again later"};
+      scan::recordUnscanned(v, obs::TempfailReason::Shutdown);
       return v;
     }
     if (broken && !failure_) {
       failure_ = "connection setup failed";
     }
     if (failure_ || !scan_) {
-      return failurePolicy(failure_ ? *failure_ : "no MAIL FROM seen");
+      verdict::Verdict v = failurePolicy(failure_ ? *failure_ : "no MAIL FROM seen");
+      scan::recordUnscanned(v, obs::TempfailReason::Internal);
+      return v;
     }
     return scan_->finish();
   }
@@ -180,6 +191,7 @@ class Connection {
     if (in_message_) {
       in_message_ = false;
       runtime().open_messages.fetch_sub(1);
+      obs::counters().in_flight.add(-1);
     }
   }
 
@@ -490,6 +502,31 @@ Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path,
                                std::move(resolver), std::move(key->key));
 }
 
+// The metrics endpoint for `next`: unchanged options keep the running one (its socket
+// and any scrape in progress); changed ones bind the new endpoint first, so a failure
+// (a port below 1024 after the privilege drop, a port in use) leaves the running one.
+Result<void> rebindMetrics(const config::MetricsOptions& next) {
+  Runtime& rt = runtime();
+  // By address and port, not the text: "127.0.0.1:09128" is the endpoint already bound.
+  if (next.address == rt.metrics_options.address && next.port == rt.metrics_options.port) {
+    rt.metrics_options = next;
+    return {};
+  }
+  std::unique_ptr<metrics::Server> server;
+  if (!next.listen.empty()) {
+    Result<std::unique_ptr<metrics::Server>> started = metrics::Server::start(next.address, next.port);
+    if (!started) {
+      return fail(started.error());
+    }
+    server = std::move(*started);
+  }
+  rt.metrics = std::move(server);  // the old endpoint stops here
+  rt.metrics_options = next;
+  obs::log(obs::Level::Info, "", "milter", "metrics {}",
+           rt.metrics ? "served on http://" + rt.metrics->endpoint() + "/metrics" : std::string("off"));
+  return {};
+}
+
 // SIGHUP: a new snapshot off to the side; mail keeps flowing on the old one meanwhile,
 // and keeps flowing on it if the new configuration is bad.
 void reload() noexcept {
@@ -502,11 +539,18 @@ void reload() noexcept {
                next.error().describe());
       return;
     }
+    if (Result<void> m = rebindMetrics((*next)->config().metrics); !m) {
+      obs::counters().reloads_rejected.add();
+      obs::log(obs::Level::Error, "", "milter",
+               "reload rejected, keeping the running configuration: {}", m.error().describe());
+      return;
+    }
     const config::LogOptions& log = (*next)->config().log;
     obs::configure(log.sink, log.level, log.facility);
     const scan::SnapshotConstSharedPtr previous = runtime().snapshots->get();
     runtime().snapshots->set(*next);
     obs::counters().reloads.add();
+    obs::counters().config_generation.set(static_cast<std::int64_t>((*next)->generation()));
     obs::log(obs::Level::Info, "", "milter", "configuration reloaded from {} (generation {}{})",
              runtime().config_path, (*next)->generation(),
              (*next)->resolverPtr() == previous->resolverPtr() ? ", DNS cache kept" : "");
@@ -617,6 +661,8 @@ int run(const std::string& config_path) {
   Runtime& rt = runtime();
   rt.config_path = config_path;
   rt.snapshots = std::make_unique<scan::SnapshotHolder>(*snap);
+  obs::counters().config_generation.set(static_cast<std::int64_t>((*snap)->generation()));
+  metrics::recordBuildInfo();
 
   // One instance per socket, and a reason for every failure (socket.h).
   const std::string& spec = cfg.milter.socket;
@@ -670,6 +716,19 @@ int run(const std::string& config_path) {
     published = *f;
   } else if (setNoDelayOnListeners() == 0) {
     obs::log(obs::Level::Warn, "", "milter", "could not set TCP_NODELAY on {}", spec);
+  }
+  // Bound as root, like the milter socket, so a port below 1024 works (metrics/server.h).
+  if (!cfg.metrics.listen.empty()) {
+    Result<std::unique_ptr<metrics::Server>> m =
+        metrics::Server::start(cfg.metrics.address, cfg.metrics.port);
+    if (!m) {
+      static_cast<void>(removeIfOurs(published));
+      return startFailure(cfg.log, m.error().message);
+    }
+    rt.metrics = std::move(*m);
+    rt.metrics_options = cfg.metrics;
+    obs::log(obs::Level::Info, "", "milter", "metrics served on http://{}/metrics",
+             rt.metrics->endpoint());
   }
   if (Result<void> r = dropTo(*who); !r) {
     static_cast<void>(removeIfOurs(published));

@@ -10,4 +10,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/dmarc_stage.cpp \
 	src/scan/rules_stage.cpp \
 	src/scan/reputation_stage.cpp \
-	src/scan/symbols.cpp
+	src/scan/symbols.cpp \
+	src/scan/metrics.cpp

@@ -9,5 +9,5 @@ libmw_spf_a_SOURCES = \
 	src/spf/libspf2_engine.cpp
 EXTRA_DIST += src/spf/macro.h src/spf/libspf2_engine.h
 # What a program using libmw_spf.a links after it.
-MW_SPF_LINK = libmw_spf.a libmw_dns.a libmw_message.a libmw_base.a \
+MW_SPF_LINK = libmw_spf.a libmw_dns.a libmw_message.a libmw_obs.a libmw_base.a \
 	$(SPF2_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS)

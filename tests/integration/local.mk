@@ -12,6 +12,7 @@ MW_INTEG_TESTS = \
 	tests/integration/sendmail_test.sh \
 	tests/integration/spf_test.sh \
 	tests/integration/rules_test.sh \
+	tests/integration/metrics_test.sh \
 	tests/integration/dmarc_test.sh \
 	tests/integration/arc_test.sh \
 	tests/integration/arc_seal_test.sh \

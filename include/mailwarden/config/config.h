@@ -185,6 +185,18 @@ struct ArcOptions {
   double trusted_score = 0.0;
 };
 
+// metrics: the Prometheus endpoint (metrics/server.h, issue 19). Off unless `listen` is
+// set. `listen` is "ADDRESS:PORT" with an IP address literal, IPv6 in brackets
+// ("127.0.0.1:9128", "[::1]:9128", "0.0.0.0:9128"); no host names, so starting never
+// waits for DNS. The socket is bound as root, before the privilege drop (a port below
+// 1024 works at start; on a SIGHUP that changes it, only an unprivileged port can be
+// bound).
+struct MetricsOptions {
+  std::string listen;   // as written; "" = off
+  std::string address;  // the literal, without brackets
+  int port = 0;  // 0 when off
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -204,6 +216,7 @@ struct Config {
   // rules.cache_dir: compiled rule databases are kept here so a restart with unchanged
   // rules does not recompile; empty = no cache. Not writable: warned, not an error.
   std::string rules_cache_dir = "/var/cache/mailwarden";
+  MetricsOptions metrics;
 };
 
 struct LoadResult {

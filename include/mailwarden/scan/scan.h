@@ -10,6 +10,7 @@
 // std::bad_alloc; callers at the edges turn that into the failure policy.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "mailwarden/message/envelope.h"
 #include "mailwarden/message/header.h"
 #include "mailwarden/message/reader.h"
+#include "mailwarden/scan/metrics.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/scan/stage.h"
 #include "mailwarden/verdict/verdict.h"
@@ -66,6 +68,8 @@ class Scan {
   const message::HeaderList& headers() const noexcept { return headers_; }
   const verdict::Findings& findings() const noexcept { return findings_; }
   const Snapshot& snapshot() const noexcept { return *snapshot_; }
+  // Time spent so far (complete after finish()): for the metrics and the log line.
+  const MessageTimings& timings() const noexcept { return timings_; }
 
  private:
   void startStages();
@@ -89,6 +93,10 @@ class Scan {
   std::vector<bool> failed_;  // threw: no more events, no endOfMessage, no conclude
   std::map<std::string, int> occurrences_;  // lower-case field name -> fields seen
   std::uint64_t body_bytes_ = 0;
+  // Wall time (scan/metrics.h): from construction; per stage, summed over its hooks.
+  std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
+  MessageTimings timings_;
+  std::chrono::steady_clock::time_point tick_;  // runHook: when the next hook starts
   bool started_ = false;
   bool headers_ended_ = false;
   bool finished_ = false;

@@ -18,5 +18,5 @@ tests_unit_dns_dns_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_DNS_DELAY='"$(abs_top_builddir)/tests/tools/dns_delay"'
 # async_test.cpp runs the forwarder: build it first, also for `make tests/unit/dns/dns_tests`.
 EXTRA_tests_unit_dns_dns_tests_DEPENDENCIES = tests/tools/dns_delay
-tests_unit_dns_dns_tests_LDADD = libmw_dns.a libmw_base.a $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(MW_GTEST_LINK)
+tests_unit_dns_dns_tests_LDADD = libmw_dns.a libmw_obs.a libmw_base.a $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(MW_GTEST_LINK)
 EXTRA_DIST += tests/unit/dns/zones

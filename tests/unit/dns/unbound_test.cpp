@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "mailwarden/obs/counters.h"
 #include "testing.h"
 #include "tests/support/nsd_server.h"
 
@@ -299,6 +300,73 @@ TEST(UnboundResolver, ResolvConfAndDnssecOptionsThatWork) {
   EXPECT_TRUE(v) << v.error().describe();
   std::remove(conf.c_str());
   std::remove(ta.c_str());
+}
+
+}  // namespace
+}  // namespace mw::dns
+
+// Issue 19: every lookup asked is counted once, by outcome, and timed
+// (obs::counters(): mailwarden_dns_queries_total, mailwarden_dns_query_duration_seconds).
+namespace mw::dns {
+namespace {
+
+std::uint64_t outcomeCount(obs::DnsOutcome o) {
+  return obs::counters().dns_queries[static_cast<std::size_t>(o)].get();
+}
+
+TEST_F(UnboundNsdTest, EachLookupIsCountedOnceByOutcome) {
+  const ResolverSharedPtr r = resolver();
+  ASSERT_TRUE(r);
+  struct Case {
+    const char* qname;
+    Type type;
+    obs::DnsOutcome want;
+  };
+  const Case cases[] = {
+      {"example.test", Type::TXT, obs::DnsOutcome::Answer},
+      {"nope.example.test", Type::TXT, obs::DnsOutcome::NxDomain},
+      {"mail.example.test", Type::TXT, obs::DnsOutcome::NoData},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.qname);
+    const std::uint64_t before = outcomeCount(tc.want);
+    const std::uint64_t timed = obs::counters().dns_duration.read().count();
+    static_cast<void>(r->query(tc.qname, tc.type, Budget(std::chrono::seconds(10))));
+    EXPECT_EQ(outcomeCount(tc.want), before + 1);
+    EXPECT_EQ(obs::counters().dns_duration.read().count(), timed + 1);
+  }
+  // A name that is not a DNS name asks nothing: not counted.
+  std::uint64_t all = 0;
+  for (const obs::Counter& c : obs::counters().dns_queries) {
+    all += c.get();
+  }
+  static_cast<void>(r->query("a..example", Type::A, Budget(std::chrono::seconds(10))));
+  std::uint64_t after = 0;
+  for (const obs::Counter& c : obs::counters().dns_queries) {
+    after += c.get();
+  }
+  EXPECT_EQ(after, all);
+}
+
+TEST(UnboundResolver, TimeoutIsCountedAsTimeout) {
+  SilentServer silent;
+  ASSERT_TRUE(silent.ok());
+  UnboundOptions o;
+  o.forwarders = {silent.forwarder()};
+  o.forward_special_zones = {"test."};
+  o.timeout_ms = 100;
+  o.retries = 1;
+  Result<ResolverSharedPtr> r = UnboundResolver::create(o);
+  ASSERT_TRUE(r) << r.error().describe();
+  const std::uint64_t timeouts = outcomeCount(obs::DnsOutcome::Timeout);
+  const std::uint64_t temporary = outcomeCount(obs::DnsOutcome::Temporary);
+  const obs::HistogramValues before = obs::counters().dns_duration.read();
+  static_cast<void>((*r)->query("example.test", Type::TXT, Budget(milliseconds(5000))));
+  EXPECT_EQ(outcomeCount(obs::DnsOutcome::Timeout), timeouts + 1);
+  EXPECT_EQ(outcomeCount(obs::DnsOutcome::Temporary), temporary);
+  const obs::HistogramValues after = obs::counters().dns_duration.read();
+  // Two attempts of 100 ms: at least 0.2 s went into the sum.
+  EXPECT_GE(after.sum - before.sum, 0.19);
 }
 
 }  // namespace
