@@ -1,9 +1,12 @@
 // Fuzz target of scan/: one whole message through scan::Scan, the pipeline the milter
 // and `mailwarden check` drive, with everything on that runs offline: header guard,
 // MIME, SPF (MAIL FROM and HELO), DKIM, iprev, DNS lists of every key (their reject
-// path too), DMARC (enforce mode, so its reject path runs too) and the shipped rules
-// of rules/, over a ZoneResolver holding tests/keys/keys.zone
-// and the small zone below (SPF and DMARC records, a timeout and a SERVFAIL).
+// path too), ARC (lists.example.org trusted, so the override path runs; and our own
+// seal on every delivered message), DMARC (enforce mode, so its reject path runs too)
+// and the shipped rules of rules/, over a ZoneResolver holding tests/keys/keys.zone,
+// the ARC zones of tests/integration (the keys of mw_arcchain.py's chains; the corpus
+// has its chains signed before the fixed clock) and the small zone below (SPF and DMARC
+// records, a timeout and a SERVFAIL).
 //
 // Input: ENVELOPE '\0' MESSAGE, or MESSAGE alone (the default envelope). ENVELOPE is
 // '\n'-separated: client IP, HELO name, MAIL FROM, then up to 4 RCPT; missing lines keep
@@ -110,7 +113,9 @@ struct Fixture {
   Fixture() {
     obs::configure(obs::Sink::Stderr, obs::Level::Error);
     auto zone = std::make_shared<dns::ZoneResolver>();
-    if (!zone->loadFile(MW_FUZZ_SRCDIR "/tests/keys/keys.zone") || !zone->loadText(kZone, "scan_fuzz.zone")) {
+    if (!zone->loadFile(MW_FUZZ_SRCDIR "/tests/keys/keys.zone") || !zone->loadText(kZone, "scan_fuzz.zone") ||
+        !zone->loadFile(MW_FUZZ_SRCDIR "/tests/integration/arc.example.zone") ||
+        !zone->loadFile(MW_FUZZ_SRCDIR "/tests/integration/arc.example.org.zone")) {
       std::abort();
     }
     zone->addTxt("_dmarc.dkim.test", "v=DMARC1; p=quarantine; adkim=r");
@@ -119,6 +124,8 @@ struct Fixture {
     cfg.rule_dirs = {MW_FUZZ_SRCDIR "/rules"};
     cfg.rules_cache_dir.clear();
     cfg.dmarc.mode = config::DmarcMode::Enforce;
+    cfg.arc.trusted_sealers = {"lists.example.org"};
+    cfg.arc.seal = config::ArcSealOptions{"fuzz.test", "sel", MW_FUZZ_SRCDIR "/tests/keys/rsa2048.pem"};
     cfg.log.sink = obs::Sink::Stderr;
     config::LoadResult rep = config::loadString(kReputation, "scan_fuzz.yaml");
     if (!rep.ok()) {
