@@ -32,7 +32,9 @@ constexpr const char* kUsage =
     "  mailwarden run [-c FILE]                 the milter, in the foreground\n"
     "  mailwarden check [-c FILE] [--dns-zone FILE]... [--client-ip IP] [--client-name NAME]\n"
     "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
-    "                   [--json] MESSAGE.eml     one message through the same pipeline\n"
+    "                   [--json] [--log] MESSAGE.eml\n"
+    "                                           one message through the same pipeline;\n"
+    "                                           --log: its log line on stderr\n"
     "  mailwarden configtest [-c FILE] [--dns-zone FILE]...\n"
     "                                           print every configuration error\n"
     "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n"
@@ -256,6 +258,7 @@ int runCheck(const std::vector<std::string>& args) {
   std::vector<std::string> rcpts;
   std::optional<std::int64_t> now;
   bool json = false;
+  bool log_line = false;
   std::optional<std::string> message_path;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -270,6 +273,10 @@ int runCheck(const std::vector<std::string>& args) {
     std::optional<std::string> v;
     if (a == "--json") {
       json = true;
+      continue;
+    }
+    if (a == "--log") {
+      log_line = true;
       continue;
     }
     if (a == "-c" || a == "--config") {
@@ -327,7 +334,10 @@ int runCheck(const std::vector<std::string>& args) {
     return 2;
   }
   cfg->log.sink = obs::Sink::Stderr;  // check talks to the terminal, never to syslog
-  obs::configure(cfg->log.sink, std::max(cfg->log.level, obs::Level::Warn));
+  // Quiet by default (the verdict is on stdout); --log adds the info lines, among them
+  // the message's log line exactly as the milter writes it (log.format), to stderr.
+  obs::configure(cfg->log.sink, log_line ? std::min(cfg->log.level, obs::Level::Info)
+                                         : std::max(cfg->log.level, obs::Level::Warn));
   for (const std::string& z : zones) {
     cfg->dns.zone_files.push_back(z);
   }

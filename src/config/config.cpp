@@ -1044,6 +1044,12 @@ void Loader::log(const Field& f) {
          o.facility = *v;
        }
      }},
+    {"format",
+     [&](const Field& g) {
+       if (auto v = word(g, {"text", "json"})) {
+         o.format = *v == "json" ? obs::Format::Json : obs::Format::Text;
+       }
+     }},
   });
 }
 

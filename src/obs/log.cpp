@@ -118,4 +118,18 @@ void write(Level level, std::string_view queue_id, std::string_view module,
   }
 }
 
+void writeLine(Level level, std::string_view line) noexcept {
+  if (!enabled(level)) {
+    return;
+  }
+  State& s = state();
+  const int len = static_cast<int>(line.size());
+  if (static_cast<Sink>(s.sink.load()) == Sink::Syslog) {
+    syslog(syslogPriority(level), "%.*s", len, line.data());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(s.stderr_mutex);
+  std::fprintf(stderr, "%.*s\n", len, line.data());
+}
+
 }  // namespace mw::obs

@@ -11,4 +11,5 @@ libmw_scan_a_SOURCES = \
 	src/scan/rules_stage.cpp \
 	src/scan/reputation_stage.cpp \
 	src/scan/symbols.cpp \
-	src/scan/metrics.cpp
+	src/scan/metrics.cpp \
+	src/scan/message_log.cpp

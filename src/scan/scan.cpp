@@ -6,15 +6,9 @@
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/reputation/iprev.h"
+#include "mailwarden/scan/message_log.h"
 
 namespace mw::scan {
-namespace {
-
-// Untrusted text in the per-message log line: printable ASCII (controls, 8-bit and '%' as
-// %XX), at most this many bytes of each field.
-constexpr std::size_t kLogField = 256;
-
-}  // namespace
 
 Scan::Scan(SnapshotConstSharedPtr snapshot, std::shared_ptr<const ClientLookups> client)
     : snapshot_(std::move(snapshot)), client_(std::move(client)), headers_(snapshot_->limits()) {}
@@ -137,6 +131,16 @@ void Scan::rcpt(std::string_view addr) { envelope_.rcpts.push_back(message::stri
 void Scan::header(std::string_view name, std::string_view value) {
   startStages();
   const int occurrence = ++occurrences_[ascii::lower(name)];
+  if (occurrence == 1 && ascii::iequals(name, "Message-ID")) {
+    // The log line's msgid (the first field: RFC 5322 §3.6 allows one): bounded, its
+    // folding white space (RFC 5322 §3.2.2) trimmed at both ends; message_log escapes
+    // whatever else it holds.
+    std::string_view id = value.substr(0, kMaxMessageId);
+    const std::size_t first = id.find_first_not_of(" \t\r\n");
+    id = first == std::string_view::npos ? std::string_view() : id.substr(first);
+    id = id.substr(0, id.find_last_not_of(" \t\r\n") + 1);
+    message_id_ = std::string(id);
+  }
   const message::HeaderField* kept = headers_.add(name, value);
   // Over a limit the field is not kept, but the stages still see it once (stage.h).
   message::HeaderField transient;
@@ -235,17 +239,15 @@ verdict::Verdict Scan::finish() {
   timings_.total = std::chrono::steady_clock::now() - created_;
   recordMessage(v, findings_, timings_,
                 std::find(failed_.begin(), failed_.end(), true) != failed_.end());
-  // The one info line per message (STYLE 4.7).
-  obs::log(obs::Level::Info, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id, "scan",
-           "action={} score={} client={} helo={} from=<{}> rcpts={} headers={} body={}{}{}{}",
-           verdict::toString(v.action), verdict::formatScore(v.score),
-           envelope_.client_ip.empty() ? "unknown" : ascii::escapeUnprintable(envelope_.client_ip, 64),
-           ascii::escapeUnprintable(envelope_.helo, kLogField),
-           ascii::escapeUnprintable(envelope_.mail_from, kLogField), envelope_.rcpts.size(),
-           headers_.fields().size(), body_bytes_, findings_.defects.any() ? " defects=" : "",
-           findings_.defects.describe(),
-           findings_.failure ? " failure=" + ascii::escapeUnprintable(*findings_.failure, kLogField)
-                             : std::string());
+  // The one info line per message (STYLE 4.7; scan/message_log.h).
+  logMessage({.envelope = envelope_,
+              .findings = findings_,
+              .verdict = v,
+              .message_id = message_id_,
+              .headers = headers_.fields().size(),
+              .body_bytes = body_bytes_,
+              .took = timings_.total},
+             snapshot_->config().log.format);
   return v;
 }
 

@@ -4,3 +4,8 @@
 # rewrites the goldens (review the diff).
 TESTS += tests/golden/dmarc_golden.py
 EXTRA_DIST += tests/golden/dmarc_golden.py tests/golden/arc_fixtures.py tests/golden/dmarc
+
+# The per-message log line, text and JSON (issue 19): tests/golden/logline/<case>/, see the
+# runner's docstring; MW_GOLDEN_UPDATE=1 rewrites its goldens too.
+TESTS += tests/golden/logline_golden.py
+EXTRA_DIST += tests/golden/logline_golden.py tests/golden/logline

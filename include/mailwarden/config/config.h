@@ -59,6 +59,9 @@ struct LogOptions {
   obs::Sink sink = obs::Sink::Syslog;
   obs::Level level = obs::Level::Info;
   std::string facility = "mail";
+  // The per-message line (scan/message_log.h): "text" (key=value) or "json" (one object
+  // per line, without the "mailwarden: info: QUEUEID: scan:" prefix on stderr).
+  obs::Format format = obs::Format::Text;
 };
 
 struct DnsOptions {

@@ -19,6 +19,10 @@ enum class Level { Debug, Info, Warn, Error };
 
 enum class Sink { Stderr, Syslog };
 
+// How the per-message line (scan/message_log.h) is written: key=value text after the
+// usual "QUEUEID: scan: " prefix, or one JSON object per line for log shippers.
+enum class Format { Text, Json };
+
 std::string_view toString(Level level) noexcept;
 // Parses "debug" | "info" | "warn" | "error"; false for anything else.
 bool parseLevel(std::string_view text, Level& out) noexcept;
@@ -31,6 +35,12 @@ bool enabled(Level level) noexcept;
 // queue_id may be empty (no message yet): the line then starts with the module.
 void write(Level level, std::string_view queue_id, std::string_view module,
            std::string_view text) noexcept;
+
+// Writes `line` as it is, without the "mailwarden: LEVEL: QUEUEID: module: " prefix: on
+// stderr the whole output line is `line` (a JSON object a shipper reads as is), to
+// syslog it is the message text (syslog adds its own header). The caller makes `line`
+// one line of printable text; this only writes it (same level filter as write()).
+void writeLine(Level level, std::string_view line) noexcept;
 
 template <typename... Args>
 void log(Level level, std::string_view queue_id, std::string_view module,

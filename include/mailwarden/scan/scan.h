@@ -67,6 +67,8 @@ class Scan {
   const message::Envelope& envelope() const noexcept { return envelope_; }
   const message::HeaderList& headers() const noexcept { return headers_; }
   const verdict::Findings& findings() const noexcept { return findings_; }
+  // The first Message-ID field's value, trimmed, at most kMaxMessageId bytes; "" if none.
+  const std::string& messageId() const noexcept { return message_id_; }
   const Snapshot& snapshot() const noexcept { return *snapshot_; }
   // Time spent so far (complete after finish()): for the metrics and the log line.
   const MessageTimings& timings() const noexcept { return timings_; }
@@ -93,6 +95,7 @@ class Scan {
   std::vector<bool> failed_;  // threw: no more events, no endOfMessage, no conclude
   std::map<std::string, int> occurrences_;  // lower-case field name -> fields seen
   std::uint64_t body_bytes_ = 0;
+  std::string message_id_;  // the first Message-ID field, for the log line
   // Wall time (scan/metrics.h): from construction; per stage, summed over its hooks.
   std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   MessageTimings timings_;

@@ -116,6 +116,7 @@ std::vector<std::string> differences(const Config& got, const Config& want) {
   cmp("log.level", static_cast<int>(got.log.level), static_cast<int>(want.log.level));
   cmp("log.target", static_cast<int>(got.log.sink), static_cast<int>(want.log.sink));
   cmp("log.facility", got.log.facility, want.log.facility);
+  cmp("log.format", static_cast<int>(got.log.format), static_cast<int>(want.log.format));
   cmp("dns.resolvers", got.dns.resolvers, want.dns.resolvers);
   cmp("dns.zone_files", got.dns.zone_files, want.dns.zone_files);
   cmp("dns.timeout_ms", got.dns.timeout_ms, want.dns.timeout_ms);
@@ -167,6 +168,8 @@ const std::vector<FileCase> kFileCases = {
     {"comments_only.yaml", {}},
     {"empty_sections.yaml", {}},
     {"full.yaml", {}},
+    {"bad_log_format.yaml",
+     {"bad_log_format.yaml:3: log.format: unknown value 'xml' (expected text or json)"}},
     {"unknown_key.yaml",
      {"unknown_key.yaml:3: milter: unknown key 'timout' (did you mean 'timeout'?)",
       "unknown_key.yaml:5: unknown key 'colour'",
@@ -359,7 +362,7 @@ TEST(ConfigFile, ValidFullFileFillsEveryField) {
   want.limits.max_mime_depth = 16;
   want.limits.max_mime_parts = 200;
   want.limits.max_decoded_bytes = 1048576;
-  want.log = {obs::Sink::Stderr, obs::Level::Debug, "local3"};
+  want.log = {obs::Sink::Stderr, obs::Level::Debug, "local3", obs::Format::Json};
   want.dns.resolvers = {"192.0.2.53", "2001:db8::53@5353"};
   want.dns.zone_files = {dataPath("zones/example.zone")};  // relative to the file's folder
   want.dns.timeout_ms = 2000;

@@ -21,3 +21,11 @@ tests_unit_scan_scan_fault_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_RULES_DIR='"$(abs_top_srcdir)/rules"'
 tests_unit_scan_scan_fault_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_scan_scan_fault_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
+
+# The per-message log line (scan/message_log.h, issue 19).
+check_PROGRAMS += tests/unit/scan/message_log_tests
+TESTS += tests/unit/scan/message_log_tests
+tests_unit_scan_message_log_tests_SOURCES = tests/unit/scan/message_log_test.cpp \
+	tests/support/lsan_opendkim.cpp
+tests_unit_scan_message_log_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
+tests_unit_scan_message_log_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
