@@ -59,6 +59,7 @@ log: {target: stderr, level: info}
 spf: {enabled: false}   # no DNS in this test
 dkim: {enabled: false}
 dmarc: {enabled: false}
+arc: {enabled: false}
 reputation: {iprev: {enabled: false}}
 rules: {directories: ["$top/rules"], cache_dir: ""}
 YAML

@@ -717,6 +717,9 @@ dkim:
   enabled: false
 dmarc:
   enabled: false
+# ARC has its own tests (arc_test.sh, arc_seal_test.sh): on, it writes arc=none.
+arc:
+  enabled: false
 reputation:
   iprev:
     enabled: false

@@ -61,6 +61,7 @@ write_config() {
     echo "spf: {enabled: false}  # protocol tests ask no DNS"
     echo "dkim: {enabled: false}"
     echo "dmarc: {enabled: false}"
+    echo "arc: {enabled: false}"
     echo "reputation: {iprev: {enabled: false}}"
     echo "rules: {directories: []}"
     local line

@@ -339,6 +339,8 @@ write_config() {
 		  enabled: false
 		dmarc:
 		  enabled: false
+		arc:
+		  enabled: false
 		reputation:
 		  iprev:
 		    enabled: false

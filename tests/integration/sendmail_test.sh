@@ -327,6 +327,8 @@ dkim:
   enabled: false
 dmarc:
   enabled: false
+arc:
+  enabled: false
 reputation:
   iprev:
     enabled: false
