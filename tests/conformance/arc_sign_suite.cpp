@@ -43,25 +43,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using mw::conformance::Counts;
+using mw::conformance::toCrlf;
+
 constexpr std::int64_t kSuiteTime = 1496275200;  // 2017-06-01T00:00:00Z
-
-struct Counts {
-  int passed = 0;
-  int failed = 0;
-  int skipped = 0;
-};
-
-std::string toCrlf(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    if (c == '\n') {
-      out += "\r\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 bool isWsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -316,35 +301,5 @@ bool runFile(const fs::path& file, Counts& counts) {
 }  // namespace
 
 int main() {
-  const fs::path dir = mw::conformance::suiteDir("valimail", "arc", MW_CONFORMANCE_DEFAULT_DIR);
-  const fs::path valimail = dir / "valimail" / "arc-draft-sign-tests.yml";
-  const fs::path variant = dir / "mail-dkim-variant" / "arc-draft-sign-tests.yml";
-  if (!fs::exists(valimail)) {
-    std::printf("SKIP: no ARC suite in %s (set MW_CONFORMANCE_DIR)\n", dir.c_str());
-    return 77;
-  }
-  const std::map<std::string, int> floor = mw::conformance::readFloor(MW_ARC_SIGN_FLOOR_FILE);
-  std::map<std::string, Counts> results;
-  std::printf("valimail:\n");
-  if (!runFile(valimail, results["valimail"])) {
-    return 1;
-  }
-  if (fs::exists(variant)) {
-    std::printf("mail-dkim-variant:\n");
-    if (!runFile(variant, results["mail-dkim-variant"])) {
-      return 1;
-    }
-  }
-  bool ok = true;
-  for (const auto& [corpus, c] : results) {
-    std::printf("%s: %d passed, %d failed, %d skipped (no message)\n", corpus.c_str(), c.passed,
-                c.failed, c.skipped);
-    const auto it = floor.find(corpus);
-    const int want = it == floor.end() ? 0 : it->second;
-    if (c.passed < want) {
-      std::printf("%s: %d passed is below the floor of %d\n", corpus.c_str(), c.passed, want);
-      ok = false;
-    }
-  }
-  return ok ? 0 : 1;
+  return mw::conformance::runArcCorpora(MW_CONFORMANCE_DEFAULT_DIR, "arc-draft-sign-tests.yml", MW_ARC_SIGN_FLOOR_FILE, "no message", runFile);
 }
