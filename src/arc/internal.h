@@ -48,8 +48,6 @@ std::string encodeBase64(std::string_view bytes);
 // §4.1.3): everything else, whitespace included, stays as it is.
 std::string withoutB(std::string_view value);
 
-// d= as a DNS name: lower-case, U-labels turned into A-labels; nullopt when not a name.
-std::optional<std::string> domainForDns(std::string_view d);
 
 // A public key from a key record.
 struct Key {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "arc/internal.h"
+#include "mailwarden/dns/idna.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/message/reader.h"
 
@@ -274,7 +275,7 @@ std::string publicKeyRecord(const SealKey& key) {
 Result<void> checkPublishedKey(const SealKey& key, std::string_view domain,
                                std::string_view selector, dns::Resolver& resolver,
                                const dns::Budget& budget) {
-  const std::optional<std::string> dom = detail::domainForDns(domain);
+  const std::optional<std::string> dom = dns::lookupDomain(domain);
   if (!dom || selector.empty()) {
     return fail(Errc::Invalid, "arc seal: bad domain or selector");
   }
@@ -313,7 +314,7 @@ Result<void> checkSealOptions(const SealOptions& o) {
   if (!o.key) {
     return fail(Errc::Invalid, "arc seal: no key");
   }
-  const std::optional<std::string> dom = detail::domainForDns(o.domain);
+  const std::optional<std::string> dom = dns::lookupDomain(o.domain);
   if (o.domain.empty() || !dom || !dns::isQueryableName(o.selector + "._domainkey." + *dom)) {
     return fail(Errc::Invalid, "arc seal: \"" + o.selector + "._domainkey." + o.domain +
                                    "\" is not a DNS name (domain, selector)");
@@ -435,7 +436,7 @@ Result<Sealed> Sealer::Impl::run(const Validation& chain, std::string_view paylo
   const int i = n + 1;
   const std::string inst = std::to_string(i);
   const std::string alg(toString(options.key->algorithm()));
-  const std::string dom = *detail::domainForDns(options.domain);  // checked above
+  const std::string dom = *dns::lookupDomain(options.domain);  // checked above
   const std::string t = std::to_string(options.timestamp.value_or(clock.now()));
 
   // ARC-Authentication-Results (RFC 8617 §4.1.1).

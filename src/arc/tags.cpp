@@ -213,17 +213,6 @@ std::string encodeBase64(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> domainForDns(std::string_view d) {
-  if (!dns::hasNonAscii(d)) {
-    return ascii::lower(d);
-  }
-  tl::expected<std::string, std::string> a = dns::toALabels(d);
-  if (!a) {
-    return std::nullopt;
-  }
-  return std::move(*a);
-}
-
 // RFC 6376 §3.6.1 key record; the key or why not.
 std::string parseKey(std::string_view txt, Key& key) {
   Tags t;

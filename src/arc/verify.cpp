@@ -32,7 +32,7 @@ std::string_view toString(ChainResult r) noexcept {
 namespace {
 
 using detail::decodeBase64;
-using detail::domainForDns;
+using dns::lookupDomain;
 using detail::isFws;
 using detail::Key;
 using detail::MdCtx;
@@ -130,7 +130,7 @@ std::optional<std::string> parseCommon(const Tags& t, Common& c) {
   if (s == nullptr || s->empty()) {
     return "no s=";
   }
-  const std::optional<std::string> dom = domainForDns(*d);
+  const std::optional<std::string> dom = lookupDomain(*d);
   if (!dom) {
     return "d= is not a domain name";
   }

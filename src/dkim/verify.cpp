@@ -114,18 +114,8 @@ std::string lowerCopy(const unsigned char* s) {
 }
 
 // RFC 8616 §5: in internationalized mail d= (and the domain of i=) may be U-labels; the
-// key is looked up, and the domain reported and aligned, in A-labels (dns/idna.h). An
-// ASCII name is only lower-cased, as before; nullopt for an invalid IDN.
-std::optional<std::string> domainForDns(std::string_view d) {
-  if (!dns::hasNonAscii(d)) {
-    return ascii::lower(d);
-  }
-  tl::expected<std::string, std::string> a = dns::toALabels(d);
-  if (!a) {
-    return std::nullopt;
-  }
-  return std::move(*a);
-}
+// key is looked up, and the domain reported and aligned, in A-labels (dns::lookupDomain).
+using dns::lookupDomain;
 
 std::string keyNameOf(std::string_view selector, std::string_view domain) {
   std::string name(selector);
@@ -246,7 +236,7 @@ DKIM_CBSTAT keyLookupImpl(DKIM* dkim, DKIM_SIGINFO* sig, unsigned char* buf, siz
     ctx->notes[sig] = {Status::PermError, "no selector or domain"};
     return DKIM_CBSTAT_NOTFOUND;
   }
-  const std::optional<std::string> d = domainForDns(reinterpret_cast<const char*>(dom));
+  const std::optional<std::string> d = lookupDomain(reinterpret_cast<const char*>(dom));
   if (!d) {
     ctx->notes[sig] = {Status::PermError, "d= is not a valid internationalized domain name"};
     return DKIM_CBSTAT_NOTFOUND;
@@ -583,7 +573,7 @@ void Verifier::Impl::collectLibrary() {
     DKIM_SIGINFO* sig = sigs[i];
     SignatureResult r;
     r.domain = lowerCopy(dkim_sig_getdomain(sig));
-    if (std::optional<std::string> d = domainForDns(r.domain)) {
+    if (std::optional<std::string> d = lookupDomain(r.domain)) {
       r.domain = std::move(*d);  // A-labels (RFC 8616 §5); an invalid IDN stays as given
     }
     const unsigned char* sel = dkim_sig_getselector(sig);
@@ -595,7 +585,7 @@ void Verifier::Impl::collectLibrary() {
       // stays (verdict/ escapes it).
       const std::size_t at = r.identity.rfind('@');
       if (at != std::string::npos) {
-        if (std::optional<std::string> d = domainForDns(std::string_view(r.identity).substr(at + 1));
+        if (std::optional<std::string> d = lookupDomain(std::string_view(r.identity).substr(at + 1));
             d && dns::hasNonAscii(std::string_view(r.identity).substr(at + 1))) {
           r.identity = r.identity.substr(0, at + 1) + *d;
         }
@@ -704,7 +694,7 @@ std::optional<std::string> signatureTag(std::string_view list, std::string_view 
 }
 
 std::optional<std::string> keyRecordName(std::string_view selector, std::string_view domain) {
-  const std::optional<std::string> d = domainForDns(domain);
+  const std::optional<std::string> d = lookupDomain(domain);
   if (!d) {
     return std::nullopt;
   }

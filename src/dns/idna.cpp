@@ -76,6 +76,17 @@ tl::expected<std::string, std::string> convertLabel(std::string_view label) {
 
 }  // namespace
 
+std::optional<std::string> lookupDomain(std::string_view domain) {
+  if (!hasNonAscii(domain)) {
+    return ascii::lower(domain);
+  }
+  tl::expected<std::string, std::string> a = toALabels(domain);
+  if (!a) {
+    return std::nullopt;
+  }
+  return std::move(*a);
+}
+
 bool hasNonAscii(std::string_view s) noexcept {
   for (const char c : s) {
     if (static_cast<unsigned char>(c) >= 0x80) {

@@ -72,13 +72,7 @@ verdict::Code code(arc::ChainResult r) noexcept {
 
 // A sealer d= as the trust lists hold domains: A-labels, lower case; nullopt when it is
 // not a domain at all (then nobody trusts it).
-std::optional<std::string> aLabels(std::string_view d) {
-  tl::expected<std::string, std::string> a = dns::toALabels(d);
-  if (!a) {
-    return std::nullopt;
-  }
-  return std::move(*a);
-}
+std::optional<std::string> aLabels(std::string_view d) { return dns::lookupDomain(d); }
 
 class ArcStage final : public Stage {
  public:

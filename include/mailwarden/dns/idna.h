@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,11 @@ namespace mw::dns {
 inline constexpr std::size_t kMaxIdnInput = 1024;  // a domain is at most 253 octets in A-labels
 
 tl::expected<std::string, std::string> toALabels(std::string_view domain);
+
+// A domain as DNS is asked and domains are compared (RFC 8616 §5: d= and the like may be
+// U-labels in internationalized mail): an ASCII name lower-cased, anything else converted
+// to A-labels; nullopt for an invalid IDN. Never throws except std::bad_alloc.
+std::optional<std::string> lookupDomain(std::string_view domain);
 
 // True when `s` has an octet outside ASCII (a U-label domain, or a local-part under RFC 6532).
 bool hasNonAscii(std::string_view s) noexcept;
