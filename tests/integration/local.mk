@@ -23,6 +23,7 @@ MW_INTEG_TESTS = \
 	tests/integration/fault_injection_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
+	tests/integration/bypass_test.sh \
 	tests/integration/netns_dns.sh \
 	tests/integration/messages.sh \
 	tests/integration/mw_capture.py \
