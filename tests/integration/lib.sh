@@ -482,13 +482,21 @@ _mw_pf_backdate() {
 }
 
 # mw_pf_sasl DIR USER PASSWORD: SMTP AUTH for a private Postfix with Cyrus SASL
-#   (sasl2-bin, libsasl2-modules): a sasldb2 under DIR/sasl holding USER's password
-#   (saslpasswd2 -f), DIR/sasl/smtpd.conf (auxprop/sasldb, PLAIN and LOGIN), readable
+#   (sasl2-bin, libsasl2-modules): a sasldb2 under DIR/etc/sasl holding USER's password
+#   (saslpasswd2 -f), DIR/etc/sasl/smtpd.conf (auxprop/sasldb, PLAIN and LOGIN), readable
 #   by smtpd only. Prints the main.cf settings, one NAME=VALUE a line, to hand to
 #   mw_pf_start (readarray -t S < <(mw_pf_sasl ...); mw_pf_start ... "" "${S[@]}").
-#   The instance's smtpd is not chrooted (_mw_pf_master_cf), so it reads DIR/sasl.
+#   Why DIR/etc/sasl: Debian's Postfix ignores cyrus_sasl_config_path. Its patched
+#   xsasl callback hands libsasl2 "$config_directory/sasl:/usr/lib/sasl" as the config
+#   path (README.Debian: "SASL configuration goes in /etc/postfix/sasl"; the string is
+#   in /usr/lib/postfix/sbin/smtpd), so a smtpd.conf anywhere else is never read and
+#   libsasl2 falls back to /etc/sasldb2 and every mechanism. config_directory of the
+#   private instance is DIR/etc, so DIR/etc/sasl is read by Debian's smtpd and, through
+#   cyrus_sasl_config_path, by an upstream build too. smtpd reads smtpd.conf as root
+#   (before dropping privileges) and opens sasldb2 as mail_owner at AUTH time.
+#   The instance's smtpd is not chrooted (_mw_pf_master_cf), so the paths are real.
 mw_pf_sasl() {
-	local dir=$1 user=$2 password=$3 sasl=$1/sasl
+	local dir=$1 user=$2 password=$3 sasl=$1/etc/sasl
 	_mw_check_path "$dir" || return 1
 	command -v saslpasswd2 >/dev/null || {
 		mw_log "mw_pf_sasl: saslpasswd2 not installed (sasl2-bin)"
