@@ -27,6 +27,8 @@ packages=(
   libpcre2-dev
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
+  # SMTP AUTH in the bypass test (issue 19): Cyrus SASL with a sasldb2 (saslpasswd2)
+  sasl2-bin libsasl2-modules
   # ARC (issue 18): dkimpy builds the mailing-list chains the tests verify and checks
   # the seals we add (arc_sign, arc_verify); python3-nacl gives it Ed25519, and
   # arc_sign needs python3-authres (only a Recommends of python3-dkim)

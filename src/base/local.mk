@@ -3,4 +3,5 @@ libmw_base_a_SOURCES = \
 	src/base/result.cpp \
 	src/base/ascii.cpp \
 	src/base/clock.cpp \
-	src/base/task_pool.cpp
+	src/base/task_pool.cpp \
+	src/base/network.cpp

@@ -31,8 +31,8 @@ constexpr const char* kUsage =
     "usage:\n"
     "  mailwarden run [-c FILE]                 the milter, in the foreground\n"
     "  mailwarden check [-c FILE] [--dns-zone FILE]... [--client-ip IP] [--client-name NAME]\n"
-    "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--now UNIX_TIME]\n"
-    "                   [--json] [--log] MESSAGE.eml\n"
+    "                   [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]... [--auth-user NAME]\n"
+    "                   [--now UNIX_TIME] [--json] [--log] MESSAGE.eml\n"
     "                                           one message through the same pipeline;\n"
     "                                           --log: its log line on stderr\n"
     "  mailwarden configtest [-c FILE] [--dns-zone FILE]...\n"
@@ -80,6 +80,7 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
   nlohmann::ordered_json dkim = nlohmann::ordered_json::array();
   nlohmann::ordered_json dmarc = nullptr;
   nlohmann::ordered_json iprev = nullptr;
+  nlohmann::ordered_json auth = nullptr;
   auto prop = [](const verdict::AuthResult& r, std::string_view name) -> nlohmann::ordered_json {
     for (const auto& [k, value] : r.properties) {
       if (k == name) {
@@ -118,6 +119,8 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
                {"override", override}};
     } else if (r.method == verdict::Method::Iprev) {
       iprev = {{"result", result}, {"name", prop(r, "policy.iprev")}};
+    } else if (r.method == verdict::Method::Auth) {
+      auth = {{"result", result}, {"user", prop(r, "smtp.auth")}};
     }
   }
   j["spf"] = spf;
@@ -127,6 +130,24 @@ nlohmann::ordered_json toJson(const verdict::Verdict& v) {
   // that answered or failed ("lookup" is what was looked up, "key" which of the
   // message's keys it was).
   j["iprev"] = iprev;
+  // Issue 19: SMTP AUTH (--auth-user; null when not authenticated or bypass.authenticated
+  // is check) and the bypass of our own users (null for a stranger): why, how (skip: the
+  // checks did not run; score: they ran, nothing enforced), which checks, and the
+  // trusted network that matched.
+  j["auth"] = auth;
+  nlohmann::ordered_json bypass = nullptr;
+  if (v.bypass) {
+    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+    for (const verdict::BypassCheck c : v.bypass->checks) {
+      checks.push_back(std::string(verdict::toString(c)));
+    }
+    bypass = {{"reason", std::string(verdict::toString(v.bypass->reason))},
+              {"mode", std::string(verdict::toString(v.bypass->mode))},
+              {"checks", checks},
+              {"network", v.bypass->network.empty() ? nlohmann::ordered_json(nullptr)
+                                                    : nlohmann::ordered_json(v.bypass->network)}};
+  }
+  j["bypass"] = bypass;
   // Issue 18: the ARC chain (null when ARC verification is off). oldest_pass is the
   // oldest instance whose AMS validates (1 when all do; A-R's header.oldest-pass writes
   // RFC 8617's 0 for that and is then left out), null unless the chain passes; sealers
@@ -256,6 +277,7 @@ int runCheck(const std::vector<std::string>& args) {
   std::string helo;
   std::optional<std::string> mail_from;
   std::vector<std::string> rcpts;
+  std::string auth_user;
   std::optional<std::int64_t> now;
   bool json = false;
   bool log_line = false;
@@ -304,6 +326,10 @@ int runCheck(const std::vector<std::string>& args) {
     } else if (a == "--rcpt") {
       if (!(v = value("--rcpt"))) return 1;
       rcpts.push_back(*v);
+    } else if (a == "--auth-user") {
+      // As if the MTA reported {auth_authen}: the client authenticated as NAME.
+      if (!(v = value("--auth-user"))) return 1;
+      auth_user = *v;
     } else if (a == "--now") {
       if (!(v = value("--now"))) return 1;
       std::int64_t t = 0;
@@ -364,6 +390,7 @@ int runCheck(const std::vector<std::string>& args) {
   scan.connect(client_ip, client_name);
   scan.helo(helo);
   scan.queueId("CHECK");
+  scan.authenticated(auth_user);
   scan.mailFrom(mail_from.value_or(""));
   for (const std::string& r : rcpts) {
     scan.rcpt(r);

@@ -174,6 +174,7 @@ class Loader {
   void answerClass(const Field& f, reputation::AnswerClass& out);
   void crossChecks();
   void metrics(const Field& f);
+  void bypass(const Field& f);
 
   Config& config_;
   std::string file_;
@@ -545,6 +546,7 @@ void Loader::document(const YAML::Node& root) {
        });
      }},
     {"metrics", [&](const Field& f) { metrics(f); }},
+    {"bypass", [&](const Field& f) { bypass(f); }},
   });
   crossChecks();
 }
@@ -1157,6 +1159,88 @@ void Loader::metrics(const Field& f) {
          return;
        }
        m = MetricsOptions{*text, address, port};
+     }},
+  });
+}
+
+void Loader::bypass(const Field& f) {
+  BypassOptions& o = config_.bypass;
+  mapping(f, {
+    {"trusted_networks",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       BypassOptions parsed;
+       bool ok = true;
+       for (const Field& e : *elements) {
+         std::optional<std::string> v = string(e);
+         if (!v) {
+           ok = false;
+           continue;
+         }
+         // checkNetwork's sentence for a bad entry; net::parseNetwork is what matches.
+         if (Problem p = detail::checkNetwork(*v)) {
+           error(e, *p);
+           ok = false;
+           continue;
+         }
+         std::optional<net::Network> n = net::parseNetwork(*v);
+         if (!n) {
+           error(e, "'" + shown(*v) + "' is not ADDRESS or ADDRESS/PREFIX");
+           ok = false;
+           continue;
+         }
+         parsed.trusted_networks.push_back(*v);
+         parsed.networks.push_back(*n);
+       }
+       if (ok) {
+         o.trusted_networks = std::move(parsed.trusted_networks);
+         o.networks = std::move(parsed.networks);
+       }
+     }},
+    {"authenticated",
+     [&](const Field& g) {
+       if (auto v = word(g, {"skip", "score", "check"})) {
+         o.authenticated = *v == "skip"    ? AuthenticatedMode::Skip
+                           : *v == "score" ? AuthenticatedMode::Score
+                                           : AuthenticatedMode::Check;
+       }
+     }},
+    {"skip",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         return;
+       }
+       bool seen[4] = {false, false, false, false};
+       bool ok = true;
+       for (const Field& e : *elements) {
+         std::optional<std::string> v = word(e, {"spf", "iprev", "lists", "dmarc"});
+         if (!v) {
+           ok = false;
+           continue;
+         }
+         const verdict::BypassCheck c = *v == "spf"     ? verdict::BypassCheck::Spf
+                                        : *v == "iprev" ? verdict::BypassCheck::Iprev
+                                        : *v == "lists" ? verdict::BypassCheck::Lists
+                                                        : verdict::BypassCheck::Dmarc;
+         bool& was = seen[static_cast<std::size_t>(c)];
+         if (was) {
+           error(e, "'" + *v + "' is listed twice");
+           ok = false;
+         }
+         was = true;
+       }
+       if (ok) {
+         o.skip.clear();
+         for (std::size_t i = 0; i < 4; ++i) {
+           if (seen[i]) {
+             o.skip.push_back(static_cast<verdict::BypassCheck>(i));
+           }
+         }
+       }
      }},
   });
 }

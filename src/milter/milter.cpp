@@ -123,6 +123,12 @@ class Connection {
     scan_->connect(ip_, name_);
     scan_->helo(helo_);
     refreshQueueId(ctx);
+    // SMTP AUTH succeeded when the MTA sets {auth_authen} (Postfix: milter_mail_macros;
+    // Sendmail sends it at MAIL FROM by default, confMILTER_MACROS_ENVFROM). Before
+    // mailFrom: the bypass is decided as the stages start.
+    if (const char* user = smfi_getsymval(ctx, cstr("{auth_authen}")); user != nullptr) {
+      scan_->authenticated(user);
+    }
     scan_->mailFrom(from);
   }
 

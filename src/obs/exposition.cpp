@@ -147,6 +147,14 @@ std::string renderPrometheus() {
     }
   }
 
+  e.family("mailwarden_bypassed_total", "counter",
+           "Messages from our own users (trusted network, SMTP AUTH) that skipped or did not "
+           "enforce the checks that judge strangers, by reason.");
+  for (std::size_t i = 0; i < kBypassReasonNames.size(); ++i) {
+    e.sample("mailwarden_bypassed_total", {{"reason", kBypassReasonNames[i]}},
+             num(c.bypassed[i].get()));
+  }
+
   e.family("mailwarden_list_hits_total", "counter",
            "DNS list lookups that found the key listed, by list zone.");
   c.list_hits.forEach([&](std::string_view zone, const Counter& n) {

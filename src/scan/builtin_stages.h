@@ -95,7 +95,10 @@ StagePtr makeDkimStage(const Snapshot& snapshot, dns::Session& dns);
 // the DKIM stage (a d= list counts only verified signatures), before the rules (they
 // read its symbols and the confirmed client name).
 // Subscribes itself to `mime`'s text extraction when a list asks for URL hosts.
-StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime);
+// `iprev` / `lists`: which of the two run (a bypass may skip either; Snapshot::makeStages
+// passes the configured ones minus those).
+StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime,
+                             bool iprev, bool lists);
 
 // ARC (RFC 8617) chain validation, fed as the message streams in (arc_stage.cpp): its
 // keys are started at end of headers; Findings::arc and an arc AuthResult at end of

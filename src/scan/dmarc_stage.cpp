@@ -15,7 +15,7 @@
 #include "builtin_stages.h"
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/dmarc/dmarc.h"
-#include "mailwarden/dmarc/network.h"
+#include "mailwarden/base/network.h"
 #include "mailwarden/obs/log.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/scan/symbols.h"
@@ -73,7 +73,7 @@ class DmarcStage final : public Stage {
   DmarcStage(const Snapshot& snapshot, dns::Session& dns)
       : dns_(dns), options_(snapshot.config().dmarc) {
     for (const std::string& n : options_.exception_networks) {
-      if (std::optional<dmarc::Network> net = dmarc::parseNetwork(n)) {
+      if (std::optional<net::Network> net = net::parseNetwork(n)) {
         networks_.push_back(*net);  // config/ validated every entry
       }
     }
@@ -208,7 +208,7 @@ class DmarcStage final : public Stage {
   // ".example.org" for it and its subdomains). Returns what matched, for the reason.
   std::optional<std::string> excepted(std::optional<std::string> domain) const {
     for (std::size_t i = 0; i < networks_.size(); ++i) {
-      if (!client_ip_.empty() && dmarc::contains(networks_[i], client_ip_)) {
+      if (!client_ip_.empty() && net::contains(networks_[i], client_ip_)) {
         return "network " + options_.exception_networks[i];
       }
     }
@@ -261,6 +261,16 @@ class DmarcStage final : public Stage {
       case dmarc::Policy::Reject:
         findings.contributions.push_back({"DMARC_REJECT", options_.reject_score});
         break;
+    }
+    if (findings.bypass && findings.bypass->unenforced(verdict::BypassCheck::Dmarc)) {
+      // bypass `score` (config.h): the result and its score stand, our own user's
+      // message is not refused for it. RFC 9990's local_policy override.
+      const std::string why = findings.bypass->reason == verdict::Bypass::Reason::Authenticated
+                                  ? "authenticated client"
+                                  : "trusted network";
+      a.reason += "; not enforced: " + why;
+      a.policy_override = verdict::PolicyOverride{verdict::PolicyOverride::Type::LocalPolicy, why};
+      return;
     }
     if (options_.mode == config::DmarcMode::Monitor) {
       a.reason += "; not enforced: monitor mode";
@@ -426,7 +436,7 @@ class DmarcStage final : public Stage {
   dns::Session& dns_;
   config::DmarcOptions options_;
   std::size_t prefetched_ = 0;  // author domains whose walk was started
-  std::vector<dmarc::Network> networks_;
+  std::vector<net::Network> networks_;
   std::vector<std::string> from_;
   std::string client_ip_;
   std::string queue_id_;

@@ -57,6 +57,12 @@ void recordMessage(const verdict::Verdict& v, const verdict::Findings& findings,
   if (findings.defects.any()) {
     c.mime_defects.add();
   }
+  if (v.bypass) {
+    const auto r = static_cast<std::size_t>(v.bypass->reason);
+    if (r < c.bypassed.size()) {
+      c.bypassed[r].add();
+    }
+  }
   bool limited = false;
   for (std::size_t i = 0; i < std::size(kLimitDefects); ++i) {
     if (findings.defects.has(kLimitDefects[i])) {

@@ -69,11 +69,12 @@ std::string_view domainOf(std::string_view address) {
 
 class ReputationStage final : public Stage, public message::TextListener {
  public:
-  ReputationStage(const Snapshot& snapshot, dns::Session& dns)
+  ReputationStage(const Snapshot& snapshot, dns::Session& dns, bool iprev, bool lists)
       : iprev_options_(snapshot.config().iprev),
         max_signatures_(snapshot.config().dkim.max_signatures),
-        dns_(dns) {
-    if (snapshot.lists()) {
+        dns_(dns),
+        iprev_enabled_(iprev && snapshot.config().iprev.enabled) {
+    if (lists && snapshot.lists()) {
       lists_.emplace(snapshot.lists()->start(dns, dns.budget()));
       url_hosts_ = wantsKey(*snapshot.lists(), reputation::Key::Url);
     }
@@ -92,7 +93,7 @@ class ReputationStage final : public Stage, public message::TextListener {
       return Flow::Continue;
     }
     client_ = true;
-    if (iprev_options_.enabled) {
+    if (iprev_enabled_) {
       iprev_.emplace(reputation::Iprev::start(dns_, dns_.budget(), env.client_ip));
     }
     if (lists_) {
@@ -226,7 +227,10 @@ class ReputationStage final : public Stage, public message::TextListener {
         for (const reputation::Listing& l : hit.classes) {
           publish(findings, {l.symbol});
           findings.contributions.push_back({l.symbol, l.score});
-          if (l.action) {
+          // bypass `score`: listed and scored, but a list's action is not ours to apply
+          // to our own users.
+          if (l.action && !(findings.bypass &&
+                            findings.bypass->unenforced(verdict::BypassCheck::Lists))) {
             const verdict::Action forced = action(*l.action);
             if (forced > findings.forced) {
               findings.forced = forced;
@@ -266,6 +270,7 @@ class ReputationStage final : public Stage, public message::TextListener {
   const config::IprevOptions& iprev_options_;
   int max_signatures_;
   dns::Session& dns_;
+  bool iprev_enabled_;
   std::optional<reputation::Iprev> iprev_;
   std::optional<reputation::Lists::Message> lists_;
   bool url_hosts_ = false;
@@ -276,8 +281,9 @@ class ReputationStage final : public Stage, public message::TextListener {
 
 }  // namespace
 
-StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime) {
-  auto stage = std::make_unique<ReputationStage>(snapshot, dns);
+StagePtr makeReputationStage(const Snapshot& snapshot, dns::Session& dns, MimeStage& mime,
+                             bool iprev, bool lists) {
+  auto stage = std::make_unique<ReputationStage>(snapshot, dns, iprev, lists);
   if (stage->wantsUrls()) {
     mime.subscribeText(*stage, false, true);  // the MIME stage's one text extraction
   }

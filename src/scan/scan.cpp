@@ -13,11 +13,47 @@ namespace mw::scan {
 Scan::Scan(SnapshotConstSharedPtr snapshot, std::shared_ptr<const ClientLookups> client)
     : snapshot_(std::move(snapshot)), client_(std::move(client)), headers_(snapshot_->limits()) {}
 
+std::optional<verdict::Bypass> bypassFor(const Snapshot& snapshot, std::string_view client_ip,
+                                         std::string_view authenticated_user) {
+  const config::Config& cfg = snapshot.config();
+  const config::BypassOptions& o = cfg.bypass;
+  verdict::Bypass b;
+  if (const std::optional<std::size_t> i = net::firstContaining(o.networks, client_ip)) {
+    b.reason = verdict::Bypass::Reason::TrustedNetwork;
+    b.mode = verdict::Bypass::Mode::Skip;
+    b.network = o.trusted_networks[*i];
+  } else if (!authenticated_user.empty() && o.authenticated != config::AuthenticatedMode::Check) {
+    b.reason = verdict::Bypass::Reason::Authenticated;
+    b.mode = o.authenticated == config::AuthenticatedMode::Score ? verdict::Bypass::Mode::Score
+                                                                  : verdict::Bypass::Mode::Skip;
+  } else {
+    return std::nullopt;
+  }
+  for (const verdict::BypassCheck c : o.skip) {
+    bool runs = false;
+    switch (c) {
+      case verdict::BypassCheck::Spf: runs = cfg.spf.enabled; break;
+      case verdict::BypassCheck::Iprev: runs = cfg.iprev.enabled; break;
+      case verdict::BypassCheck::Lists: runs = snapshot.lists() != nullptr; break;
+      case verdict::BypassCheck::Dmarc: runs = cfg.dmarc.enabled; break;
+    }
+    if (runs) {
+      b.checks.push_back(c);
+    }
+  }
+  return b;
+}
+
 std::shared_ptr<const ClientLookups> startClientLookups(SnapshotConstSharedPtr snapshot,
                                                         std::string_view client_ip) {
   const config::Config& cfg = snapshot->config();
-  const bool iprev = cfg.iprev.enabled;
-  const bool lists = snapshot->lists() != nullptr;
+  // A trusted network is known at connect: what it skips is never asked. (SMTP AUTH is
+  // known only at MAIL FROM; an authenticated client's connect lookups are made, and
+  // left unused when its bypass skips them.)
+  const std::optional<verdict::Bypass> trusted = bypassFor(*snapshot, client_ip, "");
+  const bool iprev = cfg.iprev.enabled && !(trusted && trusted->skips(verdict::BypassCheck::Iprev));
+  const bool lists = snapshot->lists() != nullptr &&
+                     !(trusted && trusted->skips(verdict::BypassCheck::Lists));
   const std::string ptr = reputation::reverseName(client_ip);
   if (ptr.empty() || (!iprev && !lists)) {
     return nullptr;
@@ -45,6 +81,10 @@ void Scan::helo(std::string_view name) { envelope_.helo = std::string(ascii::tri
 
 void Scan::queueId(std::string_view id) { envelope_.queue_id = std::string(id); }
 
+void Scan::authenticated(std::string_view user) {
+  envelope_.authenticated_user = message::sanitizeAuthUser(user);
+}
+
 void Scan::startStages() {
   if (started_) {
     return;
@@ -54,10 +94,26 @@ void Scan::startStages() {
   dns_ = std::make_unique<dns::Session>(
       snapshot_->resolverPtr(),
       dns::Budget(std::chrono::milliseconds(snapshot_->config().dns.budget_ms)));
-  if (client_ && client_->snapshot == snapshot_) {
+  // Our own users (bypass:): decided before any stage exists, so a skipped check never
+  // starts a lookup. Connect-time lookups are adopted only when they are still wanted.
+  findings_.bypass = bypassFor(*snapshot_, envelope_.client_ip, envelope_.authenticated_user);
+  const bool skips_client_checks =
+      findings_.bypass && findings_.bypass->skips(verdict::BypassCheck::Iprev) &&
+      findings_.bypass->skips(verdict::BypassCheck::Lists);
+  if (client_ && client_->snapshot == snapshot_ && !skips_client_checks) {
     dns_->adopt(*client_->dns);  // the lookups started at connect
   }
-  stages_ = snapshot_->makeStages(*dns_);
+  if (!envelope_.authenticated_user.empty() && snapshot_->config().bypass.authenticated !=
+                                                   config::AuthenticatedMode::Check) {
+    // RFC 8601 §2.7.4: SMTP AUTH succeeded; smtp.auth is the identity it confirmed.
+    // First in the A-R: it is why the rest of the field reads as it does.
+    verdict::AuthResult a;
+    a.method = verdict::Method::Auth;
+    a.result = verdict::Code::Pass;
+    a.properties.emplace_back("smtp.auth", envelope_.authenticated_user);
+    findings_.auth.push_back(std::move(a));
+  }
+  stages_ = snapshot_->makeStages(*dns_, findings_.bypass);
   timings_.stages.clear();
   for (const StagePtr& st : stages_) {
     timings_.stages.push_back({st->name(), {}});
@@ -246,7 +302,8 @@ verdict::Verdict Scan::finish() {
               .message_id = message_id_,
               .headers = headers_.fields().size(),
               .body_bytes = body_bytes_,
-              .took = timings_.total},
+              .took = timings_.total,
+              .bypass = v.bypass ? verdict::toString(v.bypass->reason) : std::string_view()},
              snapshot_->config().log.format);
   return v;
 }

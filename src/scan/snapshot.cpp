@@ -155,7 +155,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   return std::shared_ptr<const Snapshot>(snapshot);
 }
 
-std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
+std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns,
+                                           const std::optional<verdict::Bypass>& bypass) const {
+  auto skips = [&](verdict::BypassCheck c) { return bypass && bypass->skips(c); };
   // The order is a fact of the protocols, not a plugin graph: the guard and MIME stages
   // first; SPF and DKIM; reputation after DKIM (a d= list counts verified signatures
   // only) and before the rules (composites read its symbols, envelope:client_name its
@@ -168,14 +170,16 @@ std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
   auto mime = std::make_unique<MimeStage>(config_.limits);
   MimeStage& parser = *mime;  // owned by `stages` from here, as its subscribers will be
   stages.push_back(std::move(mime));
-  if (config_.spf.enabled) {
+  if (config_.spf.enabled && !skips(verdict::BypassCheck::Spf)) {
     stages.push_back(makeSpfStage(*this, dns));
   }
   if (dkim_) {
     stages.push_back(makeDkimStage(*this, dns));
   }
-  if (lists_ || config_.iprev.enabled) {
-    stages.push_back(makeReputationStage(*this, dns, parser));
+  const bool iprev = config_.iprev.enabled && !skips(verdict::BypassCheck::Iprev);
+  const bool lists = lists_ && !skips(verdict::BypassCheck::Lists);
+  if (iprev || lists) {
+    stages.push_back(makeReputationStage(*this, dns, parser, iprev, lists));
   }
   if (config_.arc.enabled) {
     stages.push_back(makeArcStage(*this, dns));
@@ -189,7 +193,7 @@ std::vector<StagePtr> Snapshot::makeStages(dns::Session& dns) const {
     parser.subscribeText(matcher.textListener(), matcher.wantsText(), matcher.wantsUrls());
     stages.push_back(std::move(rules));
   }
-  if (config_.dmarc.enabled) {
+  if (config_.dmarc.enabled && !skips(verdict::BypassCheck::Dmarc)) {
     stages.push_back(makeDmarcStage(*this, dns));  // last: reads the SPF/DKIM results
   }
   return stages;

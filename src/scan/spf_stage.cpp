@@ -127,7 +127,9 @@ class SpfStage final : public Stage {
     switch (r.result) {
       case spf::Result::Fail:
         findings.contributions.push_back({"SPF_FAIL", options_.fail_score});
-        if (options_.reject_on_fail) {
+        // bypass `score`: the failure counts, the reject is not applied to our own users.
+        if (options_.reject_on_fail &&
+            !(findings.bypass && findings.bypass->unenforced(verdict::BypassCheck::Spf))) {
           findings.forced = verdict::mostSevere(findings.forced, verdict::Action::Reject);
           std::string text = "SPF check failed for " + r.domain;
           if (!r.explanation.empty()) {

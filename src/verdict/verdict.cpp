@@ -408,12 +408,14 @@ std::string_view toString(Method m) noexcept {
     case Method::Dmarc: return "dmarc";
     case Method::Iprev: return "iprev";
     case Method::Arc: return "arc";
+    case Method::Auth: return "auth";
   }
   MW_UNREACHABLE("Method out of range");
 }
 
 std::optional<Method> parseMethod(std::string_view text) noexcept {
-  for (const Method m : {Method::Spf, Method::Dkim, Method::Dmarc, Method::Iprev, Method::Arc}) {
+  for (const Method m :
+       {Method::Spf, Method::Dkim, Method::Dmarc, Method::Iprev, Method::Arc, Method::Auth}) {
     if (ascii::iequals(text, toString(m))) {
       return m;
     }
@@ -471,9 +473,59 @@ std::string formatScore(double score) {
   return buf;
 }
 
+std::string_view toString(BypassCheck c) noexcept {
+  switch (c) {
+    case BypassCheck::Spf: return "spf";
+    case BypassCheck::Iprev: return "iprev";
+    case BypassCheck::Lists: return "lists";
+    case BypassCheck::Dmarc: return "dmarc";
+  }
+  MW_UNREACHABLE("BypassCheck out of range");
+}
+
+std::string_view toString(Bypass::Reason r) noexcept {
+  switch (r) {
+    case Bypass::Reason::TrustedNetwork: return "trusted_network";
+    case Bypass::Reason::Authenticated: return "authenticated";
+  }
+  MW_UNREACHABLE("Bypass::Reason out of range");
+}
+
+std::string_view toString(Bypass::Mode m) noexcept {
+  switch (m) {
+    case Bypass::Mode::Skip: return "skip";
+    case Bypass::Mode::Score: return "score";
+  }
+  MW_UNREACHABLE("Bypass::Mode out of range");
+}
+
+bool Bypass::covers(BypassCheck c) const noexcept {
+  return std::find(checks.begin(), checks.end(), c) != checks.end();
+}
+
+std::string bypassComment(const Bypass& b) {
+  const std::string_view why = b.reason == Bypass::Reason::TrustedNetwork
+                                   ? "trusted network"
+                                   : "authenticated client";
+  if (b.checks.empty()) {
+    return std::string(why);
+  }
+  std::string out = b.mode == Bypass::Mode::Skip ? "not checked: " : "not enforced: ";
+  for (std::size_t i = 0; i < b.checks.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + std::string(toString(b.checks[i]));
+  }
+  out += "; ";
+  out += why;
+  return out;
+}
+
 std::string renderAuthenticationResults(std::string_view authserv_id,
-                                        const std::vector<AuthResult>& results) {
+                                        const std::vector<AuthResult>& results,
+                                        std::string_view comment) {
   std::string out(authserv_id);
+  if (!comment.empty()) {
+    out += " (" + commentText(comment) + ")";
+  }
   if (results.empty()) {
     return out + "; none";  // RFC 8601 §2.2 no-result
   }
@@ -565,6 +617,7 @@ Verdict decide(const Policy& policy, const Findings& findings) {
   }
   v.lists = findings.lists;
   v.arc = findings.arc;
+  v.bypass = findings.bypass;
 
   // Contributions sorted by rule id, so headers are stable byte for byte.
   std::map<std::string, double> by_rule;
@@ -632,7 +685,9 @@ Verdict decide(const Policy& policy, const Findings& findings) {
   auto prepend = [&v](std::string name, std::string value) {
     v.edits.push_back(HeaderEdit{HeaderEdit::Kind::Prepend, std::move(name), 0, std::move(value)});
   };
-  prepend("Authentication-Results", renderAuthenticationResults(policy.authserv_id, v.auth));
+  prepend("Authentication-Results",
+          renderAuthenticationResults(policy.authserv_id, v.auth,
+                                      v.bypass ? bypassComment(*v.bypass) : std::string()));
   if (policy.headers.verdict) {
     std::string value(toString(action));
     if (v.failed) {

@@ -481,6 +481,40 @@ _mw_pf_backdate() {
 	touch -d "@$(($(date +%s) - 10))" "$1/main.cf" "$1/master.cf"
 }
 
+# mw_pf_sasl DIR USER PASSWORD: SMTP AUTH for a private Postfix with Cyrus SASL
+#   (sasl2-bin, libsasl2-modules): a sasldb2 under DIR/etc/sasl holding USER's password
+#   (saslpasswd2 -f), DIR/etc/sasl/smtpd.conf (auxprop/sasldb, PLAIN and LOGIN), readable
+#   by smtpd only. Prints the main.cf settings, one NAME=VALUE a line, to hand to
+#   mw_pf_start (readarray -t S < <(mw_pf_sasl ...); mw_pf_start ... "" "${S[@]}").
+#   Why DIR/etc/sasl: Debian's Postfix ignores cyrus_sasl_config_path. Its patched
+#   xsasl callback hands libsasl2 "$config_directory/sasl:/usr/lib/sasl" as the config
+#   path (README.Debian: "SASL configuration goes in /etc/postfix/sasl"; the string is
+#   in /usr/lib/postfix/sbin/smtpd), so a smtpd.conf anywhere else is never read and
+#   libsasl2 falls back to /etc/sasldb2 and every mechanism. config_directory of the
+#   private instance is DIR/etc, so DIR/etc/sasl is read by Debian's smtpd and, through
+#   cyrus_sasl_config_path, by an upstream build too. smtpd reads smtpd.conf as root
+#   (before dropping privileges) and opens sasldb2 as mail_owner at AUTH time.
+#   The instance's smtpd is not chrooted (_mw_pf_master_cf), so the paths are real.
+mw_pf_sasl() {
+	local dir=$1 user=$2 password=$3 sasl=$1/etc/sasl
+	_mw_check_path "$dir" || return 1
+	command -v saslpasswd2 >/dev/null || {
+		mw_log "mw_pf_sasl: saslpasswd2 not installed (sasl2-bin)"
+		return 1
+	}
+	mkdir -p "$sasl"
+	rm -f "$sasl/sasldb2"
+	printf '%s' "$password" | saslpasswd2 -p -c -f "$sasl/sasldb2" -u mx.test.example "$user" || return 1
+	printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: $sasl/sasldb2" \
+		"mech_list: PLAIN LOGIN" >"$sasl/smtpd.conf"
+	chown -R postfix:postfix "$sasl"
+	chmod 0700 "$sasl"
+	chmod 0600 "$sasl/sasldb2" "$sasl/smtpd.conf"
+	printf '%s\n' smtpd_sasl_auth_enable=yes smtpd_sasl_type=cyrus smtpd_sasl_path=smtpd \
+		"cyrus_sasl_config_path=$sasl" smtpd_sasl_local_domain=mx.test.example \
+		smtpd_sasl_security_options=noanonymous
+}
+
 # mw_pf_start DIR SMTP_PORT SINK_PORT [MILTER_SOCKET] [NAME=VALUE...]
 #   Creates and starts a private Postfix under DIR:
 #     DIR/etc/{main.cf,master.cf}  generated (never copied from /etc/postfix)

@@ -20,7 +20,8 @@ MW_INTEG_TESTS = \
 	tests/integration/dns_overlap_test.sh \
 	tests/integration/deb_package_test.sh \
 	tests/integration/install_test.sh \
-	tests/integration/fault_injection_test.sh
+	tests/integration/fault_injection_test.sh \
+	tests/integration/bypass_test.sh
 EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/lib.sh \
 	tests/integration/netns_dns.sh \

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mailwarden/base/network.h"
 #include "mailwarden/base/result.h"
 #include "mailwarden/message/limits.h"
 #include "mailwarden/obs/log.h"
@@ -200,6 +201,31 @@ struct MetricsOptions {
   int port = 0;  // 0 when off
 };
 
+// bypass: our own users are not judged like strangers (issue 19, point 3). A client in
+// `trusted_networks` (our own hosts relaying through the MX) and, as `authenticated`
+// says, a client that authenticated with SMTP AUTH (the MTA's {auth_authen} macro, on
+// the submission port) are spared the checks in `skip` (verdict::Bypass: what Skip and
+// Score mean exactly). `authenticated`:
+//   skip   (default) the checks in `skip` do not run: a roaming user's mail from our own
+//          domain through a hotel's network is neither SPF-failed nor DMARC-rejected,
+//          and no DNS is spent on it. DKIM, ARC and the rules still run.
+//   score  every check runs and is reported and scored; the checks in `skip` force no
+//          action (DMARC enforcement, spf.reject_on_fail, a list's `action:`).
+//   check  no bypass: authenticated clients are judged like anyone.
+// A trusted network is always `skip`. Empty trusted_networks and authenticated: check
+// is the behaviour before issue 19.
+enum class AuthenticatedMode { Skip, Score, Check };
+
+struct BypassOptions {
+  std::vector<std::string> trusted_networks = {};  // as written ("192.0.2.0/24")
+  std::vector<net::Network> networks = {};         // the same, parsed, in the same order
+  AuthenticatedMode authenticated = AuthenticatedMode::Skip;
+  // What a bypass spares; each at most once, in enum order.
+  std::vector<verdict::BypassCheck> skip = {verdict::BypassCheck::Spf, verdict::BypassCheck::Iprev,
+                                            verdict::BypassCheck::Lists,
+                                            verdict::BypassCheck::Dmarc};
+};
+
 struct Config {
   std::string path;  // the file it came from ("" when built from defaults)
   MilterOptions milter;
@@ -220,6 +246,7 @@ struct Config {
   // rules does not recompile; empty = no cache. Not writable: warned, not an error.
   std::string rules_cache_dir = "/var/cache/mailwarden";
   MetricsOptions metrics;
+  BypassOptions bypass;
 };
 
 struct LoadResult {

@@ -122,8 +122,8 @@ class Family {
 // Label values of the fixed-index metrics below. The check and result names are
 // verdict::Method's and verdict::Code's tokens, in enumerator order (obs/ sits below
 // verdict/ and cannot call its toString; scan's unit tests check the two stay equal).
-inline constexpr std::array<std::string_view, 5> kCheckNames = {"spf", "dkim", "dmarc", "iprev",
-                                                                "arc"};
+inline constexpr std::array<std::string_view, 6> kCheckNames = {"spf",   "dkim", "dmarc",
+                                                                "iprev", "arc",  "auth"};
 inline constexpr std::array<std::string_view, 8> kResultNames = {
     "none", "pass", "fail", "softfail", "neutral", "policy", "temperror", "permerror"};
 
@@ -138,6 +138,11 @@ inline constexpr std::array<std::string_view, 5> kDnsOutcomeNames = {
 enum class TempfailReason { Dns, Internal, Policy, Shutdown };
 inline constexpr std::array<std::string_view, 4> kTempfailReasonNames = {"dns", "internal",
                                                                          "policy", "shutdown"};
+
+// Why a message was not judged like a stranger's: verdict::Bypass::Reason's tokens, in
+// enumerator order (scan's unit tests check they stay equal).
+inline constexpr std::array<std::string_view, 2> kBypassReasonNames = {"trusted_network",
+                                                                       "authenticated"};
 
 // message::Limits bounds, by the defect that records each crossing.
 enum class LimitKind { HeaderBytes, HeaderCount, LineLength, MimeDepth, MimeParts, DecodedBytes };
@@ -166,6 +171,7 @@ struct Counters {
   Histogram dns_duration;
   std::array<Counter, kTempfailReasonNames.size()> tempfails;
   std::array<Counter, kLimitNames.size()> limit_hits;  // messages, by bound crossed
+  std::array<Counter, kBypassReasonNames.size()> bypassed;  // messages, by bypass reason
   Histogram message_duration;                          // MAIL FROM to verdict
   Family<Histogram> stage_duration{64};                // by Stage::name()
   Family<Counter> list_hits{1024};                     // listed answers, by zone

@@ -61,8 +61,8 @@ struct MessageLogEntry {
   std::size_t headers = 0;                // header fields received
   std::uint64_t body_bytes = 0;           // body bytes received
   std::chrono::nanoseconds took{0};       // MAIL FROM to verdict (MessageTimings::total)
-  // Why the checks that judge strangers were skipped (issue 19 point 3):
-  // "trusted_network" or "authenticated"; empty when they were not.
+  // Why the checks that judge strangers were skipped or not enforced (Verdict::bypass,
+  // bypass:): "trusted_network" or "authenticated"; empty when they were not.
   std::string_view bypass = {};
 };
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,9 +41,19 @@ struct ClientLookups {
 };
 
 // Starts them for `client_ip` (nothing for an empty or invalid address, or when
-// neither iprev nor a client_ip list is configured). Never throws except bad_alloc.
+// neither iprev nor a client_ip list is configured, or when a trusted network skips
+// them: bypassFor). Never throws except bad_alloc.
 std::shared_ptr<const ClientLookups> startClientLookups(SnapshotConstSharedPtr snapshot,
                                                         std::string_view client_ip);
+
+// Whether a message from `client_ip`, authenticated as `authenticated_user` ("" when
+// not), is spared the checks that judge strangers under `snapshot`'s bypass options
+// (config.h BypassOptions, verdict::Bypass): a trusted network first (always Skip),
+// then SMTP AUTH as bypass.authenticated says (Check: nullopt). The checks listed are
+// bypass.skip minus those this configuration does not run. Never throws except
+// bad_alloc.
+std::optional<verdict::Bypass> bypassFor(const Snapshot& snapshot, std::string_view client_ip,
+                                         std::string_view authenticated_user);
 
 class Scan {
  public:
@@ -56,6 +67,10 @@ class Scan {
   void connect(std::string_view client_ip, std::string_view client_name);
   void helo(std::string_view name);
   void queueId(std::string_view id);
+  // The SMTP AUTH login ({auth_authen}); "" or never called: not authenticated. Call
+  // before mailFrom: the bypass is decided as the stages start (MAIL FROM), and a later
+  // call only changes the envelope. Kept through message::sanitizeAuthUser.
+  void authenticated(std::string_view user);
   void mailFrom(std::string_view addr);
   void rcpt(std::string_view addr);
   void header(std::string_view name, std::string_view value);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "mailwarden/arc/seal.h"
@@ -58,9 +59,11 @@ class Snapshot {
   const std::shared_ptr<const arc::SealKey>& sealKey() const noexcept { return seal_key_; }
 
   // The stages of one message, in pipeline order; every lookup they make goes through
-  // `dns` (the message's dns::Session, which must outlive them). Never throws except
-  // bad_alloc.
-  std::vector<StagePtr> makeStages(dns::Session& dns) const;
+  // `dns` (the message's dns::Session, which must outlive them). With a Skip `bypass`
+  // (verdict::Bypass), the checks it covers are left out: no SPF or DMARC stage, no
+  // iprev or list lookups in the reputation stage. Never throws except bad_alloc.
+  std::vector<StagePtr> makeStages(dns::Session& dns,
+                                   const std::optional<verdict::Bypass>& bypass = std::nullopt) const;
 
  private:
   Snapshot(config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver,

@@ -59,9 +59,11 @@ struct Contribution {
 };
 
 // The methods mailwarden reports in Authentication-Results: spf, dkim, dmarc (RFC 8601
-// §2.7.2, §2.7.1; RFC 9989), iprev (RFC 8601 §2.7.3) and arc (RFC 8617 §4.1). The
-// enumerator order means nothing: A-R lists results in the order of Findings::auth.
-enum class Method { Spf, Dkim, Dmarc, Iprev, Arc };
+// §2.7.2, §2.7.1; RFC 9989), iprev (RFC 8601 §2.7.3), arc (RFC 8617 §4.1) and auth
+// (RFC 8601 §2.7.4: the client authenticated with SMTP AUTH; only with a bypass, below).
+// The enumerator order means nothing to A-R, which lists results in the order of
+// Findings::auth; it is the metrics' label order (obs::kCheckNames).
+enum class Method { Spf, Dkim, Dmarc, Iprev, Arc, Auth };
 // The method token as A-R writes it ("spf", "dkim", ...). Never throws.
 std::string_view toString(Method m) noexcept;
 // The method of a token, case-insensitive (RFC 8601 §2.2 tokens are); nullopt for any
@@ -138,6 +140,50 @@ struct ArcFindings {
   std::optional<Sealed> sealed = std::nullopt;
 };
 
+// The checks that judge strangers and that a bypass (config `bypass:`) can leave out for
+// our own users: SPF (RFC 7208), iprev (RFC 8601 §3), the DNS lists (every lookup of
+// reputation.lists) and DMARC (RFC 9989). DKIM, ARC and the content rules always run.
+enum class BypassCheck { Spf, Iprev, Lists, Dmarc };
+// "spf", "iprev", "lists", "dmarc" (the config words). Never throws.
+std::string_view toString(BypassCheck c) noexcept;
+
+// Why a message was not judged like a stranger's (issue 19, point 3), as a typed marker
+// for the log line and the metrics (mailwarden_bypassed_total{reason}). Set by scan/ at
+// MAIL FROM, before any stage starts, so the stages read it in every hook.
+//   Skip:  the checks in `checks` did not run: no DNS lookup, no A-R entry, no score,
+//          no symbol. The A-R says which were not checked and why, in a comment after
+//          the authserv-id (RFC 8601 §2.2 allows CFWS there).
+//   Score: every check ran and is reported and scored as usual, but the checks in
+//          `checks` force no action (DMARC enforcement, spf.reject_on_fail, a list's
+//          `action:`); the A-R comment says "not enforced".
+// A trusted network is always Skip; an authenticated client is what
+// bypass.authenticated says (`check` means no Bypass at all).
+struct Bypass {
+  enum class Reason { TrustedNetwork, Authenticated };
+  enum class Mode { Skip, Score };
+  Reason reason = Reason::TrustedNetwork;
+  Mode mode = Mode::Skip;
+  // bypass.skip restricted to the checks this configuration runs at all (spf.enabled,
+  // reputation.iprev.enabled, some reputation.lists, dmarc.enabled), in enum order:
+  // what this message was spared. May be empty (the marker and `auth=pass` remain).
+  std::vector<BypassCheck> checks;
+  // TrustedNetwork: the bypass.trusted_networks entry that matched, as configured (for
+  // the log, never rendered in headers).
+  std::string network = {};
+
+  bool covers(BypassCheck c) const noexcept;
+  bool skips(BypassCheck c) const noexcept { return mode == Mode::Skip && covers(c); }
+  bool unenforced(BypassCheck c) const noexcept { return mode == Mode::Score && covers(c); }
+};
+// "trusted_network", "authenticated" (metrics label values, log words). Never throws.
+std::string_view toString(Bypass::Reason r) noexcept;
+// "skip", "score". Never throws.
+std::string_view toString(Bypass::Mode m) noexcept;
+// The A-R comment for a bypass, without parentheses: "not checked: spf, iprev, lists,
+// dmarc; authenticated client", "not enforced: dmarc; authenticated client", or
+// "trusted network" alone when `checks` is empty. Never throws except std::bad_alloc.
+std::string bypassComment(const Bypass& b);
+
 // Header options (config: headers.*).
 struct HeaderOptions {
   bool verdict = true;       // X-Mailwarden-Verdict
@@ -193,6 +239,8 @@ struct Findings {
   // Set when the message could not be fully evaluated (internal error, DNS temperror);
   // the failure policy then decides.
   std::optional<std::string> failure;
+  // Set when the client is ours (a trusted network or SMTP AUTH): see Bypass.
+  std::optional<Bypass> bypass = std::nullopt;
 };
 
 struct Verdict {
@@ -206,6 +254,7 @@ struct Verdict {
   std::optional<ArcFindings> arc;           // Findings::arc (`check --json`)
   std::string quarantine_reason;            // set iff action is Quarantine
   bool failed = false;                      // the failure policy decided
+  std::optional<Bypass> bypass;             // Findings::bypass (log line, metrics)
 };
 
 Verdict decide(const Policy& policy, const Findings& findings);
@@ -216,9 +265,12 @@ Verdict failureVerdict(const Policy& policy, std::string_view reason);
 // "authserv-id; spf=pass smtp.mailfrom=a@b;\r\n\tdkim=..." or "authserv-id; none"
 // (RFC 8601 §2.2). Values that are not RFC 2045 tokens are quoted; in quoted values and
 // comments control characters, 8-bit bytes and '%' are written %XX: the field is
-// printable ASCII whatever the envelope or a DKIM tag held.
+// printable ASCII whatever the envelope or a DKIM tag held. A non-empty `comment` is
+// written after the authserv-id, "authserv-id (comment);" (CFWS, RFC 8601 §2.2): what
+// applies to the whole field (a bypass: bypassComment()).
 std::string renderAuthenticationResults(std::string_view authserv_id,
-                                        const std::vector<AuthResult>& results);
+                                        const std::vector<AuthResult>& results,
+                                        std::string_view comment = {});
 
 // The authserv-id an Authentication-Results value claims (RFC 8601 §2.2: leading CFWS,
 // a value, optional version, then ';'), or nullopt when it cannot be parsed.

@@ -1,8 +1,9 @@
-// base/ — Error rendering and ASCII helpers.
+// base/ — Error rendering, ASCII helpers, client networks.
 #include <gtest/gtest.h>
 
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/base/clock.h"
+#include "mailwarden/base/network.h"
 #include "mailwarden/base/result.h"
 
 namespace mw {
@@ -52,6 +53,51 @@ TEST(Clock, FixedIsFixed) {
   EXPECT_EQ(c.now(), 1700000000);
   SystemClock s;
   EXPECT_GT(s.now(), 1600000000);
+}
+
+// dmarc.exceptions.networks and bypass.trusted_networks share this parser.
+TEST(Network, Cidr) {
+  using net::contains;
+  using net::parseNetwork;
+  auto n = parseNetwork("192.0.2.0/24");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(contains(*n, "192.0.2.77"));
+  EXPECT_TRUE(contains(*n, "::ffff:192.0.2.1"));  // IPv4-mapped: the v4 network
+  EXPECT_FALSE(contains(*n, "192.0.3.1"));
+  EXPECT_FALSE(contains(*n, "2001:db8::1"));
+  auto m = parseNetwork("2001:db8::/33");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(contains(*m, "2001:db8:7fff::1"));
+  EXPECT_FALSE(contains(*m, "2001:db8:8000::1"));
+  EXPECT_FALSE(contains(*m, "192.0.2.1"));
+  EXPECT_FALSE(parseNetwork("192.0.2.0/33"));
+  EXPECT_FALSE(parseNetwork("2001:db8::/129"));
+  EXPECT_FALSE(parseNetwork("192.0.2.0/"));
+  EXPECT_FALSE(parseNetwork("192.0.2.0/2a"));
+  EXPECT_FALSE(parseNetwork("example.com"));
+  EXPECT_FALSE(parseNetwork(""));
+  EXPECT_TRUE(contains(*parseNetwork("0.0.0.0/0"), "203.0.113.5"));
+  EXPECT_TRUE(contains(*parseNetwork("::/0"), "2001:db8::5"));
+  EXPECT_FALSE(contains(*parseNetwork("::/0"), "203.0.113.5"));
+  // A single address is a /32 or a /128; host bits of a network are ignored.
+  EXPECT_TRUE(contains(*parseNetwork("198.51.100.7"), "198.51.100.7"));
+  EXPECT_FALSE(contains(*parseNetwork("198.51.100.7"), "198.51.100.8"));
+  EXPECT_TRUE(contains(*parseNetwork("198.51.100.7/29"), "198.51.100.1"));
+  EXPECT_TRUE(contains(*parseNetwork("2001:db8::1"), "2001:DB8:0::1"));
+  EXPECT_FALSE(contains(*n, "not an address"));
+  EXPECT_FALSE(contains(*n, ""));
+}
+
+TEST(Network, FirstContaining) {
+  std::vector<net::Network> nets = {*net::parseNetwork("2001:db8::/32"),
+                                    *net::parseNetwork("192.0.2.0/24"),
+                                    *net::parseNetwork("192.0.2.128/25")};
+  EXPECT_EQ(net::firstContaining(nets, "192.0.2.200"), std::optional<std::size_t>(1));
+  EXPECT_EQ(net::firstContaining(nets, "2001:db8:1::25"), std::optional<std::size_t>(0));
+  EXPECT_EQ(net::firstContaining(nets, "203.0.113.1"), std::nullopt);
+  EXPECT_EQ(net::firstContaining(nets, ""), std::nullopt);
+  EXPECT_EQ(net::firstContaining(nets, "garbage"), std::nullopt);
+  EXPECT_EQ(net::firstContaining({}, "192.0.2.1"), std::nullopt);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ tests_unit_config_config_tests_SOURCES = \
 	tests/unit/config/reputation_config_test.cpp \
 	tests/unit/config/arc_config_test.cpp \
 	tests/unit/config/metrics_config_test.cpp \
+	tests/unit/config/bypass_config_test.cpp \
 	tests/unit/config/testing.h
 tests_unit_config_config_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_config_config_tests_CPPFLAGS = $(AM_CPPFLAGS) \

@@ -176,7 +176,11 @@ TEST(ScanMetrics, LabelNamesAreVerdictsTokens) {
     EXPECT_EQ(obs::kResultNames[i], verdict::toString(static_cast<verdict::Code>(i))) << i;
   }
   EXPECT_FALSE(verdict::parseMethod("x"));
-  EXPECT_EQ(verdict::parseMethod(obs::kCheckNames.back()), verdict::Method::Arc);  // the last one
+  EXPECT_EQ(verdict::parseMethod(obs::kCheckNames.back()), verdict::Method::Auth);  // the last one
+  for (std::size_t i = 0; i < obs::kBypassReasonNames.size(); ++i) {
+    EXPECT_EQ(obs::kBypassReasonNames[i],
+              verdict::toString(static_cast<verdict::Bypass::Reason>(i))) << i;
+  }
   EXPECT_EQ(verdict::parseCode(obs::kResultNames.back()), verdict::Code::PermError);
 }
 

@@ -3,7 +3,7 @@ TESTS += tests/unit/scan/scan_tests
 tests_unit_scan_scan_tests_SOURCES = tests/unit/scan/scan_test.cpp \
 	tests/unit/scan/dkim_stage_test.cpp tests/unit/scan/symbols_test.cpp \
 	tests/unit/scan/reputation_stage_test.cpp tests/unit/scan/arc_stage_test.cpp \
-	tests/unit/scan/arc_seal_test.cpp \
+	tests/unit/scan/arc_seal_test.cpp tests/unit/scan/bypass_test.cpp \
 	tests/support/lsan_opendkim.cpp
 tests_unit_scan_scan_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_KEYS_DIR='"$(abs_top_srcdir)/tests/keys"' \

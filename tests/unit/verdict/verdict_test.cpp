@@ -71,7 +71,7 @@ TEST(AuthTokens, MethodRoundTrip) {
   };
   const Case cases[] = {
       {Method::Spf, "spf"},     {Method::Dkim, "dkim"}, {Method::Dmarc, "dmarc"},
-      {Method::Iprev, "iprev"}, {Method::Arc, "arc"},
+      {Method::Iprev, "iprev"}, {Method::Arc, "arc"},   {Method::Auth, "auth"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.token);
@@ -79,7 +79,7 @@ TEST(AuthTokens, MethodRoundTrip) {
     EXPECT_EQ(parseMethod(c.token), c.method);
   }
   EXPECT_EQ(parseMethod("DKIM"), Method::Dkim);
-  for (const char* bad : {"", "auth", "sender-id", "dkim-adsp", "spf2"}) {
+  for (const char* bad : {"", "smtp-auth", "sender-id", "dkim-adsp", "spf2"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(parseMethod(bad), std::nullopt);
   }
@@ -93,6 +93,42 @@ TEST(AuthTokens, DmarcPolicyTokens) {
 
 TEST(RenderAuthenticationResults, NoResultIsNone) {
   EXPECT_EQ(renderAuthenticationResults("mx.example.org", {}), "mx.example.org; none");
+}
+
+// A bypass (issue 19): the comment after the authserv-id names what was not checked
+// and why; RFC 8601 §2.2 CFWS, so our own parsers still read the field.
+TEST(RenderAuthenticationResults, BypassCommentAfterTheAuthservId) {
+  Bypass b;
+  b.reason = Bypass::Reason::Authenticated;
+  b.checks = {BypassCheck::Spf, BypassCheck::Dmarc};
+  EXPECT_EQ(bypassComment(b), "not checked: spf, dmarc; authenticated client");
+  b.mode = Bypass::Mode::Score;
+  EXPECT_EQ(bypassComment(b), "not enforced: spf, dmarc; authenticated client");
+  b.reason = Bypass::Reason::TrustedNetwork;
+  b.checks.clear();
+  EXPECT_EQ(bypassComment(b), "trusted network");
+  EXPECT_TRUE(Bypass{}.skips(BypassCheck::Spf) == false);
+
+  const std::vector<AuthResult> results = {
+      {Method::Auth, Code::Pass, "", {{"smtp.auth", "alice"}}},
+      {Method::Dkim, Code::None, "", {}},
+  };
+  const std::string v = renderAuthenticationResults(
+      "mx.example.org", results, "not checked: spf, dmarc; authenticated client");
+  EXPECT_EQ(v,
+            "mx.example.org (not checked: spf, dmarc; authenticated client);\r\n"
+            "\tauth=pass smtp.auth=alice;\r\n"
+            "\tdkim=none");
+  EXPECT_EQ(authservIdOf(v), "mx.example.org");
+  EXPECT_TRUE(claimsAuthservId(v, "mx.example.org"));
+  const std::optional<ParsedAuthenticationResults> parsed = parseAuthenticationResults(v);
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->results.size(), 2u);
+  EXPECT_EQ(parsed->results[0].method, "auth");
+  EXPECT_EQ(parsed->results[0].properties[0].second, "alice");
+  // A comment cannot end early: parentheses in it are escaped.
+  EXPECT_EQ(renderAuthenticationResults("mx", {}, "a) b"), "mx (a\\) b); none");
+  EXPECT_EQ(renderAuthenticationResults("mx", {}, ""), "mx; none");
 }
 
 TEST(RenderAuthenticationResults, MethodsFoldedOnePerLine) {

@@ -1,5 +1,5 @@
-// dmarc/network.cpp — CIDR matching with inet_pton.
-#include "mailwarden/dmarc/network.h"
+// base/network.cpp — CIDR matching with inet_pton.
+#include "mailwarden/base/network.h"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace mw::dmarc {
+namespace mw::net {
 namespace {
 
 // The address in 16 bytes (v4 in the first 4); IPv4-mapped IPv6 becomes v4.
@@ -63,20 +63,44 @@ std::optional<Network> parseNetwork(std::string_view text) {
   return n;
 }
 
-bool contains(const Network& net, std::string_view ip) {
-  const std::optional<Network> a = parseAddress(ip);
-  if (!a || a->v6 != net.v6) {
+namespace {
+
+bool inside(const Network& net, const Network& a) noexcept {
+  if (a.v6 != net.v6) {
     return false;
   }
   int bits = net.prefix;
   for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
     const std::uint8_t mask =
         bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
-    if ((a->bytes[i] & mask) != (net.bytes[i] & mask)) {
+    if ((a.bytes[i] & mask) != (net.bytes[i] & mask)) {
       return false;
     }
   }
   return true;
 }
 
-}  // namespace mw::dmarc
+}  // namespace
+
+bool contains(const Network& net, std::string_view ip) {
+  const std::optional<Network> a = parseAddress(ip);
+  return a && inside(net, *a);
+}
+
+std::optional<std::size_t> firstContaining(const std::vector<Network>& nets, std::string_view ip) {
+  if (nets.empty() || ip.empty()) {
+    return std::nullopt;
+  }
+  const std::optional<Network> a = parseAddress(ip);
+  if (!a) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    if (inside(nets[i], *a)) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace mw::net
