@@ -159,7 +159,7 @@ std::string formatText(const MessageLogEntry& e) {
   // Verdict::auth; a check that did not run writes nothing.
   static constexpr verdict::Method kOrder[] = {verdict::Method::Spf, verdict::Method::Dkim,
                                                verdict::Method::Dmarc, verdict::Method::Arc,
-                                               verdict::Method::Iprev};
+                                               verdict::Method::Iprev, verdict::Method::Auth};
   for (const verdict::Method m : kOrder) {
     for (const verdict::AuthResult& r : v.auth) {
       if (r.method != m) {
@@ -269,6 +269,7 @@ std::string formatJson(const MessageLogEntry& e) {
   Json dmarc = nullptr;
   Json arc = nullptr;
   Json iprev = nullptr;
+  Json auth = nullptr;
   for (const verdict::AuthResult& r : v.auth) {
     const std::string result(verdict::toString(r.result));
     switch (r.method) {
@@ -287,9 +288,13 @@ std::string formatJson(const MessageLogEntry& e) {
         break;
       case verdict::Method::Arc: arc = result; break;
       case verdict::Method::Iprev: iprev = result; break;
+      // SMTP AUTH as the MTA reported it (RFC 8601 §2.7.4); the login itself is in the
+      // A-R field, not in the log line.
+      case verdict::Method::Auth: auth = result; break;
     }
   }
-  j["results"] = {{"spf", spf}, {"dkim", dkim}, {"dmarc", dmarc}, {"arc", arc}, {"iprev", iprev}};
+  j["results"] = {{"spf", spf},     {"dkim", dkim},   {"dmarc", dmarc},
+                  {"arc", arc},     {"iprev", iprev}, {"auth", auth}};
 
   Json lists = Json::array();
   for (const reputation::ListHit& h : v.lists) {

@@ -8,7 +8,7 @@
 //   action=tag code=250 score=8.00 ms=12.4 client=192.0.2.25 name=mx.example.net
 //   helo=mx.example.net from=<a@example.org> rcpts=2 msgid=<id@example.org>
 //   headers=12 body=3456 [spf=pass(mailfrom) spf=none(helo)] [dkim=pass(d=example.org)...]
-//   [dmarc=fail(p=reject,override=trusted_forwarder)] [arc=pass] [iprev=pass]
+//   [dmarc=fail(p=reject,override=trusted_forwarder)] [arc=pass] [iprev=pass] [auth=pass]
 //   [lists=zen.example:listed,...] [rules=RULE_A:5.00,RULE_B:3.00[,+N more]]
 //   [bypass=trusted_network|authenticated] [defects=a,b] [failure=...]
 //
@@ -75,7 +75,7 @@ std::string formatText(const MessageLogEntry& e);
 // The JSON form: {"queue_id","action","code","score","ms","client":{"ip","name"},
 // "helo","mail_from","rcpts","message_id","headers","body","results":{"spf":[{"result",
 // "identity"}],"dkim":[{"result","d"}],"dmarc":{"result","p","override"}|null,
-// "arc":"pass"|null,"iprev":"pass"|null},"lists":[{"zone","result"}],"rules":[{"id",
+// "arc":"pass"|null,"iprev":"pass"|null,"auth":"pass"|null},"lists":[{"zone","result"}],"rules":[{"id",
 // "score"}],"bypass":str|null,"defects":[..],"failure":str|null}; one line.
 std::string formatJson(const MessageLogEntry& e);
 
