@@ -1,0 +1,23 @@
+# unit tests of report/ (issue 20): tuple keys, the SQLite store, the XML writer.
+check_PROGRAMS += tests/unit/report/report_tests
+TESTS += tests/unit/report/report_tests
+tests_unit_report_report_tests_SOURCES = \
+	tests/unit/report/record_test.cpp \
+	tests/unit/report/store_test.cpp \
+	tests/unit/report/xml_test.cpp \
+	tests/unit/report/samples.cpp \
+	tests/unit/report/samples.h
+tests_unit_report_report_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(SQLITE3_CFLAGS) $(XML2_CFLAGS)
+tests_unit_report_report_tests_LDADD = $(MW_REPORT_LINK) $(MW_GTEST_LINK)
+
+# Every sample report validated by xmllint against the RFC 9990 schema (Appendix A, in
+# ../shared/conformance/dmarc-reporting; MW_CONFORMANCE_DIR overrides). The script runs
+# render_reports, which writes one report per sample into a fresh directory.
+check_PROGRAMS += tests/unit/report/render_reports
+tests_unit_report_render_reports_SOURCES = \
+	tests/unit/report/render_reports.cpp \
+	tests/unit/report/samples.cpp \
+	tests/unit/report/samples.h
+tests_unit_report_render_reports_LDADD = $(MW_REPORT_LINK)
+TESTS += tests/unit/report/xml_schema_test.sh
+EXTRA_DIST += tests/unit/report/xml_schema_test.sh
