@@ -227,15 +227,6 @@ fi
 refused untrusted "d list.eml, a valid chain from a sealer not trusted"
 
 # --- stop ------------------------------------------------------------------------------
-mw_milter_stop "$W/milter" 10
-mw_pf_stop "$W/pf"
-nsd_stop
-mw_sink_stop "$W/sink"
-_ns_empty() { [[ -z $(ip netns pids "$NS" 2>/dev/null) ]]; }
-if mw_wait_until 5 _ns_empty; then
-	mw_pass "stop: no process left in $NS"
-else
-	mw_fail "stop: no process left in $NS" "pids: $(ip netns pids "$NS" | tr '\n' ' ')"
-fi
+netns_stack_stop
 echo "total $(($(mw_now_ms) - t_start)) ms"
 mw_summary

@@ -232,3 +232,19 @@ send() {
 	mw_swaks "$smtp_port" --helo "$HELO" --from "${FROM[$1]}" --to "rcpt-$1@dest.test.example" \
 		--data "$W/msgs/$1.eml" >"$W/swaks-$1.log" 2>&1
 }
+
+# netns_stack_stop: stops what netns_stack_start started (mailwarden, Postfix, nsd, the
+# sink, each by its recorded PID) and checks that no process is left in NS (nsd's main
+# process exits before its server child is gone, so the namespace gets a moment).
+netns_stack_stop() {
+	mw_milter_stop "$W/milter" 10
+	mw_pf_stop "$W/pf"
+	nsd_stop
+	mw_sink_stop "$W/sink"
+	_ns_empty() { [[ -z $(ip netns pids "$NS" 2>/dev/null) ]]; }
+	if mw_wait_until 5 _ns_empty; then
+		mw_pass "stop: no process left in $NS"
+	else
+		mw_fail "stop: no process left in $NS" "pids: $(ip netns pids "$NS" | tr '\n' ' ')"
+	fi
+}

@@ -262,16 +262,6 @@ else
 fi
 
 # --- stop ------------------------------------------------------------------------------
-mw_milter_stop "$W/milter" 10
-mw_pf_stop "$W/pf"
-nsd_stop
-mw_sink_stop "$W/sink"
-# nsd's main process exits before its server child is gone; give the namespace a moment.
-_ns_empty() { [[ -z $(ip netns pids "$NS" 2>/dev/null) ]]; }
-if mw_wait_until 5 _ns_empty; then
-	mw_pass "stop: no process left in $NS"
-else
-	mw_fail "stop: no process left in $NS" "pids: $(ip netns pids "$NS" | tr '\n' ' ')"
-fi
+netns_stack_stop
 echo "total $(($(mw_now_ms) - t_start)) ms"
 mw_summary
