@@ -369,6 +369,9 @@ int runCheck(const std::vector<std::string>& args) {
   }
   ClockConstSharedPtr clock = now ? ClockConstSharedPtr(std::make_shared<FixedClock>(*now))
                                   : ClockConstSharedPtr(std::make_shared<SystemClock>());
+  // check is a dry tool: it never writes to the DMARC report store (nor opens it), so a
+  // message tried by hand is not counted in anybody's aggregate report.
+  cfg->dmarc.reports.enabled = false;
   Result<scan::SnapshotConstSharedPtr> snap = scan::Snapshot::build(std::move(*cfg), clock);
   if (!snap) {
     std::fprintf(stderr, "mailwarden check: %s\n", snap.error().describe().c_str());

@@ -167,6 +167,7 @@ class Loader {
   void log(const Field& f);
   void dns(const Field& f);
   void dmarc(const Field& f);
+  void dmarcReports(const Field& f);
   void arc(const Field& f);
   std::optional<std::string> domain(const Field& f);
   void reputationSection(const Field& f);
@@ -613,7 +614,97 @@ void Loader::dmarc(const Field& f) {
     {"none_score", [&](const Field& g) { setScore(g, o.none_score); }},
     {"bad_from_score", [&](const Field& g) { setScore(g, o.bad_from_score); }},
     {"temperror", [&](const Field& g) { setTemperror(g, o.temperror); }},
+    {"reports", [&](const Field& g) { dmarcReports(g); }},
   });
+}
+
+void Loader::dmarcReports(const Field& f) {
+  DmarcReportOptions r = config_.dmarc.reports;
+  r.where = SourceLoc{file_, f.key_line != 0 ? f.key_line : f.line};
+  bool ok = true;
+  // A text that goes into the report as is: non-empty, one line (it is also an XML text
+  // and, for email, the address reports come from).
+  auto text = [&](const Field& g, std::string& out) {
+    std::optional<std::string> v = string(g);
+    if (!v) {
+      ok = false;
+    } else if (v->find_first_of("\r\n") != std::string::npos) {
+      error(g, "must be one line");
+      ok = false;
+    } else {
+      out = std::move(*v);
+    }
+  };
+  mapping(f, {
+    {"enabled", [&](const Field& g) { setBool(g, r.enabled); }},
+    {"store",
+     [&](const Field& g) {
+       std::optional<std::string> v = string(g);
+       if (!v) {
+         ok = false;
+       } else if (v->starts_with("redis://") || v->starts_with("redis:")) {
+         error(g, "redis stores are not supported yet; use sqlite:/ABSOLUTE/PATH");
+         ok = false;
+       } else if (!v->starts_with("sqlite:")) {
+         error(g, "expected sqlite:/ABSOLUTE/PATH");
+         ok = false;
+       } else if (v->size() < 8 || (*v)[7] != '/' || v->back() == '/') {
+         error(g, "sqlite: needs an absolute file path (sqlite:/var/lib/mailwarden/dmarc.sqlite)");
+         ok = false;
+       } else {
+         r.store = std::move(*v);
+       }
+     }},
+    {"org_name", [&](const Field& g) { text(g, r.org_name); }},
+    {"email",
+     [&](const Field& g) {
+       text(g, r.email);
+       const std::size_t at = r.email.rfind('@');
+       if (!r.email.empty() && (at == 0 || at == std::string::npos || at + 1 == r.email.size())) {
+         error(g, "expected an email address (local@domain)");
+         ok = false;
+       }
+     }},
+    {"extra_contact_info", [&](const Field& g) { text(g, r.extra_contact_info); }},
+    {"exclude_domains",
+     [&](const Field& g) {
+       auto elements = list(g);
+       if (!elements) {
+         ok = false;
+         return;
+       }
+       std::vector<std::string> values;
+       for (const Field& e : *elements) {
+         std::optional<std::string> v = string(e);
+         if (!v) {
+           ok = false;
+         } else if (Problem p = detail::checkDomainName(*v, true)) {
+           error(e, *p);
+           ok = false;
+         } else {
+           values.push_back(ascii::lower(*v));
+         }
+       }
+       r.exclude_domains = std::move(values);
+     }},
+    // RFC 9990 §2.1: a receiver may cap its reports; at least what one record needs.
+    {"max_report_bytes", [&](const Field& g) { setInt(g, r.max_report_bytes, 4096, 1LL << 30); }},
+  });
+  if (!f.value.IsMap() && !f.value.IsNull()) {
+    return;  // mapping() said so
+  }
+  if (r.enabled) {
+    for (const auto& [value, key] : {std::pair<const std::string&, const char*>{r.org_name, "org_name"},
+                                     {r.email, "email"}}) {
+      if (value.empty()) {
+        error(f, std::string("missing ") + key + " (reports need org_name and email: RFC 9990 report_metadata)");
+        ok = false;
+      }
+    }
+  }
+  if (ok) {
+    config_.dmarc.reports = std::move(r);
+  }
 }
 
 // A domain as the operator writes it, in A-labels and lower case: ASCII names as

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <chrono>
 #include <memory>
@@ -504,8 +506,14 @@ Result<scan::SnapshotConstSharedPtr> loadSnapshot(const std::string& path,
   if (!key->warning.empty()) {
     obs::log(obs::Level::Warn, "", "milter", "{}", key->warning);
   }
+  // dmarc.reports: the running store when dmarc.reports.store is unchanged (one
+  // connection and one spool across reloads); a changed store is opened as milter.user.
+  Result<std::shared_ptr<report::Recorder>> reports = scan::reportsFor(loaded.config, running.get());
+  if (!reports) {
+    return fail(reports.error());
+  }
   return scan::Snapshot::build(std::move(loaded.config), std::make_shared<SystemClock>(),
-                               std::move(resolver), std::move(key->key));
+                               std::move(resolver), std::move(key->key), std::move(*reports));
 }
 
 // The metrics endpoint for `next`: unchanged options keep the running one (its socket
@@ -662,6 +670,20 @@ int run(const std::string& config_path) {
   if (!who) {
     std::fprintf(stderr, "mailwarden: %s\n", who.error().describe().c_str());
     return 2;
+  }
+  // dmarc.reports: the store was opened (created when missing) by Snapshot::build as
+  // whoever started us. Started as root, the files are root's: after the privilege drop
+  // milter.user must still write them (and SQLite its -wal and -shm beside them), so
+  // they become its own now. The Debian package makes /var/lib/mailwarden
+  // mailwarden-owned, so files SQLite creates there later are the milter user's anyway.
+  if (geteuid() == 0 && !who->user.empty()) {
+    for (const std::string& file : scan::reportStoreFiles(cfg)) {
+      if (::chown(file.c_str(), who->uid, who->gid) != 0 && errno != ENOENT) {
+        std::fprintf(stderr, "mailwarden: dmarc.reports: cannot chown %s to %s: %s\n", file.c_str(),
+                     who->user.c_str(), std::strerror(errno));
+        return 2;
+      }
+    }
   }
 
   Runtime& rt = runtime();

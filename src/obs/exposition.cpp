@@ -155,6 +155,15 @@ std::string renderPrometheus() {
              num(c.bypassed[i].get()));
   }
 
+  e.family("mailwarden_dmarc_records_total", "counter",
+           "DMARC-evaluated messages recorded for aggregate reports (dmarc.reports): "
+           "written to the store, spooled in memory (store busy or down), or dropped from a "
+           "full spool.");
+  for (std::size_t i = 0; i < kDmarcRecordNames.size(); ++i) {
+    e.sample("mailwarden_dmarc_records_total", {{"result", kDmarcRecordNames[i]}},
+             num(c.dmarc_records[i].get()));
+  }
+
   e.family("mailwarden_list_hits_total", "counter",
            "DNS list lookups that found the key listed, by list zone.");
   c.list_hits.forEach([&](std::string_view zone, const Counter& n) {

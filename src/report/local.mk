@@ -4,6 +4,7 @@
 noinst_LIBRARIES += libmw_report.a
 libmw_report_a_SOURCES = \
 	src/report/record.cpp \
+	src/report/recorder.cpp \
 	src/report/sqlite_store.cpp \
 	src/report/xml.cpp
 libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(XML2_CFLAGS)

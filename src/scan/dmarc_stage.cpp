@@ -17,6 +17,7 @@
 #include "mailwarden/dmarc/dmarc.h"
 #include "mailwarden/base/network.h"
 #include "mailwarden/obs/log.h"
+#include "mailwarden/report/record.h"
 #include "mailwarden/scan/snapshot.h"
 #include "mailwarden/scan/symbols.h"
 
@@ -102,6 +103,10 @@ class DmarcStage final : public Stage {
 
   Flow endOfHeaders(const message::Envelope& env, verdict::Findings&) override {
     queue_id_ = env.queue_id;
+    // The envelope domains of the aggregate report (RFC 9990 identifiers); every
+    // recipient is known by now.
+    envelope_from_ = domainOf(env.mail_from);
+    envelope_to_ = env.rcpts.empty() ? std::string() : domainOf(env.rcpts.front());
     return Flow::Continue;
   }
 
@@ -156,6 +161,9 @@ class DmarcStage final : public Stage {
     }
     a.reason = prefix + dmarc::summary(*e);
     act(findings, *e, a, discovery, authors.single());
+    if (e->record && (e->result == dmarc::Result::Pass || e->result == dmarc::Result::Fail)) {
+      findings.dmarc_report = reportRecord(findings, *e, a, discovery);
+    }
     publish(findings, dmarcSymbols(a.result, a.policy));
     findings.auth.push_back(std::move(a));
   }
@@ -317,6 +325,135 @@ class DmarcStage final : public Stage {
     }
   }
 
+  // "user@Example.ORG" -> "example.org"; "" for the null reverse-path or no '@'.
+  static std::string domainOf(std::string_view address) {
+    const std::size_t at = address.rfind('@');
+    return at == std::string_view::npos ? std::string() : ascii::lower(address.substr(at + 1));
+  }
+
+  static report::Policy reportPolicy(dmarc::Policy p) noexcept {
+    switch (p) {
+      case dmarc::Policy::None: return report::Policy::None;
+      case dmarc::Policy::Quarantine: return report::Policy::Quarantine;
+      case dmarc::Policy::Reject: return report::Policy::Reject;
+    }
+    MW_UNREACHABLE("dmarc::Policy out of range");
+  }
+
+  static report::Alignment reportAlignment(dmarc::Alignment a) noexcept {
+    return a == dmarc::Alignment::Strict ? report::Alignment::Strict : report::Alignment::Relaxed;
+  }
+
+  // RFC 8601 §2.7.1 / §2.7.2 results as RFC 9990's DKIMResultType / SPFResultType.
+  static report::DkimResult dkimResult(verdict::Code c) noexcept {
+    switch (c) {
+      case verdict::Code::None: return report::DkimResult::None;
+      case verdict::Code::Pass: return report::DkimResult::Pass;
+      case verdict::Code::Fail:
+      case verdict::Code::SoftFail: return report::DkimResult::Fail;
+      case verdict::Code::Neutral: return report::DkimResult::Neutral;
+      case verdict::Code::Policy: return report::DkimResult::Policy;
+      case verdict::Code::TempError: return report::DkimResult::TempError;
+      case verdict::Code::PermError: return report::DkimResult::PermError;
+    }
+    MW_UNREACHABLE("verdict::Code out of range");
+  }
+  static report::SpfResult spfResult(verdict::Code c) noexcept {
+    switch (c) {
+      case verdict::Code::None: return report::SpfResult::None;
+      case verdict::Code::Pass: return report::SpfResult::Pass;
+      case verdict::Code::Fail: return report::SpfResult::Fail;
+      case verdict::Code::SoftFail: return report::SpfResult::SoftFail;
+      case verdict::Code::Neutral: return report::SpfResult::Neutral;
+      case verdict::Code::Policy: return report::SpfResult::Policy;
+      case verdict::Code::TempError: return report::SpfResult::TempError;
+      case verdict::Code::PermError: return report::SpfResult::PermError;
+    }
+    MW_UNREACHABLE("verdict::Code out of range");
+  }
+
+  static std::string property(const verdict::AuthResult& r, std::string_view name) {
+    for (const auto& [k, v] : r.properties) {
+      if (k == name) {
+        return v;
+      }
+    }
+    return {};
+  }
+
+  // The message as an RFC 9990 "record" (§2.1): the policy as published by the Policy
+  // Domain, what we did (pass; else the applied policy, or none when overridden), why
+  // (the override), and every DKIM signature and the SPF result DMARC looked at. Only
+  // for a pass or fail under a policy record: other results have nothing to report.
+  report::Record reportRecord(const verdict::Findings& findings, const dmarc::Evaluation& e,
+                              const verdict::AuthResult& a, dmarc::Discovery& discovery) const {
+    report::Record r;
+    r.header_from = e.from_domain;
+    r.source_ip = client_ip_;
+    r.policy.domain = e.record_domain;
+    r.policy.p = reportPolicy(e.record->p);
+    if (e.record->sp) {
+      r.policy.sp = reportPolicy(*e.record->sp);
+    }
+    if (e.record->np) {
+      r.policy.np = reportPolicy(*e.record->np);
+    }
+    r.policy.adkim = reportAlignment(e.record->adkim);
+    r.policy.aspf = reportAlignment(e.record->aspf);
+    r.policy.testing = e.record->testing;
+    r.policy.discovery = report::Discovery::TreeWalk;  // RFC 9989 §4.10
+    if (a.policy_override) {
+      r.overrides.push_back(
+          {a.policy_override->type == verdict::PolicyOverride::Type::TrustedForwarder
+               ? report::OverrideType::TrustedForwarder
+               : report::OverrideType::LocalPolicy,
+           a.policy_override->comment});
+    }
+    if (e.result == dmarc::Result::Fail && e.record->testing) {
+      // t=y lowered the policy one level (RFC 9989 §4.7): RFC 9990's policy_test_mode.
+      r.overrides.push_back({report::OverrideType::PolicyTestMode, "t=y"});
+    }
+    if (e.result == dmarc::Result::Pass) {
+      r.disposition = report::Disposition::Pass;
+    } else if (a.policy_override || e.disposition == dmarc::Policy::None) {
+      r.disposition = report::Disposition::None;
+    } else {
+      // What act() forced: p=reject rejects; p=quarantine as dmarc.quarantine_action says
+      // (tag is a quarantine by header, reject a refusal).
+      const bool reject = e.disposition == dmarc::Policy::Reject ||
+                          options_.quarantine_action == verdict::Action::Reject;
+      r.disposition = reject ? report::Disposition::Reject : report::Disposition::Quarantine;
+    }
+    // policy_evaluated dkim/spf: did a pass of that method align (RFC 9989 §4.4)? The
+    // walks are the ones the evaluation made (Discovery caches them).
+    bool spf_seen = false;
+    for (const verdict::AuthResult& x : findings.auth) {
+      if (x.method == verdict::Method::Dkim) {
+        std::string d = x.domain.empty() ? property(x, "header.d") : x.domain;
+        d = ascii::lower(d);
+        if (x.result == verdict::Code::Pass && r.dkim_aligned == report::Aligned::Fail &&
+            dmarc::aligned(discovery, e.from_domain, d, e.record->adkim) == dmarc::Aligned::Yes) {
+          r.dkim_aligned = report::Aligned::Pass;
+        }
+        r.dkim.push_back({std::move(d), ascii::lower(property(x, "header.s")), dkimResult(x.result)});
+      } else if (x.method == verdict::Method::Spf && !spf_seen) {
+        spf_seen = true;  // the one DMARC used (collect())
+        const std::string d = ascii::lower(x.domain);
+        if (x.result == verdict::Code::Pass &&
+            dmarc::aligned(discovery, e.from_domain, d, e.record->aspf) == dmarc::Aligned::Yes) {
+          r.spf_aligned = report::Aligned::Pass;
+        }
+        r.spf = report::SpfAuth{d,
+                                property(x, "smtp.helo").empty() ? report::SpfScope::MailFrom
+                                                                 : report::SpfScope::Helo,
+                                spfResult(x.result)};
+      }
+    }
+    r.envelope_from = envelope_from_;
+    r.envelope_to = envelope_to_;
+    return r;
+  }
+
   enum class Vouch { No, Yes, TempError };
 
   // The trusted-forwarder override (issue 18): the ARC chain validates (cv=pass, nothing
@@ -440,6 +577,8 @@ class DmarcStage final : public Stage {
   std::vector<std::string> from_;
   std::string client_ip_;
   std::string queue_id_;
+  std::string envelope_from_;  // RFC5321.MailFrom domain, lower-case; "" for <>
+  std::string envelope_to_;    // the first recipient's domain, lower-case
 };
 
 }  // namespace

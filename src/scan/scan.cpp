@@ -245,6 +245,50 @@ void Scan::body(std::string_view chunk) {
   }
 }
 
+namespace {
+
+// dmarc.reports.exclude_domains: "example.org", or ".example.org" for it and its
+// subdomains (as dmarc.exceptions.domains).
+bool excluded(const std::vector<std::string>& list, std::string_view domain) {
+  for (const std::string& x : list) {
+    const bool sub = !x.empty() && x.front() == '.';
+    const std::string_view base = sub ? std::string_view(x).substr(1) : std::string_view(x);
+    if (domain == base || (sub && domain.size() > x.size() && domain.ends_with(x))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void Scan::recordDmarcReport(const verdict::Verdict& v) noexcept {
+  // RFC 9990 reports what receivers did with mail: a tempfailed message was not handled
+  // yet (it comes again), and one the failure policy decided was not fully evaluated.
+  // Our own users' mail (bypass) is not the domain owner's business. A rejected message
+  // is recorded: disposition reject is what the report exists to tell.
+  report::Recorder* recorder = snapshot_->reports();
+  if (recorder == nullptr || !findings_.dmarc_report || findings_.bypass || v.failed ||
+      v.action == verdict::Action::TempFail) {
+    return;
+  }
+  const config::DmarcReportOptions& o = snapshot_->config().dmarc.reports;
+  report::Record& r = *findings_.dmarc_report;
+  if (excluded(o.exclude_domains, r.policy.domain) || excluded(o.exclude_domains, r.header_from)) {
+    return;
+  }
+  r.time = std::chrono::sys_seconds(std::chrono::seconds(snapshot_->clock().now()));
+  const report::Recorder::Tally t = recorder->record(r);
+  obs::Counters& c = obs::counters();
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Stored)].add(t.stored);
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Spooled)].add(t.spooled);
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Dropped)].add(t.dropped);
+  if (t.dropped != 0) {
+    obs::log(obs::Level::Warn, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id,
+             "report", "DMARC report spool full: {} oldest record(s) dropped", t.dropped);
+  }
+}
+
 verdict::Verdict Scan::finish() {
   if (!headers_ended_) {
     endOfHeaders();
@@ -291,6 +335,8 @@ verdict::Verdict Scan::finish() {
       }
     }
   }
+
+  recordDmarcReport(v);
 
   timings_.total = std::chrono::steady_clock::now() - created_;
   recordMessage(v, findings_, timings_,

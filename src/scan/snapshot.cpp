@@ -69,10 +69,45 @@ Result<SealKeyChoice> sealKeyFor(const config::Config& config, const Snapshot* r
   return fail(Error::at(seal.where, Errc::Invalid, "arc.seal: " + key.error().message));
 }
 
+namespace {
+constexpr std::string_view kSqlitePrefix = "sqlite:";
+}  // namespace
+
+Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& config,
+                                                     const Snapshot* running) {
+  const config::DmarcReportOptions& o = config.dmarc.reports;
+  if (!o.enabled) {
+    return std::shared_ptr<report::Recorder>();
+  }
+  if (running != nullptr && running->reportsPtr() &&
+      running->config().dmarc.reports.store == o.store) {
+    return running->reportsPtr();
+  }
+  if (!o.store.starts_with(kSqlitePrefix)) {  // config/ allows nothing else
+    return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports.store: unsupported store " + o.store));
+  }
+  Result<std::unique_ptr<report::SqliteStore>> store =
+      report::SqliteStore::open(o.store.substr(kSqlitePrefix.size()));
+  if (!store) {
+    return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + store.error().message));
+  }
+  return std::make_shared<report::Recorder>(std::shared_ptr<report::Store>(std::move(*store)));
+}
+
+std::vector<std::string> reportStoreFiles(const config::Config& config) {
+  const config::DmarcReportOptions& o = config.dmarc.reports;
+  if (!o.enabled || !o.store.starts_with(kSqlitePrefix)) {
+    return {};
+  }
+  const std::string path = o.store.substr(kSqlitePrefix.size());
+  return {path, path + "-wal", path + "-shm"};
+}
+
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                                        ClockConstSharedPtr clock,
                                                        dns::ResolverSharedPtr resolver,
-                                                       std::shared_ptr<const arc::SealKey> seal_key) {
+                                                       std::shared_ptr<const arc::SealKey> seal_key,
+                                                       std::shared_ptr<report::Recorder> reports) {
   if (config.policy.authserv_id.empty()) {
     return fail(Errc::Invalid, "authserv_id is empty");
   }
@@ -102,6 +137,17 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
     }
   } else {
     seal_key = nullptr;
+  }
+  if (!config.dmarc.reports.enabled) {
+    reports = nullptr;
+  } else if (!reports) {
+    // Opened here, so as root before the privilege drop when the milter starts, and by
+    // configtest: a store that cannot be opened is an error, not a silent drop.
+    Result<std::shared_ptr<report::Recorder>> made = reportsFor(config, nullptr);
+    if (!made) {
+      return fail(made.error());
+    }
+    reports = std::move(*made);
   }
   if (!clock) {
     clock = std::make_shared<SystemClock>();
@@ -152,6 +198,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
   snapshot->dkim_ = std::move(dkim_library);
   snapshot->lists_ = std::move(lists);
   snapshot->seal_key_ = std::move(seal_key);
+  snapshot->reports_ = std::move(reports);
   return std::shared_ptr<const Snapshot>(snapshot);
 }
 

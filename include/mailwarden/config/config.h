@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -130,6 +131,23 @@ struct DkimOptions {
 // the default.
 enum class DmarcMode { Monitor, Enforce };
 
+// dmarc.reports (issue 20): record every message DMARC evaluated with a policy record,
+// for aggregate reports (RFC 9990). Checked as text here; scan::Snapshot::build opens the
+// store, and its errors point at `where`.
+struct DmarcReportOptions {
+  bool enabled = false;
+  // "sqlite:ABSOLUTE_PATH" (the only kind yet; redis:// is refused as not supported).
+  std::string store = "sqlite:/var/lib/mailwarden/dmarc.sqlite";
+  std::string org_name;            // report_metadata/org_name: required when enabled
+  std::string email;               // report_metadata/email: required when enabled
+  std::string extra_contact_info;  // optional
+  // Policy or author domains not recorded, lower-case A-labels; a leading "." also
+  // matches subdomains (as dmarc.exceptions.domains).
+  std::vector<std::string> exclude_domains = {};
+  std::uint64_t max_report_bytes = 10 * 1024 * 1024;  // for `dmarc-report` (to come)
+  SourceLoc where = {};  // the `reports:` line
+};
+
 struct DmarcOptions {
   bool enabled = true;
   DmarcMode mode = DmarcMode::Monitor;
@@ -145,6 +163,7 @@ struct DmarcOptions {
   double none_score = 0.5;        // fail with the policy none
   double bad_from_score = 3.0;    // permerror from the From field (none or several authors)
   OnTemperror temperror;          // "temperror" (RFC 9989): the failure policy
+  DmarcReportOptions reports;
 };
 
 // iprev (RFC 8601 §3, reputation.iprev): does the client's reverse DNS name resolve back

@@ -144,6 +144,12 @@ inline constexpr std::array<std::string_view, 4> kTempfailReasonNames = {"dns", 
 inline constexpr std::array<std::string_view, 2> kBypassReasonNames = {"trusted_network",
                                                                        "authenticated"};
 
+// DMARC aggregate report records (report::Recorder::Tally): written to the store,
+// spooled in memory because the store was busy or down, dropped from a full spool.
+enum class DmarcRecord { Stored, Spooled, Dropped };
+inline constexpr std::array<std::string_view, 3> kDmarcRecordNames = {"stored", "spooled",
+                                                                      "dropped"};
+
 // message::Limits bounds, by the defect that records each crossing.
 enum class LimitKind { HeaderBytes, HeaderCount, LineLength, MimeDepth, MimeParts, DecodedBytes };
 inline constexpr std::array<std::string_view, 6> kLimitNames = {
@@ -172,6 +178,7 @@ struct Counters {
   std::array<Counter, kTempfailReasonNames.size()> tempfails;
   std::array<Counter, kLimitNames.size()> limit_hits;  // messages, by bound crossed
   std::array<Counter, kBypassReasonNames.size()> bypassed;  // messages, by bypass reason
+  std::array<Counter, kDmarcRecordNames.size()> dmarc_records;  // by DmarcRecord
   Histogram message_duration;                          // MAIL FROM to verdict
   Family<Histogram> stage_duration{64};                // by Stage::name()
   Family<Counter> list_hits{1024};                     // listed answers, by zone

@@ -96,6 +96,9 @@ class Scan {
   void stageFailed(std::size_t i, const char* hook, const char* what) noexcept;
   // Stage::delivered threw: logged and counted; the verdict stands.
   void deliveredFailed(std::size_t i, const char* what) noexcept;
+  // dmarc.reports: records Findings::dmarc_report after decide() (scan.cpp says when).
+  // Bounded (report::Recorder); never changes `v`.
+  void recordDmarcReport(const verdict::Verdict& v) noexcept;
 
   SnapshotConstSharedPtr snapshot_;
   std::shared_ptr<const ClientLookups> client_;

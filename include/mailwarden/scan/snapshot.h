@@ -20,6 +20,7 @@
 #include "mailwarden/dkim/dkim.h"
 #include "mailwarden/dns/resolver.h"
 #include "mailwarden/dns/session.h"
+#include "mailwarden/report/recorder.h"
 #include "mailwarden/reputation/lists.h"
 #include "mailwarden/rules/rules.h"
 #include "mailwarden/scan/stage.h"
@@ -36,10 +37,14 @@ class Snapshot {
   // sealKeyFor), else read from arc.seal.key_file here — so as root, before the
   // privilege drop, when the milter starts. A key that cannot be read or used, or
   // arc.seal without arc.enabled, is an Errc::Invalid at the `seal:` line. Never throws
-  // except bad_alloc.
+  // except bad_alloc. With dmarc.reports enabled, the report store: `reports` when given
+  // (a reload that keeps the running one, see reportsFor), else opened here (created when
+  // missing: as root at start, see milter's chown); one that cannot be opened is an
+  // Errc::Invalid at the `reports:` line, never a silent drop.
   [[nodiscard]] static Result<std::shared_ptr<const Snapshot>> build(
       config::Config config, ClockConstSharedPtr clock, dns::ResolverSharedPtr resolver = nullptr,
-      std::shared_ptr<const arc::SealKey> seal_key = nullptr);
+      std::shared_ptr<const arc::SealKey> seal_key = nullptr,
+      std::shared_ptr<report::Recorder> reports = nullptr);
 
   const config::Config& config() const noexcept { return config_; }
   const verdict::Policy& policy() const noexcept { return config_.policy; }
@@ -57,6 +62,11 @@ class Snapshot {
   const reputation::ListsConstSharedPtr& lists() const noexcept { return lists_; }
   // The arc.seal key, shared with the snapshots a reload builds; nullptr without arc.seal.
   const std::shared_ptr<const arc::SealKey>& sealKey() const noexcept { return seal_key_; }
+  // dmarc.reports: where Scan records DMARC-evaluated messages (thread-safe), shared with
+  // the snapshots a reload builds while dmarc.reports.store is unchanged; nullptr when
+  // reports are off.
+  report::Recorder* reports() const noexcept { return reports_.get(); }
+  const std::shared_ptr<report::Recorder>& reportsPtr() const noexcept { return reports_; }
 
   // The stages of one message, in pipeline order; every lookup they make goes through
   // `dns` (the message's dns::Session, which must outlive them). With a Skip `bypass`
@@ -77,6 +87,7 @@ class Snapshot {
   dkim::LibraryConstSharedPtr dkim_ = nullptr;
   reputation::ListsConstSharedPtr lists_ = nullptr;
   std::shared_ptr<const arc::SealKey> seal_key_ = nullptr;
+  std::shared_ptr<report::Recorder> reports_ = nullptr;
 };
 
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
@@ -94,6 +105,18 @@ struct SealKeyChoice {
 };
 [[nodiscard]] Result<SealKeyChoice> sealKeyFor(const config::Config& config,
                                                const Snapshot* running);
+
+// The report recorder for a new snapshot of `config` (pass it to Snapshot::build):
+// nullptr when dmarc.reports is off; the running snapshot's when dmarc.reports.store is
+// the same (one connection, one spool across reloads, like the resolver); else the store
+// opened now (SqliteStore: "sqlite:PATH"). A store that cannot be opened: Errc::Invalid
+// at the `reports:` line, naming the path and why. Never throws except bad_alloc.
+[[nodiscard]] Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& config,
+                                                                   const Snapshot* running);
+
+// The files of the dmarc.reports SQLite store (the database, its -wal and -shm), for the
+// milter's chown to milter.user at start; empty when reports are off.
+std::vector<std::string> reportStoreFiles(const config::Config& config);
 
 // The resolver the dns settings describe: the zone files of dns.zone_files when there
 // are any (offline), else libunbound with dns.resolvers (or /etc/resolv.conf), its

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mailwarden/message/defects.h"
+#include "mailwarden/report/record.h"
 #include "mailwarden/reputation/lists.h"
 
 namespace mw::verdict {
@@ -241,6 +242,10 @@ struct Findings {
   std::optional<std::string> failure;
   // Set when the client is ours (a trusted network or SMTP AUTH): see Bypass.
   std::optional<Bypass> bypass = std::nullopt;
+  // What an RFC 9990 aggregate report needs about this message, set by the DMARC stage
+  // when it evaluated a pass or fail under a published policy record (the time is left
+  // at the epoch: Scan::finish sets it from the snapshot's clock when it records).
+  std::optional<report::Record> dmarc_report = std::nullopt;
 };
 
 struct Verdict {

@@ -141,6 +141,7 @@ TEST(Exposition, RegistryRendersEveryFamilyAndCounts) {
   EXPECT_NE(t.find("mailwarden_list_hits_total{zone=\"zen.example\"} "), std::string::npos);
   EXPECT_NE(t.find("mailwarden_dns_queries_total{outcome=\"timeout\"} "), std::string::npos);
   EXPECT_NE(t.find("mailwarden_bypassed_total{reason=\"authenticated\"} "), std::string::npos);
+  EXPECT_NE(t.find("mailwarden_dmarc_records_total{result=\"spooled\"} "), std::string::npos);
   EXPECT_NE(t.find("mailwarden_check_results_total{check=\"dkim\",result=\"permerror\"} 0\n"),
             std::string::npos);
   EXPECT_NE(t.find("mailwarden_build_info{version=\"1.2.3\",openssl=\"3.0.x \\\"test\\\"\"} 1\n"),
@@ -155,7 +156,7 @@ TEST(Exposition, RegistryRendersEveryFamilyAndCounts) {
     ++helps;
   }
   EXPECT_EQ(types, helps);
-  EXPECT_EQ(types, 20u);  // every family of counters.h (bypassed_total included), and build info
+  EXPECT_EQ(types, 21u);  // every family of counters.h (dmarc_records_total included), and build info
   EXPECT_EQ(t.back(), '\n');
 }
 
