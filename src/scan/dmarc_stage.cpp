@@ -431,6 +431,9 @@ class DmarcStage final : public Stage {
       if (x.method == verdict::Method::Dkim) {
         std::string d = x.domain.empty() ? property(x, "header.d") : x.domain;
         d = ascii::lower(d);
+        if (d.empty()) {
+          continue;  // dkim=none (unsigned) or a signature without d=: no signature to name
+        }
         if (x.result == verdict::Code::Pass && r.dkim_aligned == report::Aligned::Fail &&
             dmarc::aligned(discovery, e.from_domain, d, e.record->adkim) == dmarc::Aligned::Yes) {
           r.dkim_aligned = report::Aligned::Pass;

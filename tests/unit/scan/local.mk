@@ -29,3 +29,11 @@ tests_unit_scan_message_log_tests_SOURCES = tests/unit/scan/message_log_test.cpp
 	tests/support/lsan_opendkim.cpp
 tests_unit_scan_message_log_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_scan_message_log_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
+
+# dmarc.reports through Scan (issue 20): what reaches the report store, and what not.
+check_PROGRAMS += tests/unit/scan/dmarc_report_tests
+TESTS += tests/unit/scan/dmarc_report_tests
+tests_unit_scan_dmarc_report_tests_SOURCES = tests/unit/scan/dmarc_report_test.cpp \
+	tests/support/lsan_opendkim.cpp
+tests_unit_scan_dmarc_report_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_scan_dmarc_report_tests_LDADD = $(MW_CORE_LINK) $(MW_GTEST_LINK)
