@@ -697,7 +697,9 @@ void Loader::dmarcReports(const Field& f) {
     for (const auto& [value, key] : {std::pair<const std::string&, const char*>{r.org_name, "org_name"},
                                      {r.email, "email"}}) {
       if (value.empty()) {
-        error(f, std::string("missing ") + key + " (reports need org_name and email: RFC 9990 report_metadata)");
+        // At the `reports:` line (f.line is its first key's, which may be any key).
+        error(r.where.line, f.path + ": missing " + key +
+                                " (reports need org_name and email: RFC 9990 report_metadata)");
         ok = false;
       }
     }

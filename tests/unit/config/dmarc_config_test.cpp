@@ -81,3 +81,97 @@ TEST(DmarcConfig, ErrorsWithFileAndLine) {
 
 }  // namespace
 }  // namespace mw::config
+
+namespace mw::config {
+namespace {
+
+using testing::errors;
+using testing::loadNoRules;
+
+// dmarc.reports (issue 20).
+TEST(DmarcReportsConfig, DefaultsAreOff) {
+  const LoadResult r = loadNoRules("", "d.yaml");
+  ASSERT_TRUE(r.ok());
+  const DmarcReportOptions& o = r.config.dmarc.reports;
+  EXPECT_FALSE(o.enabled);
+  EXPECT_EQ(o.store, "sqlite:/var/lib/mailwarden/dmarc.sqlite");
+  EXPECT_TRUE(o.exclude_domains.empty());
+  EXPECT_EQ(o.max_report_bytes, 10u * 1024 * 1024);
+}
+
+TEST(DmarcReportsConfig, EveryKey) {
+  const LoadResult r = loadNoRules(
+      "dmarc:\n"
+      "  reports:\n"
+      "    enabled: true\n"
+      "    store: sqlite:/srv/mw/dmarc.sqlite\n"
+      "    org_name: Example Receiver\n"
+      "    email: dmarc-reports@example.net\n"
+      "    extra_contact_info: https://example.net/dmarc\n"
+      "    exclude_domains: [Example.COM, .internal.example]\n"
+      "    max_report_bytes: 1000000\n",
+      "d.yaml");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  const DmarcReportOptions& o = r.config.dmarc.reports;
+  EXPECT_TRUE(o.enabled);
+  EXPECT_EQ(o.store, "sqlite:/srv/mw/dmarc.sqlite");
+  EXPECT_EQ(o.org_name, "Example Receiver");
+  EXPECT_EQ(o.email, "dmarc-reports@example.net");
+  EXPECT_EQ(o.extra_contact_info, "https://example.net/dmarc");
+  EXPECT_EQ(o.exclude_domains, (std::vector<std::string>{"example.com", ".internal.example"}));
+  EXPECT_EQ(o.max_report_bytes, 1000000u);
+  EXPECT_EQ(o.where.file, "d.yaml");
+  EXPECT_EQ(o.where.line, 2);
+}
+
+TEST(DmarcReportsConfig, ErrorsWithFileAndLine) {
+  const LoadResult r = loadNoRules(
+      "dmarc:\n"
+      "  reports:\n"
+      "    enabled: true\n"
+      "    store: redis://127.0.0.1:6379/0\n"
+      "    email: nobody\n"
+      "    exclude_domains: [\"bad domain\"]\n"
+      "    max_report_bytes: 10\n",
+      "d.yaml");
+  ASSERT_FALSE(r.ok());
+  const std::vector<std::string> e = errors(r);
+  auto has = [&](const std::string& want) {
+    for (const std::string& x : e) {
+      if (x.find(want) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("d.yaml:4: dmarc.reports.store: redis stores are not supported yet")) << e.front();
+  EXPECT_TRUE(has("d.yaml:5: dmarc.reports.email: expected an email address"));
+  EXPECT_TRUE(has("d.yaml:6: dmarc.reports.exclude_domains[0]:"));
+  EXPECT_TRUE(has("d.yaml:7: dmarc.reports.max_report_bytes:"));
+  EXPECT_TRUE(has("d.yaml:2: dmarc.reports: missing org_name"));
+  EXPECT_FALSE(r.config.dmarc.reports.enabled);  // nothing half-applied
+}
+
+TEST(DmarcReportsConfig, StoreMustBeAnAbsoluteSqlitePath) {
+  for (const char* bad : {"sqlite:relative/dmarc.sqlite", "sqlite:", "sqlite:/var/lib/", "mysql://x",
+                          "/var/lib/mailwarden/dmarc.sqlite"}) {
+    const LoadResult r = loadNoRules(std::string("dmarc:\n  reports:\n    store: \"") + bad + "\"\n",
+                                     "d.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(errors(r).front().find("d.yaml:3: dmarc.reports.store:"), std::string::npos)
+        << errors(r).front();
+  }
+}
+
+TEST(DmarcReportsConfig, EnabledNeedsOrgNameAndEmail) {
+  const LoadResult r = loadNoRules("dmarc:\n  reports: {enabled: true, org_name: X}\n", "d.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(errors(r).front(),
+            "d.yaml:2: dmarc.reports: missing email (reports need org_name and email: RFC 9990 "
+            "report_metadata)");
+  // Off, nothing is required.
+  EXPECT_TRUE(loadNoRules("dmarc:\n  reports: {enabled: false}\n", "d.yaml").ok());
+}
+
+}  // namespace
+}  // namespace mw::config

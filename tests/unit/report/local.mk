@@ -21,3 +21,7 @@ tests_unit_report_render_reports_SOURCES = \
 tests_unit_report_render_reports_LDADD = $(MW_REPORT_LINK)
 TESTS += tests/unit/report/xml_schema_test.sh
 EXTRA_DIST += tests/unit/report/xml_schema_test.sh
+
+# dmarc.reports on the command line: `check` never writes the store, `configtest` opens it.
+TESTS += tests/unit/report/reports_cli_test.sh
+EXTRA_DIST += tests/unit/report/reports_cli_test.sh
