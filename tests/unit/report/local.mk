@@ -3,6 +3,7 @@ check_PROGRAMS += tests/unit/report/report_tests
 TESTS += tests/unit/report/report_tests
 tests_unit_report_report_tests_SOURCES = \
 	tests/unit/report/record_test.cpp \
+	tests/unit/report/recorder_test.cpp \
 	tests/unit/report/store_test.cpp \
 	tests/unit/report/xml_test.cpp \
 	tests/unit/report/samples.cpp \
