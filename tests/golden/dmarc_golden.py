@@ -27,12 +27,9 @@ import subprocess
 import sys
 import tempfile
 
+from golden_support import case_root, run_all
+
 NOW = "1700000000"
-
-
-def here():
-    srcdir = os.environ.get("srcdir", ".")
-    return os.path.join(srcdir, "tests", "golden", "dmarc")
 
 
 def run_case(binary, root, name, update):
@@ -97,25 +94,7 @@ def run_case(binary, root, name, update):
 
 
 def main():
-    binary = os.environ.get("MW_BIN", "./mailwarden")
-    if not os.access(binary, os.X_OK):
-        print("no mailwarden binary at %s" % binary)
-        return 77
-    root = here()
-    update = os.environ.get("MW_GOLDEN_UPDATE") == "1"
-    names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
-    passed = failed = 0
-    for name in names:
-        problem = run_case(binary, root, name, update)
-        if problem:
-            failed += 1
-            print("FAIL %s: %s" % (name, problem))
-        else:
-            passed += 1
-            if os.environ.get("MW_GOLDEN_VERBOSE") == "1":
-                print("ok   %s" % name)
-    print("dmarc golden: %d passed, %d failed" % (passed, failed))
-    return 1 if failed or passed == 0 else 0
+    return run_all("dmarc", case_root("dmarc"), run_case, skip=())
 
 
 if __name__ == "__main__":

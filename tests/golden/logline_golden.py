@@ -32,12 +32,10 @@ import subprocess
 import sys
 import tempfile
 
+from golden_support import case_root, run_all
+
 NOW = "1700000000"
 MAX_LINE = 4096
-
-
-def here():
-    return os.path.join(os.environ.get("srcdir", "."), "tests", "golden", "logline")
 
 
 def unescape(arg):
@@ -175,26 +173,7 @@ def run_case(binary, root, name, update):
 
 
 def main():
-    binary = os.environ.get("MW_BIN", "./mailwarden")
-    if not os.access(binary, os.X_OK):
-        print("no mailwarden binary at %s" % binary)
-        return 77
-    root = here()
-    update = os.environ.get("MW_GOLDEN_UPDATE") == "1"
-    names = sorted(n for n in os.listdir(root)
-                   if os.path.isdir(os.path.join(root, n)) and n != "rules")
-    passed = failed = 0
-    for name in names:
-        problem = run_case(binary, root, name, update)
-        if problem:
-            failed += 1
-            print("FAIL %s: %s" % (name, problem))
-        else:
-            passed += 1
-            if os.environ.get("MW_GOLDEN_VERBOSE") == "1":
-                print("ok   %s" % name)
-    print("logline golden: %d passed, %d failed" % (passed, failed))
-    return 1 if failed or passed == 0 else 0
+    return run_all("logline", case_root("logline"), run_case, skip=("rules",))
 
 
 if __name__ == "__main__":
