@@ -87,15 +87,7 @@ nsd_config example "$ZONE" example.org "$ZONE_ORG"
 MILTER_SOCKET=unix:$W/milter/m.sock
 CONF=$W/milter/mailwarden.yaml
 cat >"$CONF" <<EOF
-milter:
-  socket: "$MILTER_SOCKET"
-  user: $MW_MILTER_USER
-  drain_timeout: 2
-authserv_id: $AUTHSERV
-failure_policy: tempfail
-log:
-  target: stderr
-  level: info
+$(netns_milter_head)
 spf:
   enabled: true
   check_helo: false

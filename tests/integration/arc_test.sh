@@ -80,15 +80,7 @@ nsd_config example "$ZONE_COM" example.org "$ZONE_ORG"
 MILTER_SOCKET=unix:$W/milter/m.sock
 common_config() { # TRUSTED_SEALERS (YAML flow list)
 	cat <<EOF
-milter:
-  socket: "$MILTER_SOCKET"
-  user: $MW_MILTER_USER
-  drain_timeout: 2
-authserv_id: $AUTHSERV
-failure_policy: tempfail
-log:
-  target: stderr
-  level: info
+$(netns_milter_head)
 spf:
   enabled: true
   reject_on_fail: false

@@ -56,15 +56,7 @@ nsd_config example "$ZONE"
 MILTER_SOCKET=unix:$W/milter/m.sock
 common_config() { # MODE
 	cat <<EOF
-milter:
-  socket: "$MILTER_SOCKET"
-  user: $MW_MILTER_USER
-  drain_timeout: 2
-authserv_id: $AUTHSERV
-failure_policy: tempfail
-log:
-  target: stderr
-  level: info
+$(netns_milter_head)
 spf:
   enabled: true
   check_helo: false

@@ -180,6 +180,23 @@ EOF
 
 # --- the mail side: mailwarden inside the namespace, Postfix and a capture outside ----
 
+# netns_milter_head: the start of mailwarden's configuration in the namespace tests:
+# MILTER_SOCKET, the drop to MW_MILTER_USER, AUTHSERV as authserv-id, the failure policy
+# tempfail, info logs on stderr. Each test appends its checks and its dns: section.
+netns_milter_head() {
+	cat <<EOF
+milter:
+  socket: "$MILTER_SOCKET"
+  user: $MW_MILTER_USER
+  drain_timeout: 2
+authserv_id: $AUTHSERV
+failure_policy: tempfail
+log:
+  target: stderr
+  level: info
+EOF
+}
+
 # netns_mw_wrapper: W/mw-in-ns, a stand-in for MW_BIN that execs `ip netns exec NS
 # REAL_BIN`, which execs mailwarden, so mw_milter_start's recorded PID is mailwarden's.
 netns_mw_wrapper() {
