@@ -93,7 +93,8 @@ struct SqliteStore::Impl {
   std::string owner;
   std::timed_mutex mu;  // guards the connection and every statement
   DbPtr db;             // declared before the statements: destroyed after them
-  StmtPtr insert, list_domains, list_rows, claim, mark_sent, release;
+  StmtPtr insert, list_periods, list_domains, list_rows, claim, mark_sent, release, purge_tallies,
+      purge_claims;
 
   tl::unexpected<Error> error(int rc, std::string_view what) const {
     const char* msg = db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc);
@@ -182,6 +183,7 @@ struct SqliteStore::Impl {
         {&insert,
          "INSERT INTO tallies (period, domain, tuple, count) VALUES (?1, ?2, ?3, 1) "
          "ON CONFLICT (period, domain, tuple) DO UPDATE SET count = count + 1"},
+        {&list_periods, "SELECT DISTINCT period FROM tallies ORDER BY period"},
         {&list_domains, "SELECT DISTINCT domain FROM tallies WHERE period = ?1 ORDER BY domain"},
         {&list_rows,
          "SELECT tuple, count FROM tallies WHERE period = ?1 AND domain = ?2 ORDER BY tuple"},
@@ -197,6 +199,8 @@ struct SqliteStore::Impl {
          "WHERE domain = ?1 AND period = ?2 AND owner = ?3 AND state = 'claimed'"},
         {&release,
          "DELETE FROM claims WHERE domain = ?1 AND period = ?2 AND owner = ?3 AND state = 'claimed'"},
+        {&purge_tallies, "DELETE FROM tallies WHERE period < ?1"},
+        {&purge_claims, "DELETE FROM claims WHERE period < ?1"},
     };
     for (const Slot& s : slots) {
       Result<StmtPtr> p = prepare(s.sql);
@@ -293,6 +297,20 @@ Result<void> SqliteStore::record(const Record& r) noexcept {
   }
 }
 
+Result<std::vector<Period>> SqliteStore::periods() {
+  std::lock_guard lock(impl_->mu);
+  Use u(impl_->list_periods);
+  std::vector<Period> out;
+  int rc;
+  while ((rc = sqlite3_step(u.get())) == SQLITE_ROW) {
+    out.push_back(Period{sqlite3_column_int64(u.get(), 0)});
+  }
+  if (rc != SQLITE_DONE) {
+    return impl_->error(rc, "list periods");
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> SqliteStore::domains(Period period) {
   std::lock_guard lock(impl_->mu);
   Use u(impl_->list_domains);
@@ -358,6 +376,36 @@ Result<void> SqliteStore::markSent(std::string_view domain, Period period) {
 
 Result<void> SqliteStore::release(std::string_view domain, Period period) {
   return impl_->ownClaim(impl_->release, domain, period, "release");
+}
+
+Result<std::int64_t> SqliteStore::purge(Period first_kept) {
+  std::lock_guard lock(impl_->mu);
+  // One transaction: a reader never sees claims gone while their counters remain.
+  if (Result<void> r = impl_->exec("BEGIN IMMEDIATE", "purge"); !r) {
+    return fail(r.error());
+  }
+  Result<int> removed = [&]() -> Result<int> {
+    Use t(impl_->purge_tallies);
+    sqlite3_bind_int64(t.get(), 1, first_kept.day);
+    Result<int> n = impl_->run(t.get(), "purge");
+    if (!n) {
+      return n;
+    }
+    Use c(impl_->purge_claims);
+    sqlite3_bind_int64(c.get(), 1, first_kept.day);
+    if (Result<int> m = impl_->run(c.get(), "purge claims"); !m) {
+      return m;
+    }
+    return n;
+  }();
+  if (!removed) {
+    (void)impl_->exec("ROLLBACK", "rollback");
+    return fail(removed.error());
+  }
+  if (Result<void> r = impl_->exec("COMMIT", "purge commit"); !r) {
+    return fail(r.error());
+  }
+  return static_cast<std::int64_t>(*removed);
 }
 
 }  // namespace mw::report

@@ -49,6 +49,9 @@ class Store {
 
   // Counts one message. Bounded wait (see above); TempFail when the store is busy or down.
   [[nodiscard]] virtual Result<void> record(const Record& r) noexcept = 0;
+  // The periods with data, oldest first (the report command walks them to find the
+  // complete days not yet reported).
+  [[nodiscard]] virtual Result<std::vector<Period>> periods() = 0;
   // The DMARC Policy Domains with data in `period`, sorted.
   [[nodiscard]] virtual Result<std::vector<std::string>> domains(Period period) = 0;
   // The rows of (period, domain), in tupleKey order (stable reports).
@@ -61,6 +64,11 @@ class Store {
   [[nodiscard]] virtual Result<void> markSent(std::string_view domain, Period period) = 0;
   // Our claim failed to send: give it back for the next run. Errc::Invalid as markSent.
   [[nodiscard]] virtual Result<void> release(std::string_view domain, Period period) = 0;
+  // Forgets every period before `first_kept`: counters and claims (sent or not). The
+  // number of aggregation rows removed. Retention is the caller's choice (the report
+  // command keeps a bounded number of days so an unsendable report cannot grow the store
+  // without end).
+  [[nodiscard]] virtual Result<std::int64_t> purge(Period first_kept) = 0;
 };
 
 // SQLite (Debian's libsqlite3), one database file shared by every process on the host.
@@ -97,12 +105,14 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   [[nodiscard]] Result<void> record(const Record& r) noexcept override;
+  [[nodiscard]] Result<std::vector<Period>> periods() override;
   [[nodiscard]] Result<std::vector<std::string>> domains(Period period) override;
   [[nodiscard]] Result<std::vector<Row>> rows(Period period, std::string_view domain) override;
   [[nodiscard]] Result<bool> claim(std::string_view domain, Period period,
                                    std::chrono::sys_seconds now) override;
   [[nodiscard]] Result<void> markSent(std::string_view domain, Period period) override;
   [[nodiscard]] Result<void> release(std::string_view domain, Period period) override;
+  [[nodiscard]] Result<std::int64_t> purge(Period first_kept) override;
 
   // Who this store claims as (random per open: two stores in one process are two owners).
   const std::string& owner() const noexcept;

@@ -186,6 +186,31 @@ TEST_F(SqliteStoreTest, AClaimLeftBehindIsTakenOverAfterTheLease) {
   EXPECT_TRUE(b->markSent("example.com", day).has_value());
 }
 
+TEST_F(SqliteStoreTest, PeriodsAreListedAndOldOnesPurged) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const Period first = Period::of(sys_seconds(seconds(kDay)));
+  for (int d = 0; d < 3; ++d) {
+    ASSERT_TRUE(store->record(sample("192.0.2.1", kDay + d * 86400 + 5)));
+    ASSERT_TRUE(store->record(sample("192.0.2.2", kDay + d * 86400 + 5)));
+  }
+  const sys_seconds now{seconds(kDay + 3 * 86400)};
+  ASSERT_TRUE(*store->claim("example.com", first, now));
+  ASSERT_TRUE(store->markSent("example.com", first));
+  Result<std::vector<Period>> periods = store->periods();
+  ASSERT_TRUE(periods.has_value());
+  EXPECT_EQ(*periods, (std::vector<Period>{first, Period{first.day + 1}, Period{first.day + 2}}));
+  // everything before the third day goes: 2 rows per day, and the first day's claim
+  Result<std::int64_t> removed = store->purge(Period{first.day + 2});
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 4);
+  EXPECT_EQ(*store->periods(), std::vector<Period>{Period{first.day + 2}});
+  EXPECT_EQ(raw("SELECT count(*) FROM claims"), 0);
+  EXPECT_EQ(store->rows(first, "example.com")->size(), 0u);
+  EXPECT_EQ(store->rows(Period{first.day + 2}, "example.com")->size(), 2u);
+  EXPECT_EQ(*store->purge(first), 0);  // nothing older: nothing removed
+}
+
 TEST_F(SqliteStoreTest, SchemaIsVersionedAndWal) {
   {
     auto s = open();
