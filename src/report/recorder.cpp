@@ -1,97 +1,219 @@
+// report/recorder.cpp — the spool and its writer thread (recorder.h has the contract).
 #include "mailwarden/report/recorder.h"
 
 #include <utility>
-#include <vector>
 
 namespace mw::report {
 
 Recorder::Recorder(std::shared_ptr<Store> store, Options options)
-    : store_(std::move(store)), options_(options) {}
+    : store_(std::move(store)), options_(std::move(options)) {
+  if (options_.flush_batch == 0) {
+    options_.flush_batch = 1;
+  }
+  writer_ = std::thread([this] { writerLoop(); });
+}
 
-Recorder::~Recorder() { (void)flush(); }
+Recorder::~Recorder() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+  (void)flush();  // one more bounded attempt: stops at the first failure
+}
 
-void Recorder::spool(const Record& r, Tally& t) noexcept {
-  std::lock_guard<std::mutex> lock(mutex_);
-  try {
-    spool_.push_back(r);
-    ++t.spooled;
-  } catch (...) {
-    ++t.dropped;  // no memory for it: counted, never thrown into a verdict
+void Recorder::report(const Tally& t) noexcept {
+  if (t.empty()) {
     return;
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    totals_.stored += t.stored;
+    totals_.spooled += t.spooled;
+    totals_.dropped += t.dropped;
+  }
+  if (options_.on_tally) {
+    try {
+      options_.on_tally(t);
+    } catch (...) {  // a counter must not take the writer down
+    }
+  }
+}
+
+void Recorder::trim(Tally& t) noexcept {
   while (spool_.size() > options_.spool_limit) {
     spool_.pop_front();  // the oldest goes: recent data is what the next report needs
     ++t.dropped;
   }
 }
 
-Recorder::Tally Recorder::record(const Record& r) noexcept {
+void Recorder::record(const Record& r) noexcept {
   Tally t;
-  const auto now = std::chrono::steady_clock::now();
-  bool wait = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    wait = now < retry_at_;
-  }
-  if (wait) {
-    spool(r, t);  // the store failed moments ago: this message does not wait for it again
-    return t;
-  }
-  if (!store_->record(r)) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      retry_at_ = std::chrono::steady_clock::now() + options_.backoff;
+    try {
+      // While the store is down, a new record is held back from the start.
+      spool_.push_back(Entry{r, down_});
+      t.spooled += down_ ? 1 : 0;
+    } catch (...) {
+      ++t.dropped;  // no memory for it: counted, never thrown into a verdict
     }
-    spool(r, t);
-    return t;
+    trim(t);
   }
-  ++t.stored;
-  drain(options_.flush_batch, t);
-  return t;
+  wake_.notify_one();
+  report(t);
 }
 
-void Recorder::drain(std::size_t limit, Tally& t) noexcept {
-  for (std::size_t done = 0; done < limit; ++done) {
-    Record next;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (spool_.empty()) {
-        return;
-      }
-      try {
-        next = std::move(spool_.front());
-      } catch (...) {
-        return;  // no memory to move it out: it stays for later
-      }
-      spool_.pop_front();
+std::size_t Recorder::write(std::deque<Entry>& batch) noexcept {
+  std::size_t i = 0;
+  for (; i < batch.size(); ++i) {
+    if (!store_->record(batch[i].record)) {
+      break;
     }
-    if (!store_->record(next)) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      retry_at_ = std::chrono::steady_clock::now() + options_.backoff;
-      try {
-        spool_.push_front(std::move(next));  // back where it was: order kept
-      } catch (...) {
-        ++t.dropped;
+  }
+  return i;
+}
+
+void Recorder::afterWrite(std::deque<Entry>& rest, bool failed, Tally& t) noexcept {
+  if (failed) {
+    down_ = true;
+    retry_at_ = std::chrono::steady_clock::now() + options_.backoff;
+    // Everything waiting now waits for the store: counted once each.
+    for (Entry& e : rest) {
+      t.spooled += e.counted ? 0 : 1;
+      e.counted = true;
+    }
+    for (Entry& e : spool_) {
+      t.spooled += e.counted ? 0 : 1;
+      e.counted = true;
+    }
+  } else {
+    down_ = false;
+  }
+  // Back at the front, in order (the spool's own records are newer).
+  while (!rest.empty()) {
+    try {
+      spool_.push_front(std::move(rest.back()));
+    } catch (...) {
+      ++t.dropped;
+    }
+    rest.pop_back();
+  }
+  trim(t);
+}
+
+void Recorder::writerLoop() noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    // Sleep until there is work and the store is not being left alone.
+    while (!stop_ && (spool_.empty() || (down_ && std::chrono::steady_clock::now() < retry_at_))) {
+      idle_.notify_all();
+      if (spool_.empty()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, retry_at_);
       }
-      while (spool_.size() > options_.spool_limit) {
-        spool_.pop_front();
-        ++t.dropped;
-      }
+    }
+    if (stop_) {
+      idle_.notify_all();
       return;
     }
-    ++t.stored;
+    std::deque<Entry> batch;
+    try {
+      while (!spool_.empty() && batch.size() < options_.flush_batch) {
+        batch.push_back(std::move(spool_.front()));
+        spool_.pop_front();
+      }
+    } catch (...) {  // no memory for the batch: what was taken goes back, try later
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+        spool_.push_front(std::move(*it));
+      }
+      retry_at_ = std::chrono::steady_clock::now() + options_.backoff;
+      down_ = true;
+      continue;
+    }
+    busy_ = true;
+    const std::size_t taken = batch.size();
+    in_flight_ += taken;
+    lock.unlock();
+    Tally t;
+    {
+      std::lock_guard<std::mutex> writing(write_mutex_);
+      const std::size_t done = write(batch);
+      t.stored = done;
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
+    }
+    lock.lock();
+    in_flight_ -= taken;
+    afterWrite(batch, !batch.empty(), t);
+    lock.unlock();
+    report(t);  // before busy_ drops: settle() returns with the counters up to date
+    lock.lock();
+    busy_ = false;
   }
 }
 
 Recorder::Tally Recorder::flush() noexcept {
   Tally t;
-  drain(options_.spool_limit + 1, t);
+  std::lock_guard<std::mutex> writing(write_mutex_);
+  for (;;) {
+    std::deque<Entry> batch;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      try {
+        while (!spool_.empty() && batch.size() < options_.flush_batch) {
+          batch.push_back(std::move(spool_.front()));
+          spool_.pop_front();
+        }
+      } catch (...) {
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+          spool_.push_front(std::move(*it));
+        }
+        break;
+      }
+    }
+    if (batch.empty()) {
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_ += batch.size();
+    }
+    const std::size_t done = write(batch);
+    t.stored += done;
+    batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(done));
+    const bool failed = !batch.empty();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_ -= done + batch.size();
+      afterWrite(batch, failed, t);
+    }
+    if (failed) {
+      break;
+    }
+  }
+  report(t);
+  idle_.notify_all();
   return t;
+}
+
+bool Recorder::settle(std::chrono::milliseconds limit) noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.notify_one();
+  return idle_.wait_for(lock, limit, [this] {
+    return !busy_ && (spool_.empty() || (down_ && std::chrono::steady_clock::now() < retry_at_));
+  });
 }
 
 std::size_t Recorder::spooled() const noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
-  return spool_.size();
+  return spool_.size() + in_flight_;
+}
+
+Recorder::Tally Recorder::totals() const noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return totals_;
 }
 
 }  // namespace mw::report

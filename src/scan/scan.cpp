@@ -278,15 +278,7 @@ void Scan::recordDmarcReport(const verdict::Verdict& v) noexcept {
     return;
   }
   r.time = std::chrono::sys_seconds(std::chrono::seconds(snapshot_->clock().now()));
-  const report::Recorder::Tally t = recorder->record(r);
-  obs::Counters& c = obs::counters();
-  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Stored)].add(t.stored);
-  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Spooled)].add(t.spooled);
-  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Dropped)].add(t.dropped);
-  if (t.dropped != 0) {
-    obs::log(obs::Level::Warn, envelope_.queue_id.empty() ? "NOQUEUE" : envelope_.queue_id,
-             "report", "DMARC report spool full: {} oldest record(s) dropped", t.dropped);
-  }
+  recorder->record(r);  // queued: the counters move as the writer stores it (reportsFor)
 }
 
 verdict::Verdict Scan::finish() {

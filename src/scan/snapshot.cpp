@@ -6,6 +6,8 @@
 #include "mailwarden/scan/symbols.h"
 #include "mailwarden/dns/unbound.h"
 #include "mailwarden/dns/zone.h"
+#include "mailwarden/obs/counters.h"
+#include "mailwarden/obs/log.h"
 
 namespace mw::scan {
 namespace {
@@ -71,6 +73,19 @@ Result<SealKeyChoice> sealKeyFor(const config::Config& config, const Snapshot* r
 
 namespace {
 constexpr std::string_view kSqlitePrefix = "sqlite:";
+
+// The Recorder's counts, from its writer thread (or the message thread, for a record
+// dropped from a full spool): mailwarden_dmarc_records_total{result}.
+void countDmarcRecords(const report::Recorder::Tally& t) {
+  obs::Counters& c = obs::counters();
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Stored)].add(t.stored);
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Spooled)].add(t.spooled);
+  c.dmarc_records[static_cast<std::size_t>(obs::DmarcRecord::Dropped)].add(t.dropped);
+  if (t.dropped != 0) {
+    obs::log(obs::Level::Warn, "NOQUEUE", "report",
+             "DMARC report spool full: {} oldest record(s) dropped", t.dropped);
+  }
+}
 }  // namespace
 
 Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& config,
@@ -91,7 +106,10 @@ Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& confi
   if (!store) {
     return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + store.error().message));
   }
-  return std::make_shared<report::Recorder>(std::shared_ptr<report::Store>(std::move(*store)));
+  report::Recorder::Options options;
+  options.on_tally = countDmarcRecords;
+  return std::make_shared<report::Recorder>(std::shared_ptr<report::Store>(std::move(*store)),
+                                            std::move(options));
 }
 
 std::vector<std::string> reportStoreFiles(const config::Config& config) {

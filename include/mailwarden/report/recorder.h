@@ -1,26 +1,36 @@
-// report/recorder.h — the pipeline's side of the store: record() never changes or
-// stalls a verdict for long, whatever the store does (issue 20, point 1).
+// report/recorder.h — the pipeline's side of the store: record() never waits for the
+// store, whatever the store does (issue 20, point 1: "recording never delays a verdict").
 //
-// record() writes the record to the Store (whose record() gives up after a bounded wait,
-// TempFail). When the store is busy or down, the record goes to a bounded in-memory
-// spool (Options::spool_limit records; when full, the oldest is dropped and counted), and
-// the store is left alone for Options::backoff: while it stays down, messages spool
-// without waiting for it at all. The next record() that reaches the store also writes
-// up to Options::flush_batch spooled records (oldest first), so a spool drains over the
-// following messages without one message paying for all of it; flush() drains on demand.
-// The spool lives in memory: what is still spooled when the process ends is lost after
-// one bounded attempt in the destructor (the counters say how many were spooled).
+// record() only appends the record to a bounded in-memory queue (the spool) and wakes
+// the Recorder's writer thread; it takes one mutex for a few instructions and never
+// touches the store. The writer thread takes up to Options::flush_batch records at a
+// time and writes them to the Store (whose record() gives up after a bounded wait,
+// TempFail). When the store is busy or down, the records stay in the spool (counted as
+// spooled, once each), the store is left alone for Options::backoff, and then tried again;
+// records that arrive meanwhile are counted as spooled when they arrive. When the spool is
+// full (Options::spool_limit), the oldest record is dropped and counted: the newest data
+// is what the next report needs.
 //
-// Thread-safety: every member function may be called from any thread (the spool has its
-// own mutex, the Store is thread-safe). Never throws: a record that cannot even be
-// spooled (no memory) is counted as dropped.
+// Counting: every change is reported to Options::on_tally (stored, spooled, dropped),
+// from the writer thread or from record()/flush(); the callback must be cheap and must
+// not call back into the Recorder. The scan feeds mailwarden_dmarc_records_total from it.
+//
+// The spool lives in memory: the destructor stops the writer and makes one more bounded
+// attempt (stopping at the first failure); what is still spooled then is lost and was
+// counted as spooled.
+//
+// Thread-safety: every member function may be called from any thread. Never throws: a
+// record that cannot even be queued (no memory) is counted as dropped.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "mailwarden/report/record.h"
 #include "mailwarden/report/store.h"
@@ -29,45 +39,75 @@ namespace mw::report {
 
 class Recorder {
  public:
-  struct Options {
-    std::size_t spool_limit = 10000;
-    std::size_t flush_batch = 256;
-    std::chrono::milliseconds backoff{200};
-  };
-  // What one call did, for the counters (mailwarden_dmarc_records_total{result}):
-  // records written to the store (spooled ones included), records put in the spool,
-  // records dropped from it (the oldest, when it was full).
+  // What happened to records, for the counters (mailwarden_dmarc_records_total{result}):
+  // written to the store (spooled ones included), first held back because the store was
+  // busy or down, dropped from a full spool (the oldest).
   struct Tally {
     std::size_t stored = 0;
     std::size_t spooled = 0;
     std::size_t dropped = 0;
+    bool empty() const noexcept { return stored == 0 && spooled == 0 && dropped == 0; }
+  };
+  struct Options {
+    std::size_t spool_limit = 10000;
+    std::size_t flush_batch = 256;
+    std::chrono::milliseconds backoff{200};
+    std::function<void(const Tally&)> on_tally = nullptr;  // may be empty
   };
 
-  // `store` must not be null.
+  // `store` must not be null. Starts the writer thread.
   Recorder(std::shared_ptr<Store> store, Options options);
   explicit Recorder(std::shared_ptr<Store> store) : Recorder(std::move(store), Options{}) {}
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
-  Tally record(const Record& r) noexcept;
-  // Writes spooled records until the spool is empty or the store fails (ignores the
-  // backoff). Tally::stored: how many were written.
+  // Queues `r` for the writer. Never waits for the store.
+  void record(const Record& r) noexcept;
+  // Writes spooled records on the calling thread until the spool is empty or the store
+  // fails (ignores the backoff; serialized with the writer). The returned tally is also
+  // reported to on_tally.
   Tally flush() noexcept;
+  // Waits (at most `limit`) until the writer has nothing it can do now: the spool is
+  // empty, or the store failed and is being left alone. true if that state was reached.
+  // For tests and for an orderly reload; the pipeline never calls it.
+  bool settle(std::chrono::milliseconds limit) noexcept;
+  // Records not yet in the store: queued, held back, or being written.
   std::size_t spooled() const noexcept;
+  // Everything counted since construction.
+  Tally totals() const noexcept;
   Store& store() const noexcept { return *store_; }
 
  private:
-  // Adds `r` at the back, dropping the oldest over the limit; adds to `t`.
-  void spool(const Record& r, Tally& t) noexcept;
-  // Up to `limit` spooled records to the store; stops at the first failure.
-  void drain(std::size_t limit, Tally& t) noexcept;
+  struct Entry {
+    Record record;
+    bool counted = false;  // already counted as spooled
+  };
+
+  void writerLoop() noexcept;
+  // Writes `batch` in order; the index of the first record the store refused (size():
+  // all written). Called with write_mutex_ held, mutex_ not held.
+  std::size_t write(std::deque<Entry>& batch) noexcept;
+  // After a write: puts the unwritten rest back at the front (order kept), marks the store
+  // down when something failed, trims the spool. mutex_ held.
+  void afterWrite(std::deque<Entry>& rest, bool failed, Tally& t) noexcept;
+  void trim(Tally& t) noexcept;  // mutex_ held
+  void report(const Tally& t) noexcept;  // to totals_ and on_tally; no lock held
 
   std::shared_ptr<Store> store_;
   Options options_;
-  mutable std::mutex mutex_;
-  std::deque<Record> spool_;
-  std::chrono::steady_clock::time_point retry_at_{};  // store left alone until then
+  mutable std::mutex mutex_;  // the spool, the state below, totals_
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Entry> spool_;
+  bool down_ = false;    // the last write failed
+  bool busy_ = false;    // the writer holds a batch
+  std::size_t in_flight_ = 0;  // records taken from the spool, being written
+  bool stop_ = false;
+  std::chrono::steady_clock::time_point retry_at_{};
+  Tally totals_;
+  std::mutex write_mutex_;  // one writer at a time: the thread or flush()
+  std::thread writer_;      // last: started when everything above exists
 };
 
 }  // namespace mw::report
