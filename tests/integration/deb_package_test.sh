@@ -23,6 +23,9 @@
 #   verify      `systemd-analyze verify` of the packaged unit prints nothing (its
 #               ExecStart= pointed at the packaged binary)
 #   unit        the packaged unit is contrib/systemd/mailwarden.service, byte for byte
+#   report-units  mailwarden-dmarc-report.{service,timer} are in the package as in
+#               contrib/systemd/, `systemd-analyze verify` prints nothing for them, and the
+#               postinst enables the timer (not the oneshot service)
 #   binary      usr/sbin/mailwarden, executable, and it answers `--help`
 #   conffiles   /etc/mailwarden/mailwarden.yaml and every rules/*.yaml and
 #               rules/cases/*.eml of the tree are conffiles
@@ -140,6 +143,31 @@ else
 		mw_pass unit
 	else
 		mw_fail unit "the packaged unit differs from contrib/systemd/mailwarden.service"
+	fi
+fi
+
+# --- the daily DMARC report job ------------------------------------------------------------
+report_ok=1
+for f in mailwarden-dmarc-report.service mailwarden-dmarc-report.timer; do
+	if ! cmp -s "$X/lib/systemd/system/$f" "$top/contrib/systemd/$f"; then
+		mw_fail report-units "lib/systemd/system/$f missing or not contrib/systemd/$f"
+		report_ok=0
+	fi
+done
+if ((report_ok)); then
+	mkdir -p "$W/unit"
+	sed "s|/usr/sbin/mailwarden|$X/usr/sbin/mailwarden|g" \
+		"$X/lib/systemd/system/mailwarden-dmarc-report.service" >"$W/unit/mailwarden-dmarc-report.service"
+	cp "$X/lib/systemd/system/mailwarden-dmarc-report.timer" "$W/unit/"
+	postinst=$W/postinst
+	if ! out=$(systemd-analyze verify --man=no "$W/unit/mailwarden-dmarc-report.service" \
+		"$W/unit/mailwarden-dmarc-report.timer" 2>&1) || [[ -n $out ]]; then
+		mw_fail report-units "systemd-analyze verify: $out"
+	elif ! grep -q "deb-systemd-helper enable 'mailwarden-dmarc-report.timer'" "$postinst" ||
+		grep -q "deb-systemd-helper enable 'mailwarden-dmarc-report.service'" "$postinst"; then
+		mw_fail report-units "the postinst does not enable the timer alone"
+	else
+		mw_pass report-units
 	fi
 fi
 
