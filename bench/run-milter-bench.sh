@@ -6,7 +6,7 @@
 #   sudo bench/run-milter-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd]
 #        [--sockets unix,tcp] [--workloads 4k,100k,10m] [--connections C]
 #        [--per-connection K] [--scale F] [--rules SPEC,...] [--no-memory] [--memory-only]
-#        [--metrics]
+#        [--metrics] [--reports sqlite]
 #
 # --build: the configured build directory holding mailwarden and bench/ (default: the
 # current directory; `make bench` builds bench/). --out: where results go (default
@@ -20,6 +20,11 @@
 # loopback port, scraped once a second (curl, for the whole direct phase) by a bounded
 # loop, runs as a third milter "mailwarden-metrics" in the alternation; its msg/s beside
 # mailwarden's is the cost of the metrics (doc/PERFORMANCE.md).
+# --reports STORE,... (issue 20): for each store a further mailwarden, same config plus
+# dmarc.reports enabled on that store, runs as "mailwarden-reports-STORE" in the
+# alternation (every bench message is DMARC-evaluated against p=reject and recorded);
+# its msg/s beside mailwarden's is the cost of recording. STORE: sqlite (a file in the
+# bench's folder).
 #
 # Layout. Per socket kind, both milters are started once and stay up (warm, as in
 # production): mailwarden with a bench config (bench/lib-bench.sh bench_mw_config: SPF
@@ -55,6 +60,7 @@ MEMORY=1
 DIRECT=1
 RULES=shipped+1000
 METRICS=0
+REPORTS=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -70,6 +76,7 @@ while [[ $# -gt 0 ]]; do
 	--memory-only) DIRECT=0; shift ;;
 	--rules) RULES=$2; shift 2 ;;
 	--metrics) METRICS=1; shift ;;
+	--reports) REPORTS=$2; shift 2 ;;
 	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -198,6 +205,44 @@ fi
 IFS=, read -r -a WL <<<"$WORKLOADS"
 IFS=, read -r -a SK <<<"$SOCKETS"
 IFS=, read -r -a RS <<<"$RULES"
+IFS=, read -r -a RP <<<"$REPORTS"
+for store in "${RP[@]}"; do
+	case $store in sqlite) ;; *) mw_log "--reports: unknown store '$store' (sqlite)"; exit 2 ;; esac
+done
+
+# report_instance_start KIND STORE: a mailwarden like the plain one plus dmarc.reports on
+# STORE; sets REPORT_PID[STORE] and REPORT_SOCK[STORE].
+declare -A REPORT_PID REPORT_SOCK
+report_instance_start() {
+	local kind=$1 store=$2 sock spec dir=$W/mwr-$2
+	socket_for sock "$kind" "mwr-$store"
+	mkdir -p "$dir"
+	cp "$W/mw/mailwarden.yaml" "$dir.yaml"
+	sed -i "s|$mw_sock|$sock|" "$dir.yaml"
+	case $store in
+	sqlite)
+		rm -f "$dir/dmarc.sqlite"*
+		spec="sqlite:$dir/dmarc.sqlite"
+		;;
+	esac
+	# The bench config has a dmarc: block: the reports go into it (YAML: one key once).
+	"$MW_PYTHON" - "$dir.yaml" "$spec" <<'PYEOF2'
+import sys
+path, spec = sys.argv[1], sys.argv[2]
+text = open(path).read()
+block = ("  reports:\n    enabled: true\n    store: \"%s\"\n"
+         "    org_name: bench.example\n    email: dmarc-reports@bench.example\n" % spec)
+assert "\ndmarc:\n" in text, "no dmarc: block in the bench config"
+open(path, "w").write(text.replace("\ndmarc:\n", "\ndmarc:\n" + block, 1))
+PYEOF2
+	"$BENCH_MW" configtest -c "$dir.yaml" >/dev/null
+	local plain_pid=$BENCH_MW_PID
+	bench_mw_start "$dir" "$dir.yaml" "$sock"
+	REPORT_PID[$store]=$BENCH_MW_PID
+	REPORT_SOCK[$store]=$sock
+	BENCH_MW_PID=$plain_pid
+	mw_log "$kind: mailwarden-reports-$store pid ${REPORT_PID[$store]} on $sock, store $spec"
+}
 
 if [[ $DIRECT == 1 ]]; then
 	for kind in "${SK[@]}"; do
@@ -226,6 +271,10 @@ if [[ $DIRECT == 1 ]]; then
 				milters=(ref mailwarden mailwarden-metrics)
 				mw_log "$kind: mailwarden-metrics pid $mwm_pid on $mwm_sock, scraped on 127.0.0.1:$metrics_port every second"
 			fi
+			for store in "${RP[@]}"; do
+				report_instance_start "$kind" "$store"
+				milters+=("mailwarden-reports-$store")
+			done
 			for wl in "${WL[@]}"; do
 				read -r n warm <<<"$(plan "$wl")"
 				for ((run = 1; run <= RUNS; run++)); do
@@ -242,6 +291,9 @@ if [[ $DIRECT == 1 ]]; then
 							load "$label" "$BENCH_REF_PID" "$ref_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
 						elif [[ $m == mailwarden-metrics ]]; then
 							load "$label" "$mwm_pid" "$mwm_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
+						elif [[ $m == mailwarden-reports-* ]]; then
+							store=${m#mailwarden-reports-}
+							load "$label" "${REPORT_PID[$store]}" "${REPORT_SOCK[$store]}" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
 						else
 							load "$label" "$BENCH_MW_PID" "$mw_sock" "$W/msgs/$wl.eml" "$n" "$warm" "$CONNS" "$PER_CONN"
 						fi
@@ -257,6 +309,19 @@ if [[ $DIRECT == 1 ]]; then
 				cp "$W/mwm/milter.log" "$OUT/mailwarden-metrics-$kind-$spec.log" 2>/dev/null || true
 				: >"$W/mwm/milter.log"
 			fi
+			for store in "${RP[@]}"; do
+				bench_mw_stop "$W/mwr-$store"
+				# Proof it recorded: the messages counted in the store (every message sent
+				# to it, warm-ups included; the store aggregates them into a few rows).
+				case $store in
+				sqlite)
+					"$MW_PYTHON" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(*c.execute("select count(*), coalesce(sum(count),0) from tallies").fetchone())' \
+						"$W/mwr-$store/dmarc.sqlite" | { read -r rows msgs; mw_log "$kind: mailwarden-reports-$store stored $msgs messages in $rows rows"; echo "$kind $spec rows=$rows messages=$msgs" >>"$OUT/reports-$store.txt"; }
+					;;
+				esac
+				cp "$W/mwr-$store/milter.log" "$OUT/mailwarden-reports-$store-$kind-$spec.log" 2>/dev/null || true
+				: >"$W/mwr-$store/milter.log"
+			done
 			# The checks alone: the same config and messages through the Scan pipeline in
 			# process (bench/scan_bench), once per socket kind's config (they differ only
 			# in the socket).

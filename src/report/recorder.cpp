@@ -2,6 +2,7 @@
 #include "mailwarden/report/recorder.h"
 
 #include <utility>
+#include <vector>
 
 namespace mw::report {
 
@@ -66,13 +67,24 @@ void Recorder::record(const Record& r) noexcept {
 }
 
 std::size_t Recorder::write(std::deque<Entry>& batch) noexcept {
-  std::size_t i = 0;
-  for (; i < batch.size(); ++i) {
-    if (!store_->record(batch[i].record)) {
-      break;
+  std::vector<Record> records;
+  try {
+    records.reserve(batch.size());
+  } catch (...) {  // no memory for the batch: one at a time
+    std::size_t i = 0;
+    while (i < batch.size() && store_->record(batch[i].record)) {
+      ++i;
     }
+    return i;
   }
-  return i;
+  for (Entry& e : batch) {
+    records.push_back(std::move(e.record));  // reserved: no allocation, no throw
+  }
+  const std::size_t done = store_->recordBatch(records);
+  for (std::size_t i = done; i < batch.size(); ++i) {
+    batch[i].record = std::move(records[i]);  // not written: back to its entry
+  }
+  return done;
 }
 
 void Recorder::afterWrite(std::deque<Entry>& rest, bool failed, Tally& t) noexcept {

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <tuple>
 #include <mutex>
 #include <random>
 
@@ -12,6 +14,14 @@
 namespace mw::report {
 
 Store::~Store() = default;
+
+std::size_t Store::recordBatch(std::span<const Record> batch) noexcept {
+  std::size_t done = 0;
+  while (done < batch.size() && record(batch[done])) {
+    ++done;
+  }
+  return done;
+}
 
 namespace {
 
@@ -181,8 +191,8 @@ struct SqliteStore::Impl {
     };
     const Slot slots[] = {
         {&insert,
-         "INSERT INTO tallies (period, domain, tuple, count) VALUES (?1, ?2, ?3, 1) "
-         "ON CONFLICT (period, domain, tuple) DO UPDATE SET count = count + 1"},
+         "INSERT INTO tallies (period, domain, tuple, count) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (period, domain, tuple) DO UPDATE SET count = count + excluded.count"},
         {&list_periods, "SELECT DISTINCT period FROM tallies ORDER BY period"},
         {&list_domains, "SELECT DISTINCT domain FROM tallies WHERE period = ?1 ORDER BY domain"},
         {&list_rows,
@@ -223,6 +233,20 @@ struct SqliteStore::Impl {
       return error(rc, what);
     }
     return sqlite3_changes(db.get());
+  }
+
+  // One upsert: `count` more messages with this tuple. mu held.
+  Result<void> add(std::int64_t day, std::string_view domain, std::string_view key,
+                   std::int64_t count) {
+    Use u(insert);
+    sqlite3_bind_int64(u.get(), 1, day);
+    bind(u.get(), 2, domain);
+    bind(u.get(), 3, key);
+    sqlite3_bind_int64(u.get(), 4, count);
+    if (Result<int> changed = run(u.get(), "record"); !changed) {
+      return fail(changed.error());
+    }
+    return {};
   }
 
   Result<void> ownClaim(const StmtPtr& stmt, std::string_view domain, Period period,
@@ -284,16 +308,43 @@ Result<void> SqliteStore::record(const Record& r) noexcept {
       return fail(Errc::TempFail, "sqlite:" + impl_->path + ": store busy (lock wait over " +
                                       std::to_string(impl_->options.busy_timeout.count()) + " ms)");
     }
-    Use u(impl_->insert);
-    sqlite3_bind_int64(u.get(), 1, Period::of(r.time).day);
-    impl_->bind(u.get(), 2, domain);
-    impl_->bind(u.get(), 3, key);
-    if (Result<int> changed = impl_->run(u.get(), "record"); !changed) {
-      return fail(changed.error());
-    }
-    return {};
+    return impl_->add(Period::of(r.time).day, domain, key, 1);
   } catch (const std::exception& e) {  // std::bad_alloc: the record is lost, the caller spools
     return fail(Errc::Internal, std::string("sqlite record: ") + e.what());
+  }
+}
+
+std::size_t SqliteStore::recordBatch(std::span<const Record> batch) noexcept {
+  if (batch.empty()) {
+    return 0;
+  }
+  try {
+    // Merged first: under load a batch is mostly the same few tuples.
+    std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> merged;
+    for (const Record& r : batch) {
+      ++merged[{Period::of(r.time).day, ascii::lower(r.policy.domain), tupleKey(r)}];
+    }
+    std::unique_lock lock(impl_->mu, std::defer_lock);
+    if (!lock.try_lock_for(impl_->options.busy_timeout)) {
+      return 0;
+    }
+    // IMMEDIATE: the write lock is taken (or busy_timeout spent) before the first upsert.
+    if (!impl_->exec("BEGIN IMMEDIATE", "record batch")) {
+      return 0;
+    }
+    for (const auto& [k, n] : merged) {
+      if (!impl_->add(std::get<0>(k), std::get<1>(k), std::get<2>(k), n)) {
+        (void)impl_->exec("ROLLBACK", "rollback");
+        return 0;
+      }
+    }
+    if (!impl_->exec("COMMIT", "record batch commit")) {
+      (void)impl_->exec("ROLLBACK", "rollback");
+      return 0;
+    }
+    return batch.size();
+  } catch (const std::exception&) {  // std::bad_alloc: nothing counted, the caller keeps them
+    return 0;
   }
 }
 

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,12 @@ class Store {
 
   // Counts one message. Bounded wait (see above); TempFail when the store is busy or down.
   [[nodiscard]] virtual Result<void> record(const Record& r) noexcept = 0;
+  // Counts every record of `batch`, in order; how many were counted, from the front (the
+  // rest: the store failed, retry them later). Bounded like record(). The default calls
+  // record() for each and stops at the first failure; a store that can do better (one
+  // transaction, one round trip) overrides it: the Recorder's writer hands its batches
+  // here, so under load a message costs a fraction of a commit.
+  [[nodiscard]] virtual std::size_t recordBatch(std::span<const Record> batch) noexcept;
   // The periods with data, oldest first (the report command walks them to find the
   // complete days not yet reported).
   [[nodiscard]] virtual Result<std::vector<Period>> periods() = 0;
@@ -105,6 +112,9 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   [[nodiscard]] Result<void> record(const Record& r) noexcept override;
+  // One transaction for the whole batch (all or nothing), identical tuples merged into
+  // one upsert each.
+  [[nodiscard]] std::size_t recordBatch(std::span<const Record> batch) noexcept override;
   [[nodiscard]] Result<std::vector<Period>> periods() override;
   [[nodiscard]] Result<std::vector<std::string>> domains(Period period) override;
   [[nodiscard]] Result<std::vector<Row>> rows(Period period, std::string_view domain) override;

@@ -186,6 +186,34 @@ TEST_F(SqliteStoreTest, AClaimLeftBehindIsTakenOverAfterTheLease) {
   EXPECT_TRUE(b->markSent("example.com", day).has_value());
 }
 
+// A batch is one transaction: merged tuples, all counted; against a locked file, none.
+TEST_F(SqliteStoreTest, BatchIsAllOrNothing) {
+  auto store = open(SqliteStore::Options{.busy_timeout = std::chrono::milliseconds(20)});
+  ASSERT_TRUE(store);
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(sample(i % 4 == 0 ? "2001:db8::1" : "192.0.2.1", kDay + i));
+  }
+  batch.push_back(sample("192.0.2.1", kDay + 86400));  // the next day: another row
+  EXPECT_EQ(store->recordBatch(batch), batch.size());
+  const Period day = Period::of(sys_seconds(seconds(kDay)));
+  const Result<std::vector<Row>> rows = store->rows(day, "example.com");
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 2u);
+  for (const Row& row : *rows) {
+    EXPECT_EQ(row.count, row.record.source_ip == "2001:db8::1" ? 25 : 75);
+  }
+  EXPECT_EQ(store->rows(Period{day.day + 1}, "example.com")->size(), 1u);
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(store->recordBatch(batch), 0u);
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(raw("SELECT sum(count) FROM tallies"), 101);  // nothing of the refused batch
+}
+
 TEST_F(SqliteStoreTest, PeriodsAreListedAndOldOnesPurged) {
   auto store = open();
   ASSERT_TRUE(store);
