@@ -96,3 +96,10 @@ bench_rules_bench_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS) $(HS_CFLAGS) $(P
 bench_rules_bench_LDADD = libmw_rules.a libmw_message.a libmw_obs.a libmw_base.a $(YAML_LIBS) \
 	$(FMT_LIBS) $(HS_LIBS) $(PCRE2_LIBS) $(BENCHMARK_LIBS) -lpthread
 CLEANFILES += bench/rules_bench
+
+# The report-generation benchmark's store filler (issue 20; bench/run-report-bench.sh).
+EXTRA_PROGRAMS += bench/report_fill
+bench_report_fill_SOURCES = bench/report_fill.cpp
+bench_report_fill_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS)
+bench_report_fill_LDADD = $(MW_REPORT_LINK)
+CLEANFILES += bench/report_fill
