@@ -14,6 +14,7 @@ MW_INTEG_TESTS = \
 	tests/integration/rules_test.sh \
 	tests/integration/metrics_test.sh \
 	tests/integration/dmarc_test.sh \
+	tests/integration/dmarc_report_test.sh \
 	tests/integration/arc_test.sh \
 	tests/integration/arc_seal_test.sh \
 	tests/integration/reputation_test.sh \
@@ -32,6 +33,7 @@ EXTRA_DIST += $(MW_INTEG_TESTS) \
 	tests/integration/sendmail_capture.py \
 	tests/integration/spf.zone \
 	tests/integration/dmarc.zone \
+	tests/integration/dmarc_report.zone \
 	tests/integration/reputation.zone \
 	tests/integration/reputation-reverse.zone
 
