@@ -26,3 +26,15 @@ EXTRA_DIST += tests/unit/report/xml_schema_test.sh
 # dmarc.reports on the command line: `check` never writes the store, `configtest` opens it.
 TESTS += tests/unit/report/reports_cli_test.sh
 EXTRA_DIST += tests/unit/report/reports_cli_test.sh
+
+# `mailwarden dmarc-report` (report_job.h, delivery.h): names, mailto: URIs, gzip, the size
+# split, the mail; external destination checks and whole runs over a ZoneResolver and a
+# temporary SqliteStore.
+check_PROGRAMS += tests/unit/report/report_job_tests
+TESTS += tests/unit/report/report_job_tests
+tests_unit_report_report_job_tests_SOURCES = \
+	tests/unit/report/delivery_test.cpp \
+	tests/unit/report/report_job_test.cpp
+tests_unit_report_report_job_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(ZLIB_CFLAGS)
+tests_unit_report_report_job_tests_LDADD = libmw_report_job.a $(MW_DMARC_LINK) $(MW_REPORT_LINK) \
+	$(MW_GTEST_LINK)
