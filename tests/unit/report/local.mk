@@ -38,3 +38,12 @@ tests_unit_report_report_job_tests_SOURCES = \
 tests_unit_report_report_job_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(ZLIB_CFLAGS)
 tests_unit_report_report_job_tests_LDADD = libmw_report_job.a $(MW_DMARC_LINK) $(MW_REPORT_LINK) \
 	$(MW_GTEST_LINK)
+
+# The command end to end: records written by record_store, then `mailwarden dmarc-report`
+# with --out, --dry-run, two runs in parallel, a failing and a working fake sendmail; every
+# gzip extracted and validated against the RFC 9990 schema.
+check_PROGRAMS += tests/unit/report/record_store
+tests_unit_report_record_store_SOURCES = tests/unit/report/record_store.cpp
+tests_unit_report_record_store_LDADD = $(MW_REPORT_LINK)
+TESTS += tests/unit/report/dmarc_report_cli_test.sh
+EXTRA_DIST += tests/unit/report/dmarc_report_cli_test.sh
