@@ -23,8 +23,8 @@ packages=(
   # libraries (DESIGN.md, Dependencies)
   libmilter-dev libopendkim-dev libssl-dev libspf2-dev "$hs" libyaml-cpp-dev libunbound-dev libevent-dev
   libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libmicrohttpd-dev libgtest-dev libbenchmark-dev
-  # DMARC aggregate reports (issue 20): the SQLite store, the XML report writer
-  libsqlite3-dev libxml2-dev
+  # DMARC aggregate reports (issue 20): the SQLite store, the XML report writer, gzip
+  libsqlite3-dev libxml2-dev zlib1g-dev
   # bench only: the PCRE2 comparison of bench/rules_bench.cpp
   libpcre2-dev
   # tests only: xmllint validates generated DMARC reports against the RFC 9990 schema

@@ -39,7 +39,11 @@ constexpr const char* kUsage =
     "                                           print every configuration error\n"
     "  mailwarden rules test [-c FILE | DIR...] run the rules' test cases\n"
     "  mailwarden lists test [-c FILE] [--dns-zone FILE]...\n"
-    "                                           ask each DNS list's RFC 5782 test points\n";
+    "                                           ask each DNS list's RFC 5782 test points\n"
+    "  mailwarden dmarc-report [-c FILE] [--period YYYY-MM-DD] [--out DIR | --dry-run]\n"
+    "                   [--dns-zone FILE]... [--now UNIX_TIME] [--keep-days N] [--sendmail PATH]\n"
+    "                                           send the DMARC aggregate reports (RFC 9990)\n"
+    "                                           of the complete UTC days not sent yet\n";
 
 bool fileExists(const std::string& path) {
   struct stat st {};

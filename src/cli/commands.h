@@ -19,6 +19,11 @@ int runRules(const std::vector<std::string>& args);
 // `lists test [-c FILE] [--dns-zone FILE]...`: RFC 5782 §5 test points of every DNS list
 // (src/cli/lists_command.cpp); 0 all pass, 1 one does not, 2 the configuration does not load.
 int runLists(const std::vector<std::string>& args);
+// `dmarc-report [-c FILE] [--period YYYY-MM-DD] [--out DIR | --dry-run] [--dns-zone FILE]...
+// [--now UNIX_TIME] [--keep-days N] [--sendmail PATH]`: the RFC 9990 aggregate reports
+// (src/cli/report_command.cpp); 0 all done, 75 something left for a later run, 1 bad
+// command line, configuration or store.
+int runDmarcReport(const std::vector<std::string>& args);
 void printUsage(bool to_stderr);
 
 }  // namespace mw::cli

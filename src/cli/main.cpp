@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
     if (command == "lists") {
       return mw::cli::runLists(args);
     }
+    if (command == "dmarc-report") {
+      return mw::cli::runDmarcReport(args);
+    }
     if (command == "run") {
       return mw::cli::runMilter(args);
     }

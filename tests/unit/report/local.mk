@@ -26,3 +26,24 @@ EXTRA_DIST += tests/unit/report/xml_schema_test.sh
 # dmarc.reports on the command line: `check` never writes the store, `configtest` opens it.
 TESTS += tests/unit/report/reports_cli_test.sh
 EXTRA_DIST += tests/unit/report/reports_cli_test.sh
+
+# `mailwarden dmarc-report` (report_job.h, delivery.h): names, mailto: URIs, gzip, the size
+# split, the mail; external destination checks and whole runs over a ZoneResolver and a
+# temporary SqliteStore.
+check_PROGRAMS += tests/unit/report/report_job_tests
+TESTS += tests/unit/report/report_job_tests
+tests_unit_report_report_job_tests_SOURCES = \
+	tests/unit/report/delivery_test.cpp \
+	tests/unit/report/report_job_test.cpp
+tests_unit_report_report_job_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS) $(ZLIB_CFLAGS)
+tests_unit_report_report_job_tests_LDADD = libmw_report_job.a $(MW_DMARC_LINK) $(MW_REPORT_LINK) \
+	$(MW_GTEST_LINK)
+
+# The command end to end: records written by record_store, then `mailwarden dmarc-report`
+# with --out, --dry-run, two runs in parallel, a failing and a working fake sendmail; every
+# gzip extracted and validated against the RFC 9990 schema.
+check_PROGRAMS += tests/unit/report/record_store
+tests_unit_report_record_store_SOURCES = tests/unit/report/record_store.cpp
+tests_unit_report_record_store_LDADD = $(MW_REPORT_LINK)
+TESTS += tests/unit/report/dmarc_report_cli_test.sh
+EXTRA_DIST += tests/unit/report/dmarc_report_cli_test.sh
