@@ -198,6 +198,7 @@ else
 	mw_fail "d RFC 9990 mail layout" "$(tr '\n' '|' <"$W/reports.txt" | cut -c 1-600)"
 fi
 for d in good.example bank.example; do
+	out=""
 	if [[ -s $W/reports/$d.xml ]] && out=$(xmllint --noout --schema "$XSD" "$W/reports/$d.xml" 2>&1); then
 		mw_pass "e $d report: $out"
 	else
