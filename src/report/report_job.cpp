@@ -214,7 +214,12 @@ Result<void> SendmailSender::send(const ReportMail& mail, std::size_t /*destinat
   std::string arg0 = path_;
   std::string arg_t = "-t";
   std::string arg_oi = "-oi";
-  char* argv[] = {arg0.data(), arg_t.data(), arg_oi.data(), nullptr};
+  // -f: the envelope sender is the configured address too (RFC 9990 "Email": report mail
+  // must pass DMARC, and its SPF identity is the MAIL FROM, which would otherwise be the
+  // local user at the host's name). A separate argument: -f always consumes the next one.
+  std::string arg_f = "-f";
+  std::string from = mail.from;
+  char* argv[] = {arg0.data(), arg_t.data(), arg_oi.data(), arg_f.data(), from.data(), nullptr};
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, path_.c_str(), &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);

@@ -30,7 +30,8 @@
 #      victim.example.
 #   d  each mail follows RFC 9990 "Email": Subject "Report Domain: D Submitter: S
 #      Report-ID: <id>", one application/gzip attachment named
-#      S!D!begin!end.xml.gz covering today (UTC), From the configured address.
+#      S!D!begin!end.xml.gz covering today (UTC), From the configured address, which is
+#      the envelope sender too (sendmail -f: the report's own DMARC depends on it).
 #   e  each gunzipped report validates with xmllint --schema against the RFC 9990 schema
 #      (../shared/conformance/dmarc-reporting/dmarc-xml-0.2.xsd).
 #   f  the counts: good.example one record, count 3, disposition pass, dkim pass;
@@ -165,7 +166,7 @@ fi
 # --- c-f: what reached the capture server --------------------------------------------------
 mw_wait_for_messages "$W/sink" 6 30 || true
 "$MW_PYTHON" - "$W/sink" "$W/reports" "$today" >"$W/reports.txt" 2>&1 <<'PYEOF' || true
-import email, email.policy, glob, gzip, os, re, sys
+import email, email.policy, glob, gzip, json, os, re, sys
 sink, out, today = sys.argv[1], sys.argv[2], int(sys.argv[3])
 begin, end = today * 86400, today * 86400 + 86399
 for path in sorted(glob.glob(os.path.join(sink, "*.eml"))):
@@ -178,12 +179,14 @@ for path in sorted(glob.glob(os.path.join(sink, "*.eml"))):
     parts = [p for p in msg.walk() if p.get_content_type() == "application/gzip"]
     fname = parts[0].get_filename() if len(parts) == 1 else None
     want = "%s!%s!%d!%d.xml.gz" % (m.group(2), m.group(1), begin, end) if m else None
-    status = "ok" if m and fname == want and str(msg["From"]).endswith("dmarc-reports@test.example") else "bad"
+    env = json.load(open(path[:-4] + ".env"))
+    status = "ok" if (m and fname == want and str(msg["From"]).endswith("dmarc-reports@test.example")
+                      and env["mail_from"] == "dmarc-reports@test.example") else "bad"
     domain = m.group(1) if m else "?"
     xml = gzip.decompress(parts[0].get_payload(decode=True)) if len(parts) == 1 else b""
     open(os.path.join(out, domain + ".xml"), "wb").write(xml)
-    print("MAIL %s to=%s subject_ok=%s file=%s want=%s status=%s" % (
-        domain, msg["To"], bool(m), fname, want, status))
+    print("MAIL %s to=%s subject_ok=%s file=%s want=%s envelope_from=%s status=%s" % (
+        domain, msg["To"], bool(m), fname, want, env["mail_from"], status))
 PYEOF
 cat "$W/reports.txt" >&2
 tos=$(grep '^MAIL' "$W/reports.txt" | sed -n 's/.* to=\([^ ]*\).*/\1/p' | sort | tr '\n' ' ')
@@ -193,7 +196,7 @@ else
 	mw_fail "c report mails to dmarc@good.example and reports@rua.example only" "got: '$tos' $(tr '\n' '|' <"$W/reports.txt" | cut -c 1-400)"
 fi
 if [[ $(grep -c '^MAIL .* status=ok' "$W/reports.txt") -eq 2 ]]; then
-	mw_pass "d RFC 9990 Subject, From and one application/gzip attachment named submitter!domain!$((today * 86400))!$((today * 86400 + 86399)).xml.gz"
+	mw_pass "d RFC 9990 Subject, From (and MAIL FROM) and one application/gzip attachment named submitter!domain!$((today * 86400))!$((today * 86400 + 86399)).xml.gz"
 else
 	mw_fail "d RFC 9990 mail layout" "$(tr '\n' '|' <"$W/reports.txt" | cut -c 1-600)"
 fi

@@ -62,7 +62,8 @@ class Sender {
   [[nodiscard]] virtual Result<void> send(const ReportMail& mail, std::size_t destination) = 0;
 };
 
-// The local MTA: `PATH -t -oi` started with posix_spawn (no shell), the mail written to
+// The local MTA: `PATH -t -oi -f FROM` (FROM: the configured email, the envelope sender)
+// started with posix_spawn (no shell), the mail written to
 // its standard input, its exit status 0 = sent (anything else, a signal, or `timeout`
 // without an exit: TempFail; the process is then killed and reaped). Recipients come from
 // To: (-t); -oi: a line with a single "." does not end the mail.
