@@ -5,8 +5,9 @@ noinst_LIBRARIES += libmw_report.a
 libmw_report_a_SOURCES = \
 	src/report/record.cpp \
 	src/report/recorder.cpp \
+	src/report/redis_store.cpp \
 	src/report/sqlite_store.cpp \
 	src/report/xml.cpp
-libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(XML2_CFLAGS)
+libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(HIREDIS_CFLAGS) $(XML2_CFLAGS)
 # What a program using libmw_report.a links after it.
-MW_REPORT_LINK = libmw_report.a libmw_base.a $(SQLITE3_LIBS) $(XML2_LIBS) -lpthread
+MW_REPORT_LINK = libmw_report.a libmw_base.a $(SQLITE3_LIBS) $(HIREDIS_LIBS) $(XML2_LIBS) -lpthread
