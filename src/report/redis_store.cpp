@@ -3,6 +3,8 @@
 #include "mailwarden/report/redis_store.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -155,6 +157,41 @@ std::string redact(std::string_view url) {
   }
   return std::string(url.substr(0, start)) + ":***" + std::string(url.substr(at));
 }
+
+// hiredis writes with write(2): a server that closed the connection would raise SIGPIPE
+// and kill a process that does not ignore it (the report command, the tests; libmilter
+// ignores it, but the store must not depend on its caller). So each command runs with
+// SIGPIPE blocked in this thread, and a SIGPIPE it raised is consumed before unblocking
+// (one that was pending before is left alone).
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() noexcept {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{};
+        sigtimedwait(&pipe_, nullptr, &zero);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+  bool was_pending_ = false;
+};
 
 std::string_view replyText(const redisReply* r) noexcept {
   return r->str != nullptr ? std::string_view(r->str, r->len) : std::string_view();
@@ -325,6 +362,7 @@ struct RedisStore::Impl {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
+    SigpipeBlocked no_sigpipe;
     ReplyPtr reply(static_cast<redisReply*>(
         redisCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
     if (!reply) {
