@@ -6,6 +6,7 @@ libmw_report_a_SOURCES = \
 	src/report/record.cpp \
 	src/report/recorder.cpp \
 	src/report/redis_store.cpp \
+	src/report/redis_url.cpp \
 	src/report/sqlite_store.cpp \
 	src/report/xml.cpp
 libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(HIREDIS_CFLAGS) $(XML2_CFLAGS)

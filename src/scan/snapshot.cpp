@@ -6,6 +6,7 @@
 #include "mailwarden/scan/symbols.h"
 #include "mailwarden/dns/unbound.h"
 #include "mailwarden/dns/zone.h"
+#include "mailwarden/report/redis_store.h"
 
 namespace mw::scan {
 namespace {
@@ -83,15 +84,26 @@ Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& confi
       running->config().dmarc.reports.store == o.store) {
     return running->reportsPtr();
   }
-  if (!o.store.starts_with(kSqlitePrefix)) {  // config/ allows nothing else
+  std::shared_ptr<report::Store> store;
+  if (o.store.starts_with(kSqlitePrefix)) {
+    Result<std::unique_ptr<report::SqliteStore>> s =
+        report::SqliteStore::open(o.store.substr(kSqlitePrefix.size()));
+    if (!s) {
+      return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + s.error().message));
+    }
+    store = std::move(*s);
+  } else if (o.store.starts_with("redis")) {
+    // Connected now: a Redis that does not answer at start (or configtest) is an error,
+    // as a SQLite file that cannot be opened. Later outages only spool (Recorder).
+    Result<std::unique_ptr<report::RedisStore>> s = report::RedisStore::open(o.store);
+    if (!s) {
+      return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + s.error().message));
+    }
+    store = std::move(*s);
+  } else {  // config/ allows nothing else
     return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports.store: unsupported store " + o.store));
   }
-  Result<std::unique_ptr<report::SqliteStore>> store =
-      report::SqliteStore::open(o.store.substr(kSqlitePrefix.size()));
-  if (!store) {
-    return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + store.error().message));
-  }
-  return std::make_shared<report::Recorder>(std::shared_ptr<report::Store>(std::move(*store)));
+  return std::make_shared<report::Recorder>(std::move(store));
 }
 
 std::vector<std::string> reportStoreFiles(const config::Config& config) {
