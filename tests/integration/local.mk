@@ -14,6 +14,7 @@ MW_INTEG_TESTS = \
 	tests/integration/rules_test.sh \
 	tests/integration/metrics_test.sh \
 	tests/integration/dmarc_test.sh \
+	tests/integration/dmarc_redis_test.sh \
 	tests/integration/arc_test.sh \
 	tests/integration/arc_seal_test.sh \
 	tests/integration/reputation_test.sh \
