@@ -301,7 +301,9 @@ struct RedisStore::Impl {
       return error(Errc::Invalid, version_key + " is " + found + ", this mailwarden reads version " +
                                       ours);
     }
-    for (std::size_t i = 0; i < std::size(kScripts); ++i) {
+    // Once per store: the digests do not change with the server (a server that lost its
+    // scripts answers NOSCRIPT and run() sends the text), so a reconnect skips this.
+    for (std::size_t i = 0; i < std::size(kScripts) && sha[i].empty(); ++i) {
       Result<ReplyPtr> r = step({"SCRIPT", "LOAD", kScripts[i]->text},
                                 std::string("load script ") + kScripts[i]->name);
       if (!r) {

@@ -27,8 +27,11 @@
 // record(), Options::admin_timeout for the report command's calls (a purge may run
 // longer). A failed or timed-out connection is dropped; the next call reconnects, but not
 // more than once per Options::reconnect_backoff: in between, record() returns TempFail at
-// once, so a Redis that is down costs a message nothing. record() never waits more than
-// about 3 × timeout (lock, connect, command), in practice one of them.
+// once, so a Redis that is down costs a message nothing. record() waits at most for the
+// lock, then, on a reconnect (at most once per backoff), the connect and four set-up
+// commands (AUTH, SELECT, the version's SET NX and GET), then its own command, each
+// within Options::timeout; in practice one of them (a Redis that is down refuses at once,
+// a hung one costs one timeout and then nothing until the backoff has passed).
 //
 // Errors never contain the password: URLs in messages are written with ":***@".
 // Thread-safety: every member function may be called from any thread.
