@@ -5,7 +5,8 @@
 # does), then `mailwarden dmarc-report --out DIR --dns-zone ZONE` for that day: every
 # domain claimed, its rows read, its DMARC record looked up (rua), its report rendered,
 # gzipped and written as mail + attachment. Measured with GNU time: wall and CPU
-# seconds, peak RSS (the whole job, one process).
+# seconds, peak RSS (the whole job, one process); first with --dry-run (the same work
+# without writing anything or claiming), then for real.
 #
 #   bench/run-report-bench.sh [--build DIR] [--messages N] [--domains D] [--out DIR]
 #
@@ -55,7 +56,13 @@ echo "== fill: $MESSAGES messages over $DOMAINS domains"
 rows=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from tallies").fetchone()[0])' "$OUT/dmarc.sqlite")
 echo "store: $rows aggregation rows, $(du -k "$OUT/dmarc.sqlite" | cut -f1) KiB"
 
-echo "== dmarc-report --out"
+echo "== dmarc-report --dry-run (every report built, gzipped and composed; nothing written)"
+/usr/bin/time -f 'dry-run: %e s wall, %U s user, %S s sys, peak RSS %M KiB' \
+	timeout 3600 "$BUILD/mailwarden" dmarc-report -c "$OUT/mailwarden.yaml" --dns-zone "$OUT/zone" \
+	--dry-run --now "$NOW" >"$OUT/dry-run.out" 2>"$OUT/dry-run.time" || true
+cat "$OUT/dry-run.time"
+
+echo "== dmarc-report --out (each report and its mail written and fsync'ed, then marked sent)"
 /usr/bin/time -f 'report: %e s wall, %U s user, %S s sys, peak RSS %M KiB' \
 	timeout 3600 "$BUILD/mailwarden" dmarc-report -c "$OUT/mailwarden.yaml" --dns-zone "$OUT/zone" \
 	--out "$OUT/reports" --now "$NOW" >"$OUT/report.out" 2>"$OUT/report.time" || true
@@ -64,7 +71,7 @@ cat "$OUT/report.time"
 echo "written: $(find "$OUT/reports" -name '*.xml.gz' | wc -l) reports, $(du -sk "$OUT/reports" | cut -f1) KiB"
 {
 	echo "messages=$MESSAGES domains=$DOMAINS rows=$rows"
-	cat "$OUT/fill.txt" "$OUT/report.time"
+	cat "$OUT/fill.txt" "$OUT/dry-run.time" "$OUT/report.time"
 	tail -n 1 "$OUT/report.out"
 } >"$OUT/summary.txt"
 echo "results in $OUT"

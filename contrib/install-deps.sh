@@ -25,10 +25,14 @@ packages=(
   libldns-dev libidn2-dev libexpected-dev libfmt-dev nlohmann-json3-dev libmicrohttpd-dev libgtest-dev libbenchmark-dev
   # DMARC aggregate reports (issue 20): the SQLite store, the XML report writer, gzip
   libsqlite3-dev libxml2-dev zlib1g-dev
+  # DMARC aggregate reports shared by several MX hosts (issue 20): the Redis store
+  libhiredis-dev
   # bench only: the PCRE2 comparison of bench/rules_bench.cpp
   libpcre2-dev
   # tests only: xmllint validates generated DMARC reports against the RFC 9990 schema
   libxml2-utils
+  # tests only: the Redis report store's tests start their own redis-server
+  redis-server
   # tests and demo: real MTAs, SMTP client, milter driver, DNS server
   postfix swaks miltertest nsd python3 procps iproute2 m4 sendmail-cf
   # SMTP AUTH in the bypass test (issue 19): Cyrus SASL with a sasldb2 (saslpasswd2)

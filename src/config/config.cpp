@@ -26,6 +26,7 @@
 #include "mailwarden/base/ascii.h"
 #include "mailwarden/dns/idna.h"
 #include "mailwarden/dns/resolver.h"
+#include "mailwarden/report/redis_store.h"
 #include "mailwarden/reputation/options.h"
 
 namespace mw::config {
@@ -642,11 +643,18 @@ void Loader::dmarcReports(const Field& f) {
        std::optional<std::string> v = string(g);
        if (!v) {
          ok = false;
-       } else if (v->starts_with("redis://") || v->starts_with("redis:")) {
-         error(g, "redis stores are not supported yet; use sqlite:/ABSOLUTE/PATH");
-         ok = false;
+       } else if (v->starts_with("redis")) {
+         // Syntax only: whether Redis answers is Snapshot::build's question (configtest,
+         // start), as whether the SQLite file opens.
+         if (Result<report::RedisAddress> a = report::parseRedisUrl(*v); !a) {
+           error(g, a.error().message);
+           ok = false;
+         } else {
+           r.store = std::move(*v);
+         }
        } else if (!v->starts_with("sqlite:")) {
-         error(g, "expected sqlite:/ABSOLUTE/PATH");
+         error(g, "expected sqlite:/ABSOLUTE/PATH, redis://HOST[:PORT][/DB] or "
+                  "redis+unix:///SOCKET[?db=N]");
          ok = false;
        } else if (v->size() < 8 || (*v)[7] != '/' || v->back() == '/') {
          error(g, "sqlite: needs an absolute file path (sqlite:/var/lib/mailwarden/dmarc.sqlite)");

@@ -7,11 +7,13 @@ libmw_report_a_SOURCES = \
 	src/report/open_store.cpp \
 	src/report/record.cpp \
 	src/report/recorder.cpp \
+	src/report/redis_store.cpp \
+	src/report/redis_url.cpp \
 	src/report/sqlite_store.cpp \
 	src/report/xml.cpp
-libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(XML2_CFLAGS) $(ZLIB_CFLAGS)
+libmw_report_a_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS) $(HIREDIS_CFLAGS) $(XML2_CFLAGS) $(ZLIB_CFLAGS)
 # What a program using libmw_report.a links after it.
-MW_REPORT_LINK = libmw_report.a libmw_base.a $(SQLITE3_LIBS) $(XML2_LIBS) $(ZLIB_LIBS) -lpthread
+MW_REPORT_LINK = libmw_report.a libmw_base.a $(SQLITE3_LIBS) $(HIREDIS_LIBS) $(XML2_LIBS) $(ZLIB_LIBS) -lpthread
 
 # The `mailwarden dmarc-report` job (report_job.h): DNS (the rua of _dmarc.DOMAIN, RFC 9990
 # external destination checks through dmarc/'s parser and Organizational Domains) and

@@ -8,6 +8,7 @@
 #include "mailwarden/dns/zone.h"
 #include "mailwarden/obs/counters.h"
 #include "mailwarden/obs/log.h"
+#include "mailwarden/report/open_store.h"
 
 namespace mw::scan {
 namespace {
@@ -98,11 +99,9 @@ Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& confi
       running->config().dmarc.reports.store == o.store) {
     return running->reportsPtr();
   }
-  if (!o.store.starts_with(kSqlitePrefix)) {  // config/ allows nothing else
-    return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports.store: unsupported store " + o.store));
-  }
-  Result<std::unique_ptr<report::SqliteStore>> store =
-      report::SqliteStore::open(o.store.substr(kSqlitePrefix.size()));
+  // Connected now: a store that cannot be opened at start (or by configtest) is an error
+  // — a SQLite file, or a Redis that does not answer. Later outages only spool (Recorder).
+  Result<std::unique_ptr<report::Store>> store = report::openStore(o.store);
   if (!store) {
     return fail(Error::at(o.where, Errc::Invalid, "dmarc.reports: " + store.error().message));
   }

@@ -15,6 +15,7 @@ MW_INTEG_TESTS = \
 	tests/integration/metrics_test.sh \
 	tests/integration/dmarc_test.sh \
 	tests/integration/dmarc_report_test.sh \
+	tests/integration/dmarc_redis_test.sh \
 	tests/integration/arc_test.sh \
 	tests/integration/arc_seal_test.sh \
 	tests/integration/reputation_test.sh \

@@ -26,7 +26,7 @@ tests_tools_fault_milter_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=smfi_register
 tests_tools_fault_milter_LDADD = libmw_milter.a libmw_metrics.a $(MW_CORE_LIBS) $(MILTER_LIBS) -lpthread \
 	$(MHD_LIBS) $(CRYPTO_LIBS) \
 	$(YAML_LIBS) $(FMT_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) $(UNBOUND_LIBS) $(HS_LIBS) \
-	$(SQLITE3_LIBS) $(XML2_LIBS) $(ZLIB_LIBS)
+	$(SQLITE3_LIBS) $(HIREDIS_LIBS) $(XML2_LIBS) $(ZLIB_LIBS)
 
 # dns_delay: a loopback DNS forwarder that holds every answer --delay-ms, for the tests
 # of lookups in flight at once (tests/unit/dns/async_test.cpp) and benchmarks.

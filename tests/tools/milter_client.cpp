@@ -56,7 +56,7 @@ void usage() {
       "                          [--mail-from ADDR] [--rcpt ADDR]... [--quiet]\n"
       "       milter_client edge NAME --socket SPEC [--eml FILE] [--header-limit N]\n"
       "options: --timeout-ms MS  --client-nodelay  --unbuffered  --no-abort\n"
-      "         --client-name NAME  --helo NAME   (what CONNECT and HELO report)\n"
+      "         --client-name NAME  --helo NAME  --client-addr IP   (what CONNECT and HELO report)\n"
       "edge NAMEs: close-without-connect abort-mid-body many-messages one-byte-chunks "
       "header-at-limit quit-nc\n",
       stderr);
@@ -149,6 +149,10 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       ok = text(a.client.hostname);
     } else if (opt == "--helo") {
       ok = text(a.client.helo);
+    } else if (opt == "--client-addr") {
+      // The connecting address CONNECT reports (IPv6 when it has a ':').
+      ok = text(a.client.address);
+      a.client.family = a.client.address.find(':') != std::string::npos ? '6' : '4';
     } else {
       std::fprintf(stderr, "milter_client: unknown option %s\n", opt.c_str());
       ok = false;

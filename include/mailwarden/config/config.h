@@ -136,7 +136,9 @@ enum class DmarcMode { Monitor, Enforce };
 // store, and its errors point at `where`.
 struct DmarcReportOptions {
   bool enabled = false;
-  // "sqlite:ABSOLUTE_PATH" (the only kind yet; redis:// is refused as not supported).
+  // "sqlite:ABSOLUTE_PATH", or a Redis store shared by several hosts:
+  // "redis://[:PASSWORD@]HOST[:PORT][/DB]" / "redis+unix://[:PASSWORD@]/SOCKET[?db=N]"
+  // (report::parseRedisUrl checks the syntax here).
   std::string store = "sqlite:/var/lib/mailwarden/dmarc.sqlite";
   std::string org_name;            // report_metadata/org_name: required when enabled
   std::string email;               // report_metadata/email: required when enabled

@@ -1,10 +1,11 @@
 // report/open_store.h — the Store a `dmarc.reports.store` value names, for the programs
-// that open one outside a scan::Snapshot (`mailwarden dmarc-report`).
+// (scan::reportsFor for the milter and configtest, `mailwarden dmarc-report`).
 //
-// "sqlite:ABSOLUTE_PATH" → SqliteStore::open(PATH) (created when missing). Anything else
-// is Errc::Invalid ("unsupported store ..."): config/ accepts nothing else yet; a new
-// kind of store (Redis) adds its scheme here. Errors are the store's (they name the
-// path). Thread-safety: reentrant. Never throws except std::bad_alloc.
+// "sqlite:ABSOLUTE_PATH" → SqliteStore::open(PATH) (created when missing);
+// "redis://..." and "redis+unix://..." → RedisStore::open(URL) (connects: a Redis that
+// does not answer is an error). Anything else is Errc::Invalid ("unsupported store ...").
+// Errors are the store's (they name the path or the URL, never a password).
+// Thread-safety: reentrant. Never throws except std::bad_alloc.
 #pragma once
 
 #include <memory>

@@ -1,8 +1,8 @@
 // report/store.h — where DMARC aggregate data lives between messages and reports.
 //
 // Store is the one interface the pipeline (record) and the report command (domains, rows,
-// claim, markSent, release) use; SqliteStore is the default, embedded implementation
-// (issue 20: Redis comes later behind the same interface).
+// claim, markSent, release) use; SqliteStore is the default, embedded implementation,
+// RedisStore (redis_store.h) the one several MX hosts share.
 //
 // Aggregation happens in the store: record() adds 1 to the counter of the row
 // (period, DMARC Policy Domain, tupleKey(record)), so the data grows with distinct tuples,
@@ -19,7 +19,8 @@
 // Contracts common to every implementation:
 //   * record() never blocks long: it gives up with Errc::TempFail after a bounded wait
 //     (SqliteStore: Options::busy_timeout for the connection, the same again for the
-//     store's lock). The caller then spools the record; it never delays a verdict.
+//     store's lock; RedisStore: Options::timeout per step, no reconnect attempt within
+//     its backoff). The caller then spools the record; it never delays a verdict.
 //   * Errors are Result values, never exceptions (std::bad_alloc aside).
 //   * All member functions are thread-safe.
 #pragma once

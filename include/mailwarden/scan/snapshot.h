@@ -109,13 +109,15 @@ struct SealKeyChoice {
 // The report recorder for a new snapshot of `config` (pass it to Snapshot::build):
 // nullptr when dmarc.reports is off; the running snapshot's when dmarc.reports.store is
 // the same (one connection, one spool across reloads, like the resolver); else the store
-// opened now (SqliteStore: "sqlite:PATH"). A store that cannot be opened: Errc::Invalid
-// at the `reports:` line, naming the path and why. Never throws except bad_alloc.
+// opened now (SqliteStore: "sqlite:PATH"; RedisStore: "redis://..." or "redis+unix://...",
+// connected now). A store that cannot be opened (a Redis that does not answer included):
+// Errc::Invalid at the `reports:` line, naming the path or URL (never a password) and why.
+// Never throws except bad_alloc.
 [[nodiscard]] Result<std::shared_ptr<report::Recorder>> reportsFor(const config::Config& config,
                                                                    const Snapshot* running);
 
 // The files of the dmarc.reports SQLite store (the database, its -wal and -shm), for the
-// milter's chown to milter.user at start; empty when reports are off.
+// milter's chown to milter.user at start; empty when reports are off or the store is Redis.
 std::vector<std::string> reportStoreFiles(const config::Config& config);
 
 // The resolver the dns settings describe: the zone files of dns.zone_files when there

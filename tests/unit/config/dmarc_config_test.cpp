@@ -129,7 +129,7 @@ TEST(DmarcReportsConfig, ErrorsWithFileAndLine) {
       "dmarc:\n"
       "  reports:\n"
       "    enabled: true\n"
-      "    store: redis://127.0.0.1:6379/0\n"
+      "    store: redis://127.0.0.1:99999/0\n"
       "    email: nobody\n"
       "    exclude_domains: [\"bad domain\"]\n"
       "    max_report_bytes: 10\n",
@@ -144,7 +144,8 @@ TEST(DmarcReportsConfig, ErrorsWithFileAndLine) {
     }
     return false;
   };
-  EXPECT_TRUE(has("d.yaml:4: dmarc.reports.store: redis stores are not supported yet")) << e.front();
+  EXPECT_TRUE(has("d.yaml:4: dmarc.reports.store: redis store redis://127.0.0.1:99999/0: the port "
+                  "is not a number")) << e.front();
   EXPECT_TRUE(has("d.yaml:5: dmarc.reports.email: expected an email address"));
   EXPECT_TRUE(has("d.yaml:6: dmarc.reports.exclude_domains[0]:"));
   EXPECT_TRUE(has("d.yaml:7: dmarc.reports.max_report_bytes:"));
@@ -160,6 +161,29 @@ TEST(DmarcReportsConfig, StoreMustBeAnAbsoluteSqlitePath) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(errors(r).front().find("d.yaml:3: dmarc.reports.store:"), std::string::npos)
         << errors(r).front();
+  }
+}
+
+TEST(DmarcReportsConfig, RedisStoresAreCheckedHereAndOpenedLater) {
+  // Syntax only: nothing listens at these, and loading does not care (Snapshot::build
+  // connects, at start and in configtest).
+  for (const char* good : {"redis://127.0.0.1:6379/0", "redis://[::1]/2", "redis://redis.example.net",
+                           "redis://:secret@10.0.0.5:6380/1", "redis+unix:///run/redis/redis.sock",
+                           "redis+unix:///run/redis/redis.sock?db=4"}) {
+    const LoadResult r = loadNoRules(std::string("dmarc:\n  reports:\n    store: \"") + good + "\"\n",
+                                     "d.yaml");
+    ASSERT_TRUE(r.ok()) << good << ": " << errors(r).front();
+    EXPECT_EQ(r.config.dmarc.reports.store, good);
+  }
+  for (const char* bad : {"redis:/127.0.0.1", "redis://", "redis://[::1", "redis://h/db",
+                          "redis+unix://run/redis.sock", "redis+unix:///run/r.sock?database=1",
+                          "redis://:hunter2@h:0"}) {
+    const LoadResult r = loadNoRules(std::string("dmarc:\n  reports:\n    store: \"") + bad + "\"\n",
+                                     "d.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    const std::string e = errors(r).front();
+    EXPECT_EQ(e.rfind("d.yaml:3: dmarc.reports.store: redis store ", 0), 0u) << e;
+    EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
   }
 }
 

@@ -14,6 +14,6 @@ tests_unit_config_config_tests_CXXFLAGS = $(MW_GTEST_CXXFLAGS)
 tests_unit_config_config_tests_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMW_TEST_DATA='"$(abs_top_srcdir)/tests/unit/config/cases"' \
 	-DMW_CONTRIB_DIR='"$(abs_top_srcdir)/contrib"'
-tests_unit_config_config_tests_LDADD = libmw_config.a libmw_reputation.a libmw_dns.a libmw_obs.a libmw_base.a $(IDN2_LIBS) \
+tests_unit_config_config_tests_LDADD = libmw_config.a libmw_report.a libmw_reputation.a libmw_dns.a libmw_obs.a libmw_base.a $(IDN2_LIBS) \
 	$(YAML_LIBS) $(FMT_LIBS) $(MW_GTEST_LINK)
 EXTRA_DIST += tests/unit/config/cases contrib/mailwarden.yaml

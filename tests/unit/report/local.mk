@@ -1,9 +1,13 @@
-# unit tests of report/ (issue 20): tuple keys, the SQLite store, the XML writer.
+# unit tests of report/ (issue 20): tuple keys, the store contract (SQLite and Redis: a
+# redis-server of the test's own, skipped when not installed), the XML writer.
 check_PROGRAMS += tests/unit/report/report_tests
 TESTS += tests/unit/report/report_tests
 tests_unit_report_report_tests_SOURCES = \
 	tests/unit/report/record_test.cpp \
 	tests/unit/report/recorder_test.cpp \
+	tests/unit/report/redis_server.cpp \
+	tests/unit/report/redis_server.h \
+	tests/unit/report/redis_store_test.cpp \
 	tests/unit/report/store_test.cpp \
 	tests/unit/report/xml_test.cpp \
 	tests/unit/report/samples.cpp \

@@ -2,7 +2,8 @@
 # reports_cli_test.sh -- dmarc.reports and the command line (issue 20): `mailwarden check`
 # is a dry tool and never opens or writes the report store, even with dmarc.reports
 # enabled; `configtest` opens it (creating the file) and reports a store that cannot be
-# opened, and a redis:// store, with FILE:LINE. Run by `make check` from the build
+# opened (a Redis that does not answer included) with FILE:LINE, and connects to a
+# redis-server of its own on a unix socket. Run by `make check` from the build
 # directory; prints "N passed, N failed".
 set -uo pipefail
 bin=./mailwarden
@@ -11,7 +12,8 @@ if [[ ! -x $bin ]]; then
 	exit 77
 fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+redis_pid=
+trap '[[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null; rm -rf "$work"' EXIT
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
@@ -76,8 +78,30 @@ fi
 config "sqlite:$work/missing/dmarc.sqlite" >"$work/missing.yaml"
 check "a store that cannot be opened is an error at its line" "$work/missing.yaml:5: dmarc.reports:" \
 	"$bin" configtest -c "$work/missing.yaml" --dns-zone "$work/zone"
-config "redis://127.0.0.1:6379/0" >"$work/redis.yaml"
-check "redis is refused at the store line" "$work/redis.yaml:7: dmarc.reports.store: redis stores are not supported yet" \
-	"$bin" configtest -c "$work/redis.yaml"
+config "redis://127.0.0.1:0/0" >"$work/redis-bad.yaml"
+check "a bad redis URL is an error at the store line" \
+	"$work/redis-bad.yaml:7: dmarc.reports.store: redis store redis://127.0.0.1:0/0: the port" \
+	"$bin" configtest -c "$work/redis-bad.yaml"
+# Redis on a unix socket of our own: nobody listens yet, then a redis-server we start.
+config "redis+unix://$work/redis.sock" >"$work/redis.yaml"
+check "a redis that does not answer is an error at its line" \
+	"$work/redis.yaml:5: dmarc.reports: redis store redis+unix://$work/redis.sock: cannot connect" \
+	"$bin" configtest -c "$work/redis.yaml" --dns-zone "$work/zone"
+if command -v redis-server >/dev/null; then
+	redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 700 --save '' \
+		--appendonly no --daemonize no --dir "$work" --logfile "$work/redis.log" &
+	redis_pid=$!
+	for _ in $(seq 100); do # at most 100 × 0.05 s
+		[[ -S $work/redis.sock ]] && break
+		sleep 0.05
+	done
+	check "configtest connects to redis" 'configuration OK' "$bin" configtest -c "$work/redis.yaml" \
+		--dns-zone "$work/zone"
+	kill "$redis_pid"
+	wait "$redis_pid"
+	redis_pid=
+else
+	echo "SKIP configtest with a running redis: redis-server is not installed"
+fi
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
