@@ -36,7 +36,7 @@ if [[ ! -x $bin || ! -x $CLIENT ]]; then
 	echo "SKIP: need $bin and $CLIENT (set MW_BIN; run make first)"
 	exit 77
 fi
-for tool in redis-server redis-cli curl; do
+for tool in redis-server redis-cli curl xmllint; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "SKIP: $tool not installed"
 		exit 77
