@@ -24,7 +24,8 @@
 # dmarc.reports enabled on that store, runs as "mailwarden-reports-STORE" in the
 # alternation (every bench message is DMARC-evaluated against p=reject and recorded);
 # its msg/s beside mailwarden's is the cost of recording. STORE: sqlite (a file in the
-# bench's folder).
+# bench's folder), redis (a redis-server of the bench's own on a loopback port, no
+# persistence, stopped by PID).
 #
 # Layout. Per socket kind, both milters are started once and stay up (warm, as in
 # production): mailwarden with a bench config (bench/lib-bench.sh bench_mw_config: SPF
@@ -207,7 +208,7 @@ IFS=, read -r -a SK <<<"$SOCKETS"
 IFS=, read -r -a RS <<<"$RULES"
 IFS=, read -r -a RP <<<"$REPORTS"
 for store in "${RP[@]}"; do
-	case $store in sqlite) ;; *) mw_log "--reports: unknown store '$store' (sqlite)"; exit 2 ;; esac
+	case $store in sqlite | redis) ;; *) mw_log "--reports: unknown store '$store' (sqlite, redis)"; exit 2 ;; esac
 done
 
 # report_instance_start KIND STORE: a mailwarden like the plain one plus dmarc.reports on
@@ -223,6 +224,20 @@ report_instance_start() {
 	sqlite)
 		rm -f "$dir/dmarc.sqlite"*
 		spec="sqlite:$dir/dmarc.sqlite"
+		;;
+	redis)
+		local redis_port=""  # not "port": mw_free_port has a local of that name
+		mw_free_port redis_port
+		local port=$redis_port
+		# In the milters' network namespace when there is one (--dns nsd).
+		${BENCH_NS_EXEC[@]+"${BENCH_NS_EXEC[@]}"} redis-server --port "$port" --bind 127.0.0.1 \
+			--save '' --appendonly no --daemonize no --logfile "$dir/redis.log" </dev/null &
+		_mw_record_pid "$dir/redis.pid" "$!"
+		_mw_register proc "$dir/redis.pid"
+		_redis_up() { ${BENCH_NS_EXEC[@]+"${BENCH_NS_EXEC[@]}"} redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; }
+		mw_wait_until 10 _redis_up || { mw_log "redis-server did not start: $(tail -3 "$dir/redis.log")"; return 1; }
+		REDIS_PORT=$port
+		spec="redis://127.0.0.1:$port/0"
 		;;
 	esac
 	# The bench config has a dmarc: block: the reports go into it (YAML: one key once).
@@ -314,6 +329,15 @@ if [[ $DIRECT == 1 ]]; then
 				# Proof it recorded: the messages counted in the store (every message sent
 				# to it, warm-ups included; the store aggregates them into a few rows).
 				case $store in
+				redis)
+					${BENCH_NS_EXEC[@]+"${BENCH_NS_EXEC[@]}"} redis-cli -p "$REDIS_PORT" --scan --pattern 'mailwarden:dmarc:[0-9]*:*' |
+						grep -v ':claim' | while read -r key; do
+						${BENCH_NS_EXEC[@]+"${BENCH_NS_EXEC[@]}"} redis-cli -p "$REDIS_PORT" HVALS "$key"
+					done | awk '{ n++; s += $1 } END { print n + 0, s + 0 }' |
+						{ read -r rows msgs; mw_log "$kind: mailwarden-reports-$store stored $msgs messages in $rows rows"; echo "$kind $spec rows=$rows messages=$msgs" >>"$OUT/reports-$store.txt"; }
+					_mw_stop_pidfile "$W/mwr-$store/redis.pid" 5
+					_mw_unregister proc "$W/mwr-$store/redis.pid"
+					;;
 				sqlite)
 					"$MW_PYTHON" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(*c.execute("select count(*), coalesce(sum(count),0) from tallies").fetchone())' \
 						"$W/mwr-$store/dmarc.sqlite" | { read -r rows msgs; mw_log "$kind: mailwarden-reports-$store stored $msgs messages in $rows rows"; echo "$kind $spec rows=$rows messages=$msgs" >>"$OUT/reports-$store.txt"; }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -109,7 +111,25 @@ constexpr Script kPurge{"purge",
                         "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])\n"
                         "return removed\n"};
 
-constexpr const Script* kScripts[] = {&kRecord, &kPeriods, &kClaim, &kOwn, &kPurge};
+// KEYS: periods. ARGV: ttl, then per distinct tuple six values: hash, domain set, day,
+// domain, tuple, count. The recorder's batch in one round trip and one atomic step (the
+// writer merges identical tuples first). The hash and set names travel in ARGV because
+// their number varies: like the other scripts, this needs a standalone Redis (no Cluster).
+constexpr Script kRecordMany{"record batch",
+                             "local ttl = ARGV[1]\n"
+                             "local n = 0\n"
+                             "for i = 2, #ARGV, 6 do\n"
+                             "  redis.call('HINCRBY', ARGV[i], ARGV[i + 4], ARGV[i + 5])\n"
+                             "  redis.call('EXPIRE', ARGV[i], ttl)\n"
+                             "  redis.call('SADD', ARGV[i + 1], ARGV[i + 3])\n"
+                             "  redis.call('EXPIRE', ARGV[i + 1], ttl)\n"
+                             "  redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 2])\n"
+                             "  n = n + tonumber(ARGV[i + 5])\n"
+                             "end\n"
+                             "redis.call('EXPIRE', KEYS[1], ttl)\n"
+                             "return n\n"};
+
+constexpr const Script* kScripts[] = {&kRecord, &kPeriods, &kClaim, &kOwn, &kPurge, &kRecordMany};
 
 std::string randomOwner() {
   std::random_device rd;
@@ -452,6 +472,42 @@ Result<void> RedisStore::record(const Record& r) noexcept {
     return {};
   } catch (const std::exception& e) {  // std::bad_alloc: the record is lost, the caller spools
     return fail(Errc::Internal, std::string("redis record: ") + e.what());
+  }
+}
+
+std::size_t RedisStore::recordBatch(std::span<const Record> batch) noexcept {
+  if (batch.empty()) {
+    return 0;
+  }
+  try {
+    // Merged first: under load a batch is mostly the same few tuples.
+    std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> merged;
+    for (const Record& r : batch) {
+      ++merged[{Period::of(r.time).day, ascii::lower(r.policy.domain), tupleKey(r)}];
+    }
+    std::vector<std::string> values;
+    values.reserve(1 + merged.size() * 6);
+    values.push_back(std::to_string(impl_->options.ttl.count()));
+    for (const auto& [k, n] : merged) {
+      const std::string day = std::to_string(std::get<0>(k));
+      const std::string set = std::string(kPrefix) + day;
+      values.push_back(set + ":" + std::get<1>(k));
+      values.push_back(set);
+      values.push_back(day);
+      values.push_back(std::get<1>(k));
+      values.push_back(std::get<2>(k));
+      values.push_back(std::to_string(n));
+    }
+    const std::vector<std::string_view> args(values.begin(), values.end());
+    const std::string periods = std::string(kPrefix) + "periods";
+    std::unique_lock lock(impl_->mu, std::defer_lock);
+    if (!lock.try_lock_for(impl_->options.timeout)) {
+      return 0;
+    }
+    Result<std::int64_t> done = impl_->integer(kRecordMany, {periods}, args, impl_->options.timeout);
+    return done && *done == static_cast<std::int64_t>(batch.size()) ? batch.size() : 0;
+  } catch (const std::exception&) {  // std::bad_alloc: nothing counted, the caller keeps them
+    return 0;
   }
 }
 

@@ -93,6 +93,9 @@ class RedisStore final : public Store {
   RedisStore& operator=(const RedisStore&) = delete;
 
   [[nodiscard]] Result<void> record(const Record& r) noexcept override;
+  // One script call for the whole batch (one round trip, atomic: all or nothing),
+  // identical tuples merged into one HINCRBY each. Bounded like record().
+  [[nodiscard]] std::size_t recordBatch(std::span<const Record> batch) noexcept override;
   [[nodiscard]] Result<std::vector<Period>> periods() override;
   [[nodiscard]] Result<std::vector<std::string>> domains(Period period) override;
   [[nodiscard]] Result<std::vector<Row>> rows(Period period, std::string_view domain) override;

@@ -187,6 +187,33 @@ TYPED_TEST(StoreContract, HundredMessagesFromTwoSourcesAreTwoRows) {
   EXPECT_EQ(store->rows(Period{day.day + 1}, "example.com")->size(), 1u);
 }
 
+// The recorder's writer hands whole batches over (recordBatch): every record counted,
+// identical tuples merged, days kept apart, and the batch adds to what single records left.
+TYPED_TEST(StoreContract, BatchCountsEveryRecord) {
+  auto store = this->open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->record(this->sample("192.0.2.1")));
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(this->sample(i % 4 == 0 ? "2001:db8::1" : "192.0.2.1", kDay + i));
+  }
+  batch.push_back(this->sample("192.0.2.1", kDay + 86400));  // the next day: another row
+  EXPECT_EQ(store->recordBatch(batch), batch.size());
+  const Period day = Period::of(sys_seconds(seconds(kDay)));
+  const Result<std::vector<Row>> rows = store->rows(day, "example.com");
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 2u);
+  for (const Row& row : *rows) {
+    EXPECT_EQ(row.count, row.record.source_ip == "2001:db8::1" ? 25 : 76);
+  }
+  const Result<std::vector<Row>> next = store->rows(Period{day.day + 1}, "example.com");
+  ASSERT_TRUE(next.has_value());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].count, 1);
+  EXPECT_EQ(*store->periods(), (std::vector<Period>{day, Period{day.day + 1}}));
+  EXPECT_EQ(store->recordBatch({}), 0u);
+}
+
 TYPED_TEST(StoreContract, TwoStoresWritingAtOnceLoseNothing) {
   // generous waits: 2 shared cores
   auto a = this->open(std::chrono::milliseconds(5000));
