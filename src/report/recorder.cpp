@@ -51,6 +51,7 @@ void Recorder::trim(Tally& t) noexcept {
 
 void Recorder::record(const Record& r) noexcept {
   Tally t;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     try {
@@ -61,8 +62,13 @@ void Recorder::record(const Record& r) noexcept {
       ++t.dropped;  // no memory for it: counted, never thrown into a verdict
     }
     trim(t);
+    // The writer needs a wake-up only for a first record (it sleeps on an empty spool) and
+    // for a full batch (it lingers for more until then): not one futex call per message.
+    wake = spool_.size() == 1 || spool_.size() >= options_.flush_batch;
   }
-  wake_.notify_one();
+  if (wake) {
+    wake_.notify_one();
+  }
   report(t);
 }
 
@@ -126,6 +132,12 @@ void Recorder::writerLoop() noexcept {
       } else {
         wake_.wait_until(lock, retry_at_);
       }
+    }
+    // Linger: records that arrive meanwhile go into the same batch (one transaction, one
+    // round trip, identical tuples merged) instead of one write per message.
+    if (!stop_ && spool_.size() < options_.flush_batch && options_.linger.count() > 0) {
+      wake_.wait_for(lock, options_.linger,
+                     [this] { return stop_ || spool_.size() >= options_.flush_batch; });
     }
     if (stop_) {
       idle_.notify_all();

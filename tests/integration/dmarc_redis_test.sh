@@ -23,6 +23,8 @@
 #   5  `mailwarden dmarc-report --out` from host a: one report for example.org covering
 #      both hosts — 2 records, counts 60 + 60 — valid against the RFC 9990 schema; the
 #      same command from host b then sends nothing (the period is claimed and sent).
+#   6  5 messages through a, then a stopped at once (SIGTERM): the records its writer
+#      had not written yet are written at stop (the store counts 125), nothing lost.
 # Needs root (mailwarden drops to its user) and redis-server; exits 77 (skip) without
 # them or without the binaries. Prints PASS/FAIL lines and "N passed, N failed".
 set -euo pipefail
@@ -167,6 +169,12 @@ if [[ $send_rc -eq 0 ]]; then
 else
 	mw_fail "2 100 messages through the two instances" "$(tail -n 3 "$W"/send-*.out)"
 fi
+# The recorders' writers batch what arrives within 100 ms (Recorder linger): wait for
+# them, bounded (10 s).
+_store_has() { read -r rows sum < <(store_counts); [[ $sum -ge $1 ]]; }
+_stored_metrics() { (($(metric "$metrics_a" stored) + $(metric "$metrics_b" stored) >= $1)); }
+mw_wait_until 10 _store_has 100 || true
+mw_wait_until 10 _stored_metrics 100 || true
 read -r rows sum < <(store_counts)
 if [[ $rows -eq 2 && $sum -eq 100 ]] && grep -qx '192.0.2.10 50' "$W/byip" && grep -qx '192.0.2.20 50' "$W/byip"; then
 	mw_pass "2 the store: 2 rows summing to 100 ($(tr '\n' ' ' <"$W/byip"))"
@@ -207,6 +215,8 @@ if ((took < 15000)); then
 else
 	mw_fail "3 Redis down: 20 messages within 15 s" "took ${took} ms"
 fi
+_spooled_by() { (($(metric "$metrics_a" spooled) - spooled0 >= $1)); }
+mw_wait_until 10 _spooled_by 20 || true # the writer meets the stopped Redis after its linger
 spooled1=$(metric "$metrics_a" spooled)
 if ((spooled1 - spooled0 == 20)); then
 	mw_pass "3 Redis down: records_total{spooled} rose by 20"
@@ -272,7 +282,15 @@ else
 	mw_fail "5 host b's run sends nothing" "exit $rc, $(ls "$W/out-b" | wc -l) file(s): $(tail -n 1 "$W/report-b.out")"
 fi
 
-mw_milter_stop "$W/a"
+# --- 6: a stop writes what the recorder still holds ---------------------------------------------
+send a 5 192.0.2.10 "$W/last.out" || true
+mw_milter_stop "$W/a" # at once: the writer lingers up to 100 ms before a batch
+read -r rows sum < <(store_counts)
+if [[ $(replies "$W/last.out") -eq 5 && $sum -eq 125 ]]; then
+	mw_pass "6 5 messages then SIGTERM: the store counts all 125 ($(grep -o 'DMARC report record(s) written at stop' "$W/a/milter.log" | head -1 || true))"
+else
+	mw_fail "6 nothing lost at stop" "replies $(replies "$W/last.out"), store $sum (want 125)"
+fi
 mw_milter_stop "$W/b"
 redis_stop
 mw_summary

@@ -3,8 +3,8 @@
 //
 // record() only appends the record to a bounded in-memory queue (the spool) and wakes
 // the Recorder's writer thread; it takes one mutex for a few instructions and never
-// touches the store. The writer thread takes up to Options::flush_batch records at a
-// time and writes them to the Store (whose record() gives up after a bounded wait,
+// touches the store. The writer thread lingers (Options::linger) for more records, then
+// takes up to Options::flush_batch records at a time and writes them to the Store (whose record() gives up after a bounded wait,
 // TempFail). When the store is busy or down, the records stay in the spool (counted as
 // spooled, once each), the store is left alone for Options::backoff, and then tried again;
 // records that arrive meanwhile are counted as spooled when they arrive. When the spool is
@@ -52,6 +52,9 @@ class Recorder {
     std::size_t spool_limit = 10000;
     std::size_t flush_batch = 256;
     std::chrono::milliseconds backoff{200};
+    // How long the writer waits for more records before writing a batch that is not full
+    // (records reach the store at most this much later; a day's report does not notice).
+    std::chrono::milliseconds linger{100};
     std::function<void(const Tally&)> on_tally = nullptr;  // may be empty
   };
 
