@@ -155,6 +155,17 @@ if runuser -u mailwarden -- /usr/sbin/mailwarden configtest -c /etc/mailwarden/m
 else
 	mw_fail "1 configtest as mailwarden on the shipped configuration" "$(head -n 3 "$W/configtest.out")"
 fi
+# The daily DMARC report job: the timer enabled by the postinst (deb-systemd-helper makes
+# the timers.target.wants link even where systemd is not running), and the job, run as
+# the timer runs it, has nothing to do with reporting off (the shipped default): exit 0.
+timer_link=/etc/systemd/system/timers.target.wants/mailwarden-dmarc-report.timer
+if [[ -L $timer_link && -f /lib/systemd/system/mailwarden-dmarc-report.service ]] &&
+	runuser -u mailwarden -- /usr/sbin/mailwarden dmarc-report -c /etc/mailwarden/mailwarden.yaml >"$W/dmarc-report.out" 2>&1 &&
+	grep -q 'not enabled: nothing to report' "$W/dmarc-report.out"; then
+	mw_pass "1 mailwarden-dmarc-report.timer enabled; the job as mailwarden: $(tail -n 1 "$W/dmarc-report.out")"
+else
+	mw_fail "1 the DMARC report timer and job" "link: $(ls -l "$timer_link" 2>&1); $(head -n 3 "$W/dmarc-report.out" 2>&1)"
+fi
 
 # --- the postmaster's edits -----------------------------------------------------------
 # A zone file for the sender's domain, readable by mailwarden, in place of the Internet.
@@ -361,7 +372,8 @@ for _ in $(seq 1 50); do postfix status >/dev/null 2>&1 || break; sleep 0.1; don
 if DEBIAN_FRONTEND=noninteractive apt-get purge -y -q mailwarden >"$W/purge.log" 2>&1; then
 	installed=0
 	left=()
-	for p in /etc/mailwarden /var/spool/postfix/mailwarden /var/cache/mailwarden /var/lib/mailwarden /usr/sbin/mailwarden; do
+	for p in /etc/mailwarden /var/spool/postfix/mailwarden /var/cache/mailwarden /var/lib/mailwarden /usr/sbin/mailwarden \
+		/etc/systemd/system/timers.target.wants/mailwarden-dmarc-report.timer; do
 		[[ -e $p ]] && left+=("$p")
 	done
 	pgrep -u mailwarden >/dev/null 2>&1 && left+=("processes of user mailwarden: $(pgrep -u mailwarden | tr '\n' ' ')")
