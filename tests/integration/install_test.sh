@@ -374,7 +374,7 @@ if DEBIAN_FRONTEND=noninteractive apt-get purge -y -q mailwarden >"$W/purge.log"
 	left=()
 	for p in /etc/mailwarden /var/spool/postfix/mailwarden /var/cache/mailwarden /var/lib/mailwarden /usr/sbin/mailwarden \
 		/etc/systemd/system/timers.target.wants/mailwarden-dmarc-report.timer; do
-		[[ -e $p ]] && left+=("$p")
+		[[ -e $p || -L $p ]] && left+=("$p")
 	done
 	pgrep -u mailwarden >/dev/null 2>&1 && left+=("processes of user mailwarden: $(pgrep -u mailwarden | tr '\n' ' ')")
 	if [[ ${#left[@]} -eq 0 ]]; then
