@@ -184,8 +184,8 @@ def summary(out):
             fmt(ed["cpu"], 2), fmt(rsa["p50"], 2), fmt(rsa["p99"], 2), fmt(rsa["r_p99"], 2),
             fmt(ed["r_p99"], 2), fmt(rsa["r_p50"], 2), fmt(ed["r_p50"], 2), verdict))
     w("")
-    w("Latency under load: one open-loop run per milter and workload at the stated share "
-      "of its own median msg/s (milter_load --rate), due time -> final reply (queueing "
+    w("Latency under load: open-loop runs (milter_load --rate, medians) at the stated share "
+      "of each milter's own median msg/s, due time -> final reply (queueing "
       "and connection set-up included). Offered / achieved msg/s: " + "; ".join(
           "%s %s/%s" % (m, fmt(table[m]["4k-rsa2048"]["r_offered"]),
                         fmt(table[m]["4k-rsa2048"]["r_msg_s"])) for m in milters) + " (rsa2048).")

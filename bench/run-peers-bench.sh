@@ -39,9 +39,9 @@
 # (closed loop, C connections, one message per connection as Postfix's smtpd opens
 # them) with the process tree's utime+stime read from /proc before and after (rspamd:
 # main process and workers). Medians over the runs: msg/s, CPU ms/msg, p50/p99.
-# Latency under load: afterwards, per milter and workload, one open-loop run
-# (milter_load --rate) at P % of that median msg/s; its due->reply p50/p99 (queueing
-# included) are the "p99 at 80 %" column. openssl speed (rsa2048, ed25519) in the same
+# Latency under load: afterwards, per milter and workload, R open-loop runs
+# (milter_load --rate, rotating like the others) at P % of that median msg/s; the
+# medians of their due->reply p50/p99 (queueing included) are the "p99 at 80 %" column. openssl speed (rsa2048, ed25519) in the same
 # run gives the verification cost difference the ed25519 target compares against.
 #
 # Verdicts: every run dumps its first 3 messages' modifications; bench/peers_summary.py
@@ -144,6 +144,7 @@ cp "$ZONE" "$OUT/bench.zone"
 # per client network) would drop and truncate the answers of a milter that does not
 # cache (rspamd, opendmarc's libresolv): off, so that every milter gets every answer at
 # once; mailwarden and opendkim cache through libunbound either way.
+# shellcheck disable=SC2034 # read by bench_nsd_start (lib-bench.sh)
 BENCH_NSD_SERVER_EXTRA=$'  rrl-ratelimit: 0\n'
 bench_nsd_start "$W/nsd" "$ZONE"
 bench_ns_resolv_conf
@@ -282,14 +283,21 @@ for wl in "${WL[@]}"; do
 	done
 done
 
-# Latency under load: P % of each milter's median msg/s, open loop.
+# Latency under load: P % of each milter's median msg/s, open loop; R runs rotating as
+# above (one open-loop run is at the mercy of the machine's neighbours), medians.
+declare -A RATE
 for wl in "${WL[@]}"; do
 	for m in "${ML[@]}"; do
-		rate=$("$MW_PYTHON" "$HERE/peers_summary.py" --rate "$OUT" "$wl" "$m" "$LOAD_PCT") || {
+		RATE[$wl $m]=$("$MW_PYTHON" "$HERE/peers_summary.py" --rate "$OUT" "$wl" "$m" "$LOAD_PCT") ||
 			mw_log "no measured maximum for $m $wl: no latency-under-load run"
-			continue
-		}
-		load "mode=rate workload=$wl c=$CONNS milter=$m pct=$LOAD_PCT run=1" "$m" "$W/msgs/$wl.eml" "$N" --rate "$rate"
+	done
+	for ((run = 1; run <= RUNS; run++)); do
+		for ((i = 0; i < ${#ML[@]}; i++)); do
+			m=${ML[(i + run - 1) % ${#ML[@]}]}
+			[[ -n ${RATE[$wl $m]} ]] || continue
+			load "mode=rate workload=$wl c=$CONNS milter=$m pct=$LOAD_PCT run=$run" "$m" "$W/msgs/$wl.eml" "$N" \
+				--rate "${RATE[$wl $m]}"
+		done
 	done
 done
 
