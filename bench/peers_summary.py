@@ -203,6 +203,17 @@ def summary(out):
               wl, ratio("mailwarden", "opendkim", wl), ratio("mailwarden", "rspamd", wl),
               ratio("mailwarden", "ref", wl)))
 
+    def cpu_ratio(a, b, wl):
+        x, y = table.get(a, {}).get(wl, {}).get("cpu"), table.get(b, {}).get(wl, {}).get("cpu")
+        return "%.2f×" % (x / y) if x and y else "–"
+
+    # CPU per message is the steadier figure on a shared machine: msg/s moves with the
+    # neighbours' load, the CPU a milter spends on one message much less.
+    w("- CPU per message (steadier than msg/s on a busy machine), peer / mailwarden: "
+      + "; ".join("%s opendkim %s, rspamd %s" % (
+          wl, cpu_ratio("opendkim", "mailwarden", wl), cpu_ratio("rspamd", "mailwarden", wl))
+          for wl in WORKLOADS))
+
     def cpu_diff(m):
         a = table.get(m, {}).get("4k-ed25519", {}).get("cpu")
         b = table.get(m, {}).get("4k-rsa2048", {}).get("cpu")
