@@ -549,3 +549,57 @@ bench_tree_cpu_ticks() {
 	done
 	echo "$sum"
 }
+
+# bench_peer_start NAME DIR SOCKET_PATH WAIT_S CMD...: CMD in the namespace (if any),
+# output to DIR/NAME.log, recorded for cleanup (DIR/NAME.pid); waits up to WAIT_S for
+# the unix socket. Sets BENCH_PEER_PID.
+bench_peer_start() {
+	local name=$1 dir=$2 sock=$3 wait=$4
+	shift 4
+	mkdir -p "$dir"
+	rm -f "$sock"
+	"${BENCH_NS_EXEC[@]}" "$@" </dev/null >>"$dir/$name.log" 2>&1 &
+	_mw_record_pid "$dir/$name.pid" "$!" || { mw_log "$name exited: $(tail -n 5 "$dir/$name.log")"; return 1; }
+	_mw_register proc "$dir/$name.pid"
+	mw_wait_until "$wait" mw_unix_socket_open "$sock" || {
+		mw_log "$name not listening on $sock: $(tail -n 5 "$dir/$name.log")"
+		return 1
+	}
+	read -r BENCH_PEER_PID _ <"$dir/$name.pid"
+}
+
+# bench_rspamd_start DIR: rspamd with bench/peers/rspamd (copied to DIR/local, plus one
+# proxy worker per core), its databases, pid file and log in DIR, milter socket
+# DIR/rspamd.sock; in the namespace if any. rspamd compiles its regexps into Hyperscan
+# databases (main process and hs_helper) after it starts and scans with PCRE until they
+# are loaded, so this waits (at most 600 s) until its processes are idle, two seconds
+# without a tick of CPU, for runs that measure the steady state. Sets BENCH_PEER_PID.
+bench_rspamd_start() {
+	local dir=$1 vars
+	mkdir -p "$dir"
+	rm -rf "$dir/local"
+	cp -r "$MW_BENCH_DIR/peers/rspamd" "$dir/local"
+	printf 'count = %s;\n' "$(nproc)" >>"$dir/local/local.d/worker-proxy.inc"
+	vars=(--var="LOCAL_CONFDIR=$dir/local" --var="DBDIR=$dir" --var="RUNDIR=$dir" --var="LOGDIR=$dir")
+	rspamadm "${vars[@]}" configtest -c "$dir/local/rspamd.conf" >"$dir/configtest.txt" 2>&1 || {
+		mw_log "rspamd configtest: $(tail -n 5 "$dir/configtest.txt")"
+		return 1
+	}
+	# -i: run as root (it refuses otherwise); the bench has no user of its own to drop to.
+	bench_peer_start rspamd "$dir" "$dir/rspamd.sock" 120 /usr/bin/rspamd -f -i "${vars[@]}" \
+		-c "$dir/local/rspamd.conf" || return 1
+	local pid=$BENCH_PEER_PID
+	_bench_tree_idle() {
+		local a b
+		a=$(bench_tree_cpu_ticks "$1")
+		sleep 2
+		b=$(bench_tree_cpu_ticks "$1")
+		((b - a <= 1))
+	}
+	if mw_wait_until 600 _bench_tree_idle "$pid"; then
+		mw_log "rspamd: idle after start ($(compgen -G "$dir/*.hs" | wc -l) Hyperscan databases)"
+	else
+		mw_log "rspamd: still busy 600 s after start (measured as it is; see $dir/rspamd.log)"
+	fi
+	BENCH_PEER_PID=$pid
+}

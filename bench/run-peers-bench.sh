@@ -105,7 +105,7 @@ WARM=$("$MW_PYTHON" -c "print(max(1, round(300 * $SCALE)))")
 bench_peers_install opendkim opendmarc rspamd
 OPENDKIM=/usr/sbin/opendkim
 OPENDMARC=/usr/sbin/opendmarc
-RSPAMD=/usr/bin/rspamd
+RSPAMD=/usr/bin/rspamd # started by bench_rspamd_start
 for b in "$OPENDKIM" "$OPENDMARC" "$RSPAMD"; do
 	[[ -x $b ]] || { mw_log "missing $b after the install"; exit 1; }
 done
@@ -156,23 +156,6 @@ timeout 120 openssl speed -seconds 1 rsa2048 ed25519 >"$OUT/openssl-speed.txt" 2
 # --- the milters ------------------------------------------------------------------
 
 declare -A PID SOCK
-# peer_start NAME SOCKET_PATH WAIT_S CMD...: CMD in the namespace, recorded for
-# cleanup; waits for the socket.
-peer_start() {
-	local name=$1 sock=$2 wait=$3
-	shift 3
-	rm -f "$sock"
-	"${BENCH_NS_EXEC[@]}" "$@" </dev/null >>"$W/peers/$name.log" 2>&1 &
-	_mw_record_pid "$W/peers/$name.pid" "$!" || { mw_log "$name exited: $(tail -n 5 "$W/peers/$name.log")"; return 1; }
-	_mw_register proc "$W/peers/$name.pid"
-	mw_wait_until "$wait" mw_unix_socket_open "$sock" || {
-		mw_log "$name not listening on $sock: $(tail -n 5 "$W/peers/$name.log")"
-		return 1
-	}
-	read -r PID[$name] _ <"$W/peers/$name.pid"
-	SOCK[$name]=unix:$sock
-}
-
 for m in "${ML[@]}"; do
 	case $m in
 	ref)
@@ -183,26 +166,22 @@ for m in "${ML[@]}"; do
 	opendkim)
 		bench_opendkim_config "$W/peers/opendkim.conf" "$W/peers/opendkim.sock"
 		cp "$W/peers/opendkim.conf" "$OUT/"
-		peer_start opendkim "$W/peers/opendkim.sock" 20 "$OPENDKIM" -f -x "$W/peers/opendkim.conf"
+		bench_peer_start opendkim "$W/peers" "$W/peers/opendkim.sock" 20 "$OPENDKIM" -f -x "$W/peers/opendkim.conf"
+		PID[opendkim]=$BENCH_PEER_PID
+		SOCK[opendkim]=unix:$W/peers/opendkim.sock
 		;;
 	opendmarc)
 		bench_opendmarc_config "$W/peers/opendmarc.conf" "$W/peers/opendmarc.sock"
 		cp "$W/peers/opendmarc.conf" "$OUT/"
-		peer_start opendmarc "$W/peers/opendmarc.sock" 20 "$OPENDMARC" -f -c "$W/peers/opendmarc.conf"
+		bench_peer_start opendmarc "$W/peers" "$W/peers/opendmarc.sock" 20 "$OPENDMARC" -f -c "$W/peers/opendmarc.conf"
+		PID[opendmarc]=$BENCH_PEER_PID
+		SOCK[opendmarc]=unix:$W/peers/opendmarc.sock
 		;;
 	rspamd)
-		R=$W/rspamd
-		mkdir -p "$R"
-		cp -r "$HERE/peers/rspamd" "$R/local"
-		printf 'count = %s;\n' "$(nproc)" >>"$R/local/local.d/worker-proxy.inc"
-		vars=(--var="LOCAL_CONFDIR=$R/local" --var="DBDIR=$R" --var="RUNDIR=$R" --var="LOGDIR=$R")
-		rspamadm "${vars[@]}" configtest -c "$R/local/rspamd.conf" >"$R/configtest.txt" 2>&1 || {
-			mw_log "rspamd configtest: $(tail -n 5 "$R/configtest.txt")"
-			exit 1
-		}
-		cp -r "$R/local" "$OUT/rspamd-config"
-		# -i: run as root (it refuses otherwise); the bench owns nothing else to drop to.
-		peer_start rspamd "$R/rspamd.sock" 120 "$RSPAMD" -f -i "${vars[@]}" -c "$R/local/rspamd.conf"
+		bench_rspamd_start "$W/rspamd"
+		cp -r "$W/rspamd/local" "$OUT/rspamd-config"
+		PID[rspamd]=$BENCH_PEER_PID
+		SOCK[rspamd]=unix:$W/rspamd/rspamd.sock
 		;;
 	mailwarden)
 		bench_mw_config "$W/mw/mailwarden.yaml" "unix:$W/mw.sock" nsd "$ZONE" "$BENCH_NSD_PORT"
@@ -215,25 +194,6 @@ for m in "${ML[@]}"; do
 	esac
 	mw_log "$m: pid ${PID[$m]} on ${SOCK[$m]}"
 done
-
-# rspamd compiles its regexps into Hyperscan databases (main process and its hs_helper)
-# after it starts and scans with PCRE until they are loaded: wait (bounded) until its
-# processes are idle, two seconds without a tick of CPU between them, so that its runs
-# measure the steady state.
-if [[ -n ${PID[rspamd]:-} ]]; then
-	rspamd_idle() {
-		local a b
-		a=$(bench_tree_cpu_ticks "${PID[rspamd]}")
-		sleep 2
-		b=$(bench_tree_cpu_ticks "${PID[rspamd]}")
-		((b - a <= 1))
-	}
-	if mw_wait_until 600 rspamd_idle; then
-		mw_log "rspamd: idle after start ($(compgen -G "$W/rspamd/*.hs" | wc -l) Hyperscan databases)"
-	else
-		mw_log "rspamd: still busy 600 s after start (measuring it as it is; see $OUT/rspamd.log)"
-	fi
-fi
 
 # --- the runs ---------------------------------------------------------------------
 
