@@ -233,7 +233,9 @@ bench_in_ns() {
 
 # bench_nsd_start DIR ZONE: namespace mw-bench-PID, lo up, nsd -d on 127.0.0.1:53
 # serving ZONE, recorded for lib.sh's cleanup; waits until mailwarden (BENCH_MW) gets
-# its SPF answers from it.
+# its SPF answers from it. BENCH_NSD_SERVER_EXTRA (default empty): further lines for
+# nsd.conf's server: section, each "  key: value\n" (run-peers-bench.sh turns off
+# response rate limiting: resolvers without a cache ask hundreds of times a second).
 bench_nsd_start() {
 	local dir=$1 zone=$2 pid
 	local nsd=${MW_NSD:-/usr/sbin/nsd}
@@ -264,7 +266,7 @@ server:
   logfile: "$dir/nsd.log"
   server-count: 1
   verbosity: 1
-remote-control:
+${BENCH_NSD_SERVER_EXTRA:-}remote-control:
   control-enable: no
 zone:
   name: $BENCH_DOMAIN
@@ -437,4 +439,167 @@ bench_machine() {
 		printf 'nsd: %s\n' "$(dpkg-query -W -f '${Version}' nsd 2>/dev/null || echo '?')"
 		printf 'mailwarden: %s\n' "$(git -C "$MW_REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
 	} >"$1"
+}
+
+# ---------------------------------------------------------------------------------
+# The peers (bench/run-peers-bench.sh): install, configure, measure process trees
+
+# bench_peers_install PACKAGE...: apt-get installs the packages not yet installed, with
+# service starts denied as Debian's tooling does (a policy-rc.d that exits 101, put in
+# place only if there is none, removed afterwards); any process of the packages' daemons
+# (opendkim, opendmarc, rspamd) that appeared during the install anyway is stopped by PID.
+bench_peers_install() {
+	local missing=() p before pid made_policy="" log
+	for p in "$@"; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	before=$(pgrep -x 'opendkim|opendmarc|rspamd' || true)
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\n# mailwarden bench: no service starts during this install\nexit 101\n' \
+			>/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	log=$(mktemp /tmp/mw-peers-apt.XXXXXX)
+	mw_log "installing ${missing[*]} (apt-get)"
+	if ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y --no-install-recommends \
+		"${missing[@]}" >"$log" 2>&1; then
+		mw_log "apt-get install failed: $(tail -n 5 "$log")"
+		[[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
+		rm -f "$log"
+		return 1
+	fi
+	[[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
+	rm -f "$log"
+	for pid in $(pgrep -x 'opendkim|opendmarc|rspamd' || true); do
+		grep -qx "$pid" <<<"$before" && continue
+		mw_log "stopping pid $pid started by a package's postinst"
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+}
+
+# bench_ns_resolv_conf: /etc/netns/BENCH_NS/resolv.conf naming the namespace's nsd, so
+# that programs using the stub resolver (opendmarc: libresolv and libspf2) ask it; `ip
+# netns exec` bind-mounts it over /etc/resolv.conf. Removed by bench_ns_resolv_cleanup.
+BENCH_NS_RESOLV_DIR=""
+BENCH_NS_RESOLV_PARENT=""
+bench_ns_resolv_conf() {
+	[[ -n $BENCH_NS ]] || { mw_log "bench_ns_resolv_conf: no namespace"; return 1; }
+	[[ -d /etc/netns ]] || BENCH_NS_RESOLV_PARENT=1
+	BENCH_NS_RESOLV_DIR=/etc/netns/$BENCH_NS
+	mkdir -p "$BENCH_NS_RESOLV_DIR"
+	printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$BENCH_NS_RESOLV_DIR/resolv.conf"
+}
+bench_ns_resolv_cleanup() {
+	[[ -n $BENCH_NS_RESOLV_DIR ]] && rm -rf -- "$BENCH_NS_RESOLV_DIR"
+	# /etc/netns itself only if we made it and nobody else put anything there
+	[[ -n $BENCH_NS_RESOLV_PARENT ]] && rmdir /etc/netns 2>/dev/null
+	BENCH_NS_RESOLV_DIR=""
+	return 0
+}
+
+# bench_opendkim_config FILE SOCKET_PATH: opendkim verifying only, keys through its
+# libunbound forwarding to 127.0.0.1 (the namespace's nsd), an A-R field on every message.
+bench_opendkim_config() {
+	cat >"$1" <<EOF
+Mode v
+Socket local:$2
+UMask 000
+AuthservID mx.test.example
+Nameservers 127.0.0.1
+Syslog no
+AlwaysAddARHeader yes
+SoftwareHeader no
+EOF
+}
+
+# bench_opendmarc_config FILE SOCKET_PATH: opendmarc checking SPF itself (libspf2) and
+# DMARC, no history file, no rejection; DNS through the namespace's resolv.conf.
+bench_opendmarc_config() {
+	cat >"$1" <<EOF
+Socket local:$2
+UMask 000
+AuthservID mx.test.example
+TrustedAuthservIDs mx.test.example
+SPFSelfValidate true
+SPFIgnoreResults true
+RejectFailures false
+Syslog false
+EOF
+}
+
+# bench_tree_pids PID: PID and all its descendants (rspamd: the main process and its
+# workers), one per line.
+bench_tree_pids() {
+	local pid=$1 child
+	[[ -d /proc/$pid ]] || return 0
+	echo "$pid"
+	for child in $(pgrep -P "$pid" || true); do
+		bench_tree_pids "$child"
+	done
+}
+
+# bench_tree_cpu_ticks PID: utime + stime of PID and its descendants, in clock ticks.
+bench_tree_cpu_ticks() {
+	local sum=0 p t
+	for p in $(bench_tree_pids "$1"); do
+		t=$(bench_cpu_ticks "$p" 2>/dev/null) || continue
+		sum=$((sum + t))
+	done
+	echo "$sum"
+}
+
+# bench_peer_start NAME DIR SOCKET_PATH WAIT_S CMD...: CMD in the namespace (if any),
+# output to DIR/NAME.log, recorded for cleanup (DIR/NAME.pid); waits up to WAIT_S for
+# the unix socket. Sets BENCH_PEER_PID.
+bench_peer_start() {
+	local name=$1 dir=$2 sock=$3 wait=$4
+	shift 4
+	mkdir -p "$dir"
+	rm -f "$sock"
+	"${BENCH_NS_EXEC[@]}" "$@" </dev/null >>"$dir/$name.log" 2>&1 &
+	_mw_record_pid "$dir/$name.pid" "$!" || { mw_log "$name exited: $(tail -n 5 "$dir/$name.log")"; return 1; }
+	_mw_register proc "$dir/$name.pid"
+	mw_wait_until "$wait" mw_unix_socket_open "$sock" || {
+		mw_log "$name not listening on $sock: $(tail -n 5 "$dir/$name.log")"
+		return 1
+	}
+	read -r BENCH_PEER_PID _ <"$dir/$name.pid"
+}
+
+# bench_rspamd_start DIR: rspamd with bench/peers/rspamd (copied to DIR/local, plus one
+# proxy worker per core), its databases, pid file and log in DIR, milter socket
+# DIR/rspamd.sock; in the namespace if any. rspamd compiles its regexps into Hyperscan
+# databases (main process and hs_helper) after it starts and scans with PCRE until they
+# are loaded, so this waits (at most 600 s) until its processes are idle, two seconds
+# without a tick of CPU, for runs that measure the steady state. Sets BENCH_PEER_PID.
+bench_rspamd_start() {
+	local dir=$1 vars
+	mkdir -p "$dir"
+	rm -rf "$dir/local"
+	cp -r "$MW_BENCH_DIR/peers/rspamd" "$dir/local"
+	printf 'count = %s;\n' "$(nproc)" >>"$dir/local/local.d/worker-proxy.inc"
+	vars=(--var="LOCAL_CONFDIR=$dir/local" --var="DBDIR=$dir" --var="RUNDIR=$dir" --var="LOGDIR=$dir")
+	rspamadm "${vars[@]}" configtest -c "$dir/local/rspamd.conf" >"$dir/configtest.txt" 2>&1 || {
+		mw_log "rspamd configtest: $(tail -n 5 "$dir/configtest.txt")"
+		return 1
+	}
+	# -i: run as root (it refuses otherwise); the bench has no user of its own to drop to.
+	bench_peer_start rspamd "$dir" "$dir/rspamd.sock" 120 /usr/bin/rspamd -f -i "${vars[@]}" \
+		-c "$dir/local/rspamd.conf" || return 1
+	local pid=$BENCH_PEER_PID
+	_bench_tree_idle() {
+		local a b
+		a=$(bench_tree_cpu_ticks "$1")
+		sleep 2
+		b=$(bench_tree_cpu_ticks "$1")
+		((b - a <= 1))
+	}
+	if mw_wait_until 600 _bench_tree_idle "$pid"; then
+		mw_log "rspamd: idle after start ($(compgen -G "$dir/*.hs" | wc -l) Hyperscan databases)"
+	else
+		mw_log "rspamd: still busy 600 s after start (measured as it is; see $dir/rspamd.log)"
+	fi
+	BENCH_PEER_PID=$pid
 }

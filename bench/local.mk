@@ -110,3 +110,35 @@ REPORT_BENCH_ARGS =
 .PHONY: bench-reports
 bench-reports: bench/report_fill$(EXEEXT) mailwarden$(EXEEXT)
 	bash $(top_srcdir)/bench/run-report-bench.sh --build . $(REPORT_BENCH_ARGS)
+
+# mailwarden against its peers in one run (issue 21): the empty libmilter milter,
+# opendkim, opendmarc, rspamd (installed with apt-get if missing) and mailwarden, same
+# messages, same DNS, same load; verdicts checked; p99 at 80 % of each one's maximum:
+#   sudo make bench-peers [MILTER_BENCH_ARGS="--scale 0.2 --runs 3"]
+.PHONY: bench-peers
+bench-peers: bench/milter_load$(EXEEXT) bench/ref_milter$(EXEEXT) tests/tools/dkim_sign$(EXEEXT) \
+		mailwarden$(EXEEXT)
+	bash $(top_srcdir)/bench/run-peers-bench.sh --build . $(MILTER_BENCH_ARGS)
+EXTRA_DIST += bench/run-peers-bench.sh bench/peers_summary.py bench/peers/rspamd/rspamd.conf \
+	bench/peers/rspamd/local.d/antivirus.conf \
+	bench/peers/rspamd/local.d/asn.conf \
+	bench/peers/rspamd/local.d/bimi.conf \
+	bench/peers/rspamd/local.d/clickhouse.conf \
+	bench/peers/rspamd/local.d/dcc.conf \
+	bench/peers/rspamd/local.d/elastic.conf \
+	bench/peers/rspamd/local.d/external_services.conf \
+	bench/peers/rspamd/local.d/fuzzy_check.conf \
+	bench/peers/rspamd/local.d/greylist.conf \
+	bench/peers/rspamd/local.d/history_redis.conf \
+	bench/peers/rspamd/local.d/logging.inc \
+	bench/peers/rspamd/local.d/metadata_exporter.conf \
+	bench/peers/rspamd/local.d/milter_headers.conf \
+	bench/peers/rspamd/local.d/neural.conf \
+	bench/peers/rspamd/local.d/options.inc \
+	bench/peers/rspamd/local.d/p0f.conf \
+	bench/peers/rspamd/local.d/ratelimit.conf \
+	bench/peers/rspamd/local.d/rbl.conf \
+	bench/peers/rspamd/local.d/replies.conf \
+	bench/peers/rspamd/local.d/reputation.conf \
+	bench/peers/rspamd/local.d/url_redirector.conf \
+	bench/peers/rspamd/local.d/worker-proxy.inc

@@ -48,6 +48,21 @@
 // latencies, the final reply and the header fields the milter added or changed, so that
 // a caller can check every verdict and add up the latencies of milters in sequence.
 //
+// Open loop (--rate R, for latency under load): message n of a phase is due at phase
+// start + n / R seconds; the worker that claims it waits until then, so messages start at
+// a fixed rate spread over the C connections whatever the milter's answers take (closed
+// loop, the default, starts the next message when a connection is free). A message that
+// finds every connection busy starts late; its sched_to_reply_ms (due time -> final
+// reply, connection set-up included) counts that wait, so a milter that cannot keep up
+// shows it in those percentiles rather than in a lower rate (no coordinated omission).
+// R must leave the connections enough room: C connections at p50 latency L serve at most
+// C / L messages a second.
+//
+// --dump-mods FILE writes the first --dump-count (default 5) measured messages as
+// --per-message lines do (reply and every modification, values in full), without
+// keeping every message's: what a caller greps to check the milter's verdicts
+// (Authentication-Results: ... dkim=pass) while measuring thousands.
+//
 // Output: a human-readable table on stdout, and with --json FILE ("-" for stdout, then
 // the table goes to stderr) one JSON object. Exit status: 0 if every message got a final
 // reply and there were no errors, 1 otherwise, 2 bad usage or unreadable messages.
@@ -97,6 +112,9 @@ struct Options {
   std::string label;
   std::string plan_path;
   std::string per_message_path;
+  std::string dump_mods_path;
+  long dump_count = 5;
+  double rate = 0;  // messages per second, open loop; 0 = closed loop
   std::optional<std::string> mail_from;
   std::vector<std::string> rcpts;
   SmtpClient client;
@@ -110,7 +128,8 @@ void usage() {
       "         [--duration-limit SECONDS] [--pid PID | --proc-name NAME] [--sample-ms MS]\n"
       "         [--json FILE|-] [--label TEXT] [--chunk BYTES] [--timeout-ms MS]\n"
       "         [--mail-from ADDR] [--rcpt ADDR]... [--client-ip IPV4] [--helo NAME]\n"
-      "         [--plan FILE] [--per-message FILE]\n"
+      "         [--plan FILE] [--per-message FILE] [--dump-mods FILE [--dump-count N]]\n"
+      "         [--rate MSG_PER_S]\n"
       "  plan lines: MESSAGE_FILE CLIENT_IP HELO MAIL_FROM (one message each, K = 1)\n"
       "  SPEC: unix:/path | inet:PORT@HOST | inet6:PORT@HOST | inet:HOST:PORT\n",
       stderr);
@@ -148,6 +167,7 @@ std::optional<Options> parseOptions(int argc, char** argv) {
       {"--chunk", {&o.chunk, 1, static_cast<long>(kChunkSize)}},
       {"--timeout-ms", {&timeout_ms, 1, 3600 * 1000}},
       {"--pid", {&pid, 1, 1L << 30}},
+      {"--dump-count", {&o.dump_count, 1, 100000}},
   };
   // Text options: name -> target (repeatable ones are handled below).
   std::string mail_from;
@@ -156,7 +176,7 @@ std::optional<Options> parseOptions(int argc, char** argv) {
       {"--json", &o.json_path},     {"--label", &o.label},
       {"--mail-from", &mail_from},  {"--client-ip", &o.client.address},
       {"--helo", &o.client.helo},   {"--plan", &o.plan_path},
-      {"--per-message", &o.per_message_path},
+      {"--per-message", &o.per_message_path}, {"--dump-mods", &o.dump_mods_path},
   };
   bool have_mail_from = false;
   for (int i = 1; i < argc; ++i) {
@@ -175,6 +195,15 @@ std::optional<Options> parseOptions(int argc, char** argv) {
     } else if (auto t = text.find(name); t != text.end()) {
       *t->second = value;
       have_mail_from = have_mail_from || name == "--mail-from";
+    } else if (name == "--rate") {
+      char* end = nullptr;
+      errno = 0;
+      const double r = std::strtod(value, &end);
+      if (errno != 0 || end == value || *end != '\0' || !(r > 0 && r <= 1e7)) {
+        std::fprintf(stderr, "milter_load: --rate needs messages per second in (0, 1e7]\n");
+        return std::nullopt;
+      }
+      o.rate = r;
     } else if (name == "--message") {
       o.message_files.emplace_back(value);
     } else if (name == "--rcpt") {
@@ -357,6 +386,7 @@ struct Tally {
   std::vector<double> message_ms;
   std::vector<double> eob_ms;
   std::vector<double> connect_ms;  // connect -> final reply, messages that opened a session
+  std::vector<double> sched_ms;    // --rate: due time -> final reply
   std::vector<std::pair<long, std::string>> per_message;  // (number, JSON line), --per-message
   std::map<std::string, long> replies;        // "accept", "replycode 550", ...
   std::map<std::string, long> modifications;  // "insheader", "chgheader(delete)", ...
@@ -375,6 +405,7 @@ struct Tally {
     message_ms.insert(message_ms.end(), o.message_ms.begin(), o.message_ms.end());
     eob_ms.insert(eob_ms.end(), o.eob_ms.begin(), o.eob_ms.end());
     connect_ms.insert(connect_ms.end(), o.connect_ms.begin(), o.connect_ms.end());
+    sched_ms.insert(sched_ms.end(), o.sched_ms.begin(), o.sched_ms.end());
     per_message.insert(per_message.end(), std::make_move_iterator(o.per_message.begin()),
                        std::make_move_iterator(o.per_message.end()));
     for (const auto& [k, v] : o.replies) replies[k] += v;
@@ -489,6 +520,8 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
   std::atomic<long> next{0};
   std::atomic<bool> late{false};
   std::vector<Tally> tallies(static_cast<std::size_t>(o.connections));
+  // Phase start: the due times of --rate count from here (set before any worker runs).
+  const Clock::time_point t0 = Clock::now();
   const auto worker = [&](std::size_t w) {
     Tally& t = tallies[w];
     std::optional<Session> session;
@@ -507,6 +540,16 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
         break;
       }
       const long number = first + n;
+      std::optional<Clock::time_point> due;
+      if (o.rate > 0) {
+        due = t0 + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(n) / o.rate));
+        if (*due >= deadline) {
+          late = true;
+          break;
+        }
+        std::this_thread::sleep_until(*due);
+      }
       const PlanEntry* step =
           plan.empty() ? nullptr : &plan[static_cast<std::size_t>(number) % plan.size()];
       std::optional<Message> planned;  // the plan's message with its MAIL FROM
@@ -558,7 +601,11 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
             std::chrono::duration<double, std::milli>(mail_at - *connected_at).count() + r->total_ms;
         t.connect_ms.push_back(*connect_ms);
       }
-      if (!o.per_message_path.empty()) {
+      if (due && r->reply) {
+        t.sched_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - *due).count());
+      }
+      if (!o.per_message_path.empty() || (!o.dump_mods_path.empty() && n < o.dump_count)) {
         t.per_message.emplace_back(number, perMessageJson(number, step, *r, connect_ms));
       }
       if (++on_session >= o.per_connection) {
@@ -574,7 +621,6 @@ PhaseResult runPhase(const Options& o, const Endpoint& where, const std::vector<
       }
     }
   };
-  const Clock::time_point t0 = Clock::now();
   std::vector<std::thread> threads;
   for (std::size_t w = 0; w < tallies.size(); ++w) {
     threads.emplace_back(worker, w);
@@ -700,6 +746,8 @@ std::string toJson(const Report& r) {
     << ",\n  \"eob_to_reply_ms\": " << jsonStats(statsOf(t.eob_ms))
     << ",\n  \"connect_to_reply_ms\": " << jsonStats(statsOf(t.connect_ms))
     << ", \"connect_to_reply_samples\": " << t.connect_ms.size()
+    << ",\n  \"rate\": " << jsonNumber(o.rate)
+    << ", \"sched_to_reply_ms\": " << jsonStats(statsOf(t.sched_ms))
     << ",\n  \"replies\": " << jsonCounts(t.replies)
     << ",\n  \"modifications\": " << jsonCounts(t.modifications)
     << ",\n  \"headers_added\": " << jsonCounts(t.headers_added) << ",\n  \"sample\": [";
@@ -755,6 +803,11 @@ void printTable(std::FILE* out, const Report& r) {
   if (!t.connect_ms.empty()) {
     std::fprintf(out, "    connect->reply %-7.3f %-8.3f %-8.3f %-8.3f %-8.3f (%zu messages)\n", con.p50,
                  con.p90, con.p99, con.max, con.mean, t.connect_ms.size());
+  }
+  if (!t.sched_ms.empty()) {
+    const Stats sch = statsOf(t.sched_ms);
+    std::fprintf(out, "    due->reply    %-8.3f %-8.3f %-8.3f %-8.3f %-8.3f (open loop, %.1f msg/s offered)\n",
+                 sch.p50, sch.p90, sch.p99, sch.max, sch.mean, o.rate);
   }
   if (r.pid) {
     const double cpu = r.milterCpuMs();
@@ -900,15 +953,23 @@ int run(const Options& o) {
   }
 
   r.files = files;
-  if (!o.per_message_path.empty()) {
-    std::vector<std::pair<long, std::string>> lines = r.phase.tally.per_message;
-    std::sort(lines.begin(), lines.end());
-    std::ofstream out(o.per_message_path, std::ios::binary | std::ios::trunc);
-    for (const auto& line : lines) {
-      out << line.second << '\n';
+  std::vector<std::pair<long, std::string>> lines = r.phase.tally.per_message;
+  std::sort(lines.begin(), lines.end());
+  // Both files take the sorted lines: all of them (--per-message), the first
+  // --dump-count (--dump-mods; only those were kept unless --per-message is given too).
+  for (const auto& [path, limit] :
+       {std::pair{o.per_message_path, lines.size()},
+        std::pair{o.dump_mods_path,
+                  std::min(lines.size(), static_cast<std::size_t>(o.dump_count))}}) {
+    if (path.empty()) {
+      continue;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    for (std::size_t i = 0; i < limit; ++i) {
+      out << lines[i].second << '\n';
     }
     if (!out) {
-      std::fprintf(stderr, "milter_load: cannot write %s\n", o.per_message_path.c_str());
+      std::fprintf(stderr, "milter_load: cannot write %s\n", path.c_str());
       return 1;
     }
   }

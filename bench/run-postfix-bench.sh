@@ -4,7 +4,7 @@
 # mailwarden, alternating, in one run; every message counted at the sink.
 #
 #   sudo bench/run-postfix-bench.sh [--build DIR] [--out DIR] [--runs R] [--dns zone|nsd] [--rules SPEC]
-#        [--workloads 4k-rsa2048,100k,10m] [--sessions C] [--scale F]
+#        [--workloads 4k-rsa2048,100k,10m] [--sessions C] [--scale F] [--peers]
 #
 # --build: the configured build directory (mailwarden, bench/ref_milter; `make bench`).
 # --out: results (default /tmp/mw-pfbench-DATE, kept; may be the same directory as
@@ -19,6 +19,11 @@
 # socket; with --dns nsd it runs in a namespace of ours with nsd, Postfix reaching it
 # through the file system). All three stay up for the whole bench; runs rotate their
 # order (run 1: none, ref, mw; run 2: ref, mw, none; run 3: mw, none, ref; ...).
+# --peers (issue 21; needs --dns nsd, installs the packages if missing): two more
+# instances in the rotation, pf-rspamd (rspamd in milter mode, bench_rspamd_start) and
+# pf-dkdm (opendkim then opendmarc, Postfix's smtpd_milters list, as a site runs the
+# pair); the peers run in the namespace like mailwarden, with the configs of
+# bench/run-peers-bench.sh; their CPU is that of all their processes.
 #
 # One run: note the sink's message count; start the clock; smtp-source sends N messages
 # (-F the workload file) over C sessions; stop the clock when the sink has counted N
@@ -41,6 +46,7 @@ RULES=shipped+1000
 WORKLOADS=4k-rsa2048,100k,10m
 SESSIONS=10
 SCALE=1
+PEERS=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -51,6 +57,7 @@ while [[ $# -gt 0 ]]; do
 	--workloads) WORKLOADS=$2; shift 2 ;;
 	--sessions) SESSIONS=$2; shift 2 ;;
 	--scale) SCALE=$2; shift 2 ;;
+	--peers) PEERS=1; shift ;;
 	*) sed -n '2,14p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -58,6 +65,10 @@ mw_require_root
 for tool in postfix smtp-source smtp-sink; do
 	command -v "$tool" >/dev/null || { mw_log "$tool not installed"; exit 2; }
 done
+if [[ $PEERS == 1 && $DNS_MODE != nsd ]]; then
+	mw_log "--peers needs --dns nsd (the peers resolve through the namespace's nsd)"
+	exit 2
+fi
 BUILD=$(cd "$BUILD" && pwd)
 export MW_BUILD_DIR=$BUILD
 BENCH_MW=$BUILD/mailwarden
@@ -72,6 +83,7 @@ bench_cleanup() {
 	(exit "$rc")
 	mw_cleanup
 	bench_ns_cleanup
+	bench_ns_resolv_cleanup
 	exit "$rc"
 }
 trap bench_cleanup EXIT
@@ -81,15 +93,23 @@ trap 'exit 129' HUP
 
 mkdir -p "$OUT/raw"
 mw_workdir W
-mkdir -p "$W/msgs" "$W/mw" "$W/ref" "$W/nsd" "$W/sink"
+mkdir -p "$W/msgs" "$W/mw" "$W/ref" "$W/nsd" "$W/sink" "$W/peers"
 ZONE=$W/bench.zone
 bench_zone "$ZONE"
 bench_make_messages "$W/msgs"
 bench_sign_messages "$W/msgs" "$ZONE"
 [[ -f $OUT/machine.txt ]] || bench_machine "$OUT/machine.txt"
+if [[ $PEERS == 1 ]]; then
+	bench_peers_install opendkim opendmarc rspamd
+	# rspamd and opendmarc's libresolv do not cache: no response rate limiting
+	# (bench/run-peers-bench.sh says why).
+	# shellcheck disable=SC2034 # read by bench_nsd_start (lib-bench.sh)
+	BENCH_NSD_SERVER_EXTRA=$'  rrl-ratelimit: 0\n'
+fi
 if [[ $DNS_MODE == nsd ]]; then
 	bench_nsd_start "$W/nsd" "$ZONE"
 fi
+[[ $PEERS == 1 ]] && bench_ns_resolv_conf
 
 # --- the sink ------------------------------------------------------------------------
 bench_sink_start "$W/sink"
@@ -105,7 +125,23 @@ bench_mw_config "$W/mw/mailwarden.yaml" "$MW_SOCK" "$DNS_MODE" "$ZONE" "$BENCH_N
 bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$MW_SOCK"
 bench_ref_start "$W/ref" "$REF_SOCK"
 declare -A PF_PORT PF_MILTER_PID
-for v in none ref mw; do
+ROT=(none ref mw)
+declare -A PF_NAME=([none]=none [ref]=ref [mw]=mailwarden)
+if [[ $PEERS == 1 ]]; then
+	ROT+=(rspamd dkdm)
+	PF_NAME[rspamd]=rspamd
+	PF_NAME[dkdm]=opendkim+opendmarc
+	bench_rspamd_start "$W/rspamd"
+	RSPAMD_PID=$BENCH_PEER_PID
+	bench_opendkim_config "$W/peers/opendkim.conf" "$W/peers/opendkim.sock"
+	bench_peer_start opendkim "$W/peers" "$W/peers/opendkim.sock" 20 /usr/sbin/opendkim -f -x "$W/peers/opendkim.conf"
+	DKIM_PID=$BENCH_PEER_PID
+	bench_opendmarc_config "$W/peers/opendmarc.conf" "$W/peers/opendmarc.sock"
+	bench_peer_start opendmarc "$W/peers" "$W/peers/opendmarc.sock" 20 /usr/sbin/opendmarc -f -c "$W/peers/opendmarc.conf"
+	DMARC_PID=$BENCH_PEER_PID
+	mw_log "peers: rspamd pid $RSPAMD_PID, opendkim pid $DKIM_PID, opendmarc pid $DMARC_PID"
+fi
+for v in "${ROT[@]}"; do
 	mw_free_port pf_port # not "port": mw_free_port has a local of that name
 	PF_PORT[$v]=$pf_port
 done
@@ -118,7 +154,27 @@ mw_pf_start "$W/pf-none" "${PF_PORT[none]}" "$BENCH_SINK_PORT" "" "${PF_TUNING[@
 mw_pf_start "$W/pf-ref" "${PF_PORT[ref]}" "$BENCH_SINK_PORT" "$REF_SOCK" "${PF_TUNING[@]}"
 mw_pf_start "$W/pf-mw" "${PF_PORT[mw]}" "$BENCH_SINK_PORT" "$MW_SOCK" "${PF_TUNING[@]}"
 PF_MILTER_PID=([none]="" [ref]=$BENCH_REF_PID [mw]=$BENCH_MW_PID)
-declare -A PF_NAME=([none]=none [ref]=ref [mw]=mailwarden)
+if [[ $PEERS == 1 ]]; then
+	mw_pf_start "$W/pf-rspamd" "${PF_PORT[rspamd]}" "$BENCH_SINK_PORT" "unix:$W/rspamd/rspamd.sock" "${PF_TUNING[@]}"
+	mw_pf_start "$W/pf-dkdm" "${PF_PORT[dkdm]}" "$BENCH_SINK_PORT" \
+		"unix:$W/peers/opendkim.sock unix:$W/peers/opendmarc.sock" "${PF_TUNING[@]}"
+	# CPU of a variant: every process of its milters (rspamd: main and workers).
+	PF_MILTER_PID[rspamd]=$(bench_tree_pids "$RSPAMD_PID" | paste -sd' ')
+	PF_MILTER_PID[dkdm]="$DKIM_PID $DMARC_PID"
+fi
+
+# pids_cpu_ticks "PID..." / pids_hwm_kib "PID...": the sum over the variant's milter
+# processes (one for the original three variants, as before).
+pids_cpu_ticks() {
+	local p sum=0
+	for p in $1; do sum=$((sum + $(bench_cpu_ticks "$p"))); done
+	echo "$sum"
+}
+pids_hwm_kib() {
+	local p sum=0
+	for p in $1; do sum=$((sum + $(bench_hwm_kib "$p"))); done
+	echo "$sum"
+}
 
 rejects_in() { grep -c -E 'milter-reject|status=deferred|status=bounced' "$1/maillog" || true; }
 
@@ -142,14 +198,14 @@ one_run() {
 	local file=$OUT/raw/${label// /_}.json
 	c0=$(bench_sink_count)
 	rej0=$(rejects_in "$W/pf-$v")
-	cpu0=$(bench_cpu_ticks "$pid")
+	cpu0=$(pids_cpu_ticks "$pid")
 	t0=$(date +%s%N)
 	timeout 600 smtp-source -s "$SESSIONS" -m "$n" -F "$W/msgs/$wl.eml" \
 		-f "$BENCH_FROM" -t "$BENCH_RCPT" -M "$BENCH_HELO" \
 		"127.0.0.1:${PF_PORT[$v]}" >"$file.source" 2>&1 || rc=$?
 	mw_wait_until 300 bench_sink_at_least $((c0 + n)) || true
 	t1=$(date +%s%N)
-	cpu1=$(bench_cpu_ticks "$pid")
+	cpu1=$(pids_cpu_ticks "$pid")
 	at_sink=$(($(bench_sink_count) - c0))
 	rej1=$(rejects_in "$W/pf-$v")
 	queued=$(mw_pf_queue_count "$W/pf-$v")
@@ -167,7 +223,7 @@ json.dump({
     "msg_per_s": $at_sink / secs if secs > 0 else 0,
     "milter_pid": "$pid" or None,
     "milter_cpu_ms_per_msg": (ticks * 1000 / hz / n) if "$pid" else None,
-    "milter_hwm_kib": int("$(bench_hwm_kib "$pid")" or 0) or None,
+    "milter_hwm_kib": int("$(pids_hwm_kib "$pid")" or 0) or None,
     "ok": "$ok" == "true",
 }, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -178,7 +234,6 @@ EOF
 }
 
 IFS=, read -r -a WL <<<"$WORKLOADS"
-ROT=(none ref mw)
 for wl in "${WL[@]}"; do
 	# A first message through each instance (not counted): smtpd processes, the milter
 	# connection path and the sink connection cache are warm for every variant alike.
@@ -189,14 +244,14 @@ for wl in "${WL[@]}"; do
 		mw_wait_until 120 bench_sink_at_least $((c0 + 4)) || mw_log "warm-up via $v: not all at the sink"
 	done
 	for ((run = 1; run <= RUNS; run++)); do
-		s=$(((run - 1) % 3))
-		for i in 0 1 2; do
-			one_run "${ROT[(s + i) % 3]}" "$wl" "$run"
+		s=$(((run - 1) % ${#ROT[@]}))
+		for ((i = 0; i < ${#ROT[@]}; i++)); do
+			one_run "${ROT[(s + i) % ${#ROT[@]}]}" "$wl" "$run"
 		done
 	done
 done
 
-for v in none ref mw; do cp "$W/pf-$v/maillog" "$OUT/postfix-$v.maillog" 2>/dev/null || true; done
+for v in "${ROT[@]}"; do cp "$W/pf-$v/maillog" "$OUT/postfix-$v.maillog" 2>/dev/null || true; done
 cp "$W/mw/milter.log" "$OUT/mailwarden-postfix.log" 2>/dev/null || true
 "$MW_PYTHON" "$HERE/bench_summary.py" "$OUT" | tee "$OUT/summary.md"
 mw_log "results in $OUT"

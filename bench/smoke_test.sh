@@ -5,7 +5,8 @@
 # report 40 accepts, 40 added X-Ref-Milter headers, no errors, the negotiated flags,
 # ordered latencies and /proc readings. A socket nobody listens on must give counted
 # errors and exit 1 (not a hang or a crash), bad usage exit 2. Everything it starts is
-# stopped by PID; every run is bounded by `timeout`.
+# stopped by PID; every run is bounded by `timeout`. An open-loop run (--rate) must be
+# paced and report its due->reply latencies; --dump-mods must keep the first messages'.
 set -euo pipefail
 
 BUILD=${MW_BUILD_DIR:-.}
@@ -79,6 +80,36 @@ timeout 60 "$LOAD" --socket "unix:$T/ref.sock" --message "$T/m.eml" --messages 1
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["completed"] == 1' "$T/one.json" ||
 	{ echo "FAIL: --json - output"; exit 1; }
 echo "PASS: --json - prints one JSON object"
+
+# Open loop: 20 messages offered at 100/s over 2 connections take at least the 0.19 s
+# the schedule spans (the last is due at 19/100 s), report due->reply percentiles, and
+# --dump-mods keeps the first 3 messages' modifications in full.
+rc=0
+timeout 60 "$LOAD" --socket "unix:$T/ref.sock" --message "$T/m.eml" --messages 20 \
+	--connections 2 --rate 100 --dump-mods "$T/mods.jsonl" --dump-count 3 \
+	--json "$T/rate.json" >"$T/rate.txt" 2>&1 || rc=$?
+[[ $rc -eq 0 ]] || { echo "FAIL: --rate run exited $rc"; cat "$T/rate.txt"; exit 1; }
+python3 - "$T/rate.json" "$T/mods.jsonl" <<'PY' || { cat "$T/rate.txt"; exit 1; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+lines = [json.loads(l) for l in open(sys.argv[2])]
+bad = []
+if r["completed"] != 20 or r["rate"] != 100:
+    bad.append(f"completed {r['completed']} rate {r['rate']}")
+if r["wall_s"] < 0.19:
+    bad.append(f"20 messages at 100/s done in {r['wall_s']} s: not paced")
+s = r["sched_to_reply_ms"]
+if not (0 < s["p50"] <= s["p99"] <= s["max"]):
+    bad.append(f"sched_to_reply_ms not ordered: {s!r}")
+if [l["number"] for l in lines] != [0, 1, 2]:
+    bad.append(f"dump numbers {[l['number'] for l in lines]}")
+if not all(any(m["name"] == "X-Ref-Milter" for m in l["modifications"]) for l in lines):
+    bad.append(f"dump lacks X-Ref-Milter: {lines!r}")
+for b in bad:
+    print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
+echo "PASS: --rate paces an open loop and reports due->reply; --dump-mods keeps the first 3"
 
 # Nobody listening: every message is an error, exit status 1, quickly.
 rc=0
