@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
-#include <tuple>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -480,23 +478,19 @@ std::size_t RedisStore::recordBatch(std::span<const Record> batch) noexcept {
     return 0;
   }
   try {
-    // Merged first: under load a batch is mostly the same few tuples.
-    std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> merged;
-    for (const Record& r : batch) {
-      ++merged[{Period::of(r.time).day, ascii::lower(r.policy.domain), tupleKey(r)}];
-    }
+    const std::vector<BatchRow> merged = groupBatch(batch);
     std::vector<std::string> values;
     values.reserve(1 + merged.size() * 6);
     values.push_back(std::to_string(impl_->options.ttl.count()));
-    for (const auto& [k, n] : merged) {
-      const std::string day = std::to_string(std::get<0>(k));
+    for (const BatchRow& b : merged) {
+      const std::string day = std::to_string(b.day);
       const std::string set = std::string(kPrefix) + day;
-      values.push_back(set + ":" + std::get<1>(k));
+      values.push_back(set + ":" + b.domain);
       values.push_back(set);
       values.push_back(day);
-      values.push_back(std::get<1>(k));
-      values.push_back(std::get<2>(k));
-      values.push_back(std::to_string(n));
+      values.push_back(b.domain);
+      values.push_back(b.key);
+      values.push_back(std::to_string(b.count));
     }
     const std::vector<std::string_view> args(values.begin(), values.end());
     const std::string periods = std::string(kPrefix) + "periods";

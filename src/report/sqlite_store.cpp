@@ -15,6 +15,19 @@ namespace mw::report {
 
 Store::~Store() = default;
 
+std::vector<BatchRow> groupBatch(std::span<const Record> batch) {
+  std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> merged;
+  for (const Record& r : batch) {
+    ++merged[{Period::of(r.time).day, ascii::lower(r.policy.domain), tupleKey(r)}];
+  }
+  std::vector<BatchRow> out;
+  out.reserve(merged.size());
+  for (auto& [k, n] : merged) {
+    out.push_back(BatchRow{std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+  }
+  return out;
+}
+
 std::size_t Store::recordBatch(std::span<const Record> batch) noexcept {
   std::size_t done = 0;
   while (done < batch.size() && record(batch[done])) {
@@ -319,11 +332,7 @@ std::size_t SqliteStore::recordBatch(std::span<const Record> batch) noexcept {
     return 0;
   }
   try {
-    // Merged first: under load a batch is mostly the same few tuples.
-    std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> merged;
-    for (const Record& r : batch) {
-      ++merged[{Period::of(r.time).day, ascii::lower(r.policy.domain), tupleKey(r)}];
-    }
+    const std::vector<BatchRow> merged = groupBatch(batch);
     std::unique_lock lock(impl_->mu, std::defer_lock);
     if (!lock.try_lock_for(impl_->options.busy_timeout)) {
       return 0;
@@ -332,8 +341,8 @@ std::size_t SqliteStore::recordBatch(std::span<const Record> batch) noexcept {
     if (!impl_->exec("BEGIN IMMEDIATE", "record batch")) {
       return 0;
     }
-    for (const auto& [k, n] : merged) {
-      if (!impl_->add(std::get<0>(k), std::get<1>(k), std::get<2>(k), n)) {
+    for (const BatchRow& b : merged) {
+      if (!impl_->add(b.day, b.domain, b.key, b.count)) {
         (void)impl_->exec("ROLLBACK", "rollback");
         return 0;
       }

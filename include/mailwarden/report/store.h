@@ -45,6 +45,17 @@ struct Row {
   std::int64_t count = 0;
 };
 
+// A batch grouped by aggregation row: the period's day, the policy domain lower-cased,
+// tupleKey(), and how many records of the batch had them; in key order. What a store's
+// recordBatch() writes: under load a batch is mostly the same few tuples.
+struct BatchRow {
+  std::int64_t day = 0;
+  std::string domain;
+  std::string key;
+  std::int64_t count = 0;
+};
+[[nodiscard]] std::vector<BatchRow> groupBatch(std::span<const Record> batch);
+
 class Store {
  public:
   virtual ~Store();
