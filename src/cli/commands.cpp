@@ -229,19 +229,6 @@ void printHuman(const verdict::Verdict& v) {
   }
 }
 
-bool parseInt64(const std::string& text, std::int64_t& out) {
-  if (text.empty()) {
-    return false;
-  }
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno != 0) {
-    return false;
-  }
-  out = v;
-  return true;
-}
 
 // configtest with arc.seal: the key is loaded (Snapshot::build: readable, RSA >= 1024
 // bits or Ed25519); here, that SELECTOR._domainkey.DOMAIN publishes its public half,
@@ -270,6 +257,20 @@ bool checkPublishedSealKey(const scan::Snapshot& snap) {
 }
 
 }  // namespace
+
+bool parseInt64(const std::string& text, std::int64_t& out) {
+  if (text.empty()) {
+    return false;
+  }
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || errno != 0) {
+    return false;
+  }
+  out = v;
+  return true;
+}
 
 void printUsage(bool to_stderr) { std::fputs(kUsage, to_stderr ? stderr : stdout); }
 

@@ -25,5 +25,7 @@ int runLists(const std::vector<std::string>& args);
 // command line, configuration or store.
 int runDmarcReport(const std::vector<std::string>& args);
 void printUsage(bool to_stderr);
+// A whole decimal integer (strtoll, nothing after it, no overflow) for numeric options.
+bool parseInt64(const std::string& text, std::int64_t& out);
 
 }  // namespace mw::cli

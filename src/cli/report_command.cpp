@@ -29,19 +29,6 @@ namespace {
 
 constexpr int kExTempFail = 75;  // sysexits.h EX_TEMPFAIL: cron and systemd retry later
 
-bool parseCount(const std::string& text, std::int64_t& out) {
-  if (text.empty() || text.size() > 18) {
-    return false;
-  }
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno != 0) {
-    return false;
-  }
-  out = v;
-  return true;
-}
 
 // "YYYY-MM-DD" → the UTC day; nullopt for anything else (month 13, Feb 30, ...).
 std::optional<report::Period> parseDay(const std::string& text) {
@@ -115,13 +102,13 @@ int runDmarcReport(const std::vector<std::string>& args) {
     } else if (a == "--sendmail") {
       sendmail = v;
     } else if (a == "--now") {
-      if (!parseCount(v, n) || n < 0) {
+      if (!parseInt64(v, n) || n < 0) {
         std::fprintf(stderr, "mailwarden dmarc-report: --now %s: not a Unix time\n", v.c_str());
         return 1;
       }
       now = n;
     } else if (a == "--keep-days") {
-      if (!parseCount(v, n) || n < 1 || n > 3660) {
+      if (!parseInt64(v, n) || n < 1 || n > 3660) {
         std::fprintf(stderr, "mailwarden dmarc-report: --keep-days %s: not 1..3660\n", v.c_str());
         return 1;
       }

@@ -156,4 +156,15 @@ Period Period::of(std::chrono::sys_seconds t) noexcept {
   return Period{s >= 0 ? s / 86400 : -((-s + 86399) / 86400)};
 }
 
+bool excludedDomain(const std::vector<std::string>& list, std::string_view domain) {
+  for (const std::string& x : list) {
+    const bool sub = !x.empty() && x.front() == '.';
+    const std::string_view base = sub ? std::string_view(x).substr(1) : std::string_view(x);
+    if (domain == base || (sub && domain.size() > x.size() && domain.ends_with(x))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace mw::report

@@ -114,16 +114,6 @@ std::string dayText(Period p) { return periodDate(p); }
 
 Sender::~Sender() = default;
 
-bool excludedDomain(const std::vector<std::string>& list, std::string_view domain) {
-  for (const std::string& x : list) {
-    const bool sub = !x.empty() && x.front() == '.';
-    const std::string_view base = sub ? std::string_view(x).substr(1) : std::string_view(x);
-    if (domain == base || (sub && domain.size() > x.size() && domain.ends_with(x))) {
-      return true;
-    }
-  }
-  return false;
-}
 
 Destination verifyDestination(dmarc::Discovery& discovery, dns::Resolver& resolver,
                               const dns::Budget& budget, const std::string& policy_domain,

@@ -245,23 +245,6 @@ void Scan::body(std::string_view chunk) {
   }
 }
 
-namespace {
-
-// dmarc.reports.exclude_domains: "example.org", or ".example.org" for it and its
-// subdomains (as dmarc.exceptions.domains).
-bool excluded(const std::vector<std::string>& list, std::string_view domain) {
-  for (const std::string& x : list) {
-    const bool sub = !x.empty() && x.front() == '.';
-    const std::string_view base = sub ? std::string_view(x).substr(1) : std::string_view(x);
-    if (domain == base || (sub && domain.size() > x.size() && domain.ends_with(x))) {
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 void Scan::recordDmarcReport(const verdict::Verdict& v) noexcept {
   // RFC 9990 reports what receivers did with mail: a tempfailed message was not handled
   // yet (it comes again), and one the failure policy decided was not fully evaluated.
@@ -274,7 +257,8 @@ void Scan::recordDmarcReport(const verdict::Verdict& v) noexcept {
   }
   const config::DmarcReportOptions& o = snapshot_->config().dmarc.reports;
   report::Record& r = *findings_.dmarc_report;
-  if (excluded(o.exclude_domains, r.policy.domain) || excluded(o.exclude_domains, r.header_from)) {
+  if (report::excludedDomain(o.exclude_domains, r.policy.domain) ||
+      report::excludedDomain(o.exclude_domains, r.header_from)) {
     return;
   }
   r.time = std::chrono::sys_seconds(std::chrono::seconds(snapshot_->clock().now()));

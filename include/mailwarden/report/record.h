@@ -138,4 +138,8 @@ struct Period {
   bool operator==(const Period&) const = default;
 };
 
+// dmarc.reports.exclude_domains (the recording and the report command): "x.example"
+// matches that domain, ".x.example" it and every name below it. `domain` lower-case.
+bool excludedDomain(const std::vector<std::string>& list, std::string_view domain);
+
 }  // namespace mw::report

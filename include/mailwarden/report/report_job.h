@@ -133,8 +133,5 @@ struct JobSummary {
 JobSummary runReportJob(Store& store, dns::Resolver& resolver, Sender* sender,
                         const JobOptions& options, std::ostream& out, std::ostream& err);
 
-// dmarc.reports.exclude_domains matching (as the recording's): "x.example" matches that
-// domain, ".x.example" it and every name below it.
-bool excludedDomain(const std::vector<std::string>& list, std::string_view domain);
 
 }  // namespace mw::report
