@@ -141,6 +141,15 @@ else
 	mw_fail "a mail in" "accepted $accepted (want 4), refused $refused (want 2), sink $(mw_count_messages "$W/sink")"
 fi
 
+# The recorder's writer batches what arrives within 100 ms: wait (bounded) until the store
+# counts all 6 evaluated messages (3 + 2 refused + 1) before reporting.
+_recorded() {
+	[[ $("$MW_PYTHON" -c 'import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(c.execute("select coalesce(sum(count), 0) from tallies").fetchone()[0])' "$STORE" 2>/dev/null) == 6 ]]
+}
+mw_wait_until 10 _recorded || mw_fail "a the store counts the 6 evaluated messages"
+
 # --- b: the report job, as the timer runs it ----------------------------------------------
 # Tomorrow 00:30 UTC: today is a complete period then.
 today=$(( $(date -u +%s) / 86400 ))
