@@ -82,11 +82,15 @@ struct Pending {
 // answers into the result pipe, our dispatcher runs ub_process and wakes the caller);
 // profiled under the peers bench (issue 21, doc/PERFORMANCE.md) those hand-offs, the
 // context switches and syscalls of the ~6 lookups of every message, were about a third
-// of mailwarden's CPU. Only NOERROR answers with data are kept (Status::Ok), for the TTL
-// libunbound reports (ub_result::ttl, what is left of its own cache entry, RFC 1035
-// §3.2.1), so an entry never outlives libunbound's: the same answer libunbound would
-// give. A TTL of 0 is not kept (RFC 1035 §3.2.1: "should not be cached"). Negative
-// answers and failures always go to libunbound. Bounded: kMaxEntries, full → emptied.
+// of mailwarden's CPU. Kept: answers (Status::Ok) and negative answers (NxDomain,
+// NoData), for the TTL libunbound reports in ub_result::ttl: for data the answer
+// RRset's, for a negative answer the reply's, which libunbound (libworker.c fill_res)
+// sets only when the reply carried records (the SOA, RFC 2308 §5: the negative TTL is
+// min(SOA TTL, SOA MINIMUM)) and leaves 0 otherwise. What is left of libunbound's own
+// cache entry, so an entry here never outlives libunbound's: the same answer libunbound
+// would give. A TTL of 0 is not kept (RFC 1035 §3.2.1: "should not be cached"), nor is
+// a failure (TempFail, Refused, Malformed): those go to libunbound every time.
+// Bounded: kMaxEntries, full → emptied.
 class AnswerCache {
  public:
   using Clock = std::chrono::steady_clock;
@@ -107,7 +111,9 @@ class AnswerCache {
   }
 
   void put(const std::string& qname, Type type, const Answer& answer, int ttl) {
-    if (answer.status != Status::Ok || ttl <= 0) {
+    const bool kept = answer.status == Status::Ok || answer.status == Status::NxDomain ||
+                      answer.status == Status::NoData;
+    if (!kept || ttl <= 0) {
       return;
     }
     const Clock::time_point expires = Clock::now() + std::chrono::seconds(ttl);
