@@ -103,7 +103,7 @@ bench_report_fill_SOURCES = bench/report_fill.cpp
 bench_report_fill_CXXFLAGS = $(AM_CXXFLAGS) $(SQLITE3_CFLAGS)
 bench_report_fill_LDADD = $(MW_REPORT_LINK)
 CLEANFILES += bench/report_fill
-EXTRA_DIST += bench/run-report-bench.sh
+EXTRA_DIST += bench/run-report-bench.sh bench/profile-mailwarden.sh
 # Report generation for 1,000,000 recorded messages over 10,000 domains (issue 20):
 #   make bench-reports [REPORT_BENCH_ARGS="--messages 100000 --domains 1000"]
 REPORT_BENCH_ARGS =

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -74,6 +76,70 @@ struct Pending {
   Registry* registry = nullptr;
 };
 
+// Answers libunbound gave, kept for their TTL, so that a name asked again is answered
+// on the caller's thread. Why: a lookup that libunbound answers from its own cache still
+// crosses three threads (the caller writes to its background thread's pipe, that thread
+// answers into the result pipe, our dispatcher runs ub_process and wakes the caller);
+// profiled under the peers bench (issue 21, doc/PERFORMANCE.md) those hand-offs, the
+// context switches and syscalls of the ~6 lookups of every message, were about a third
+// of mailwarden's CPU. Kept: answers (Status::Ok) and negative answers (NxDomain,
+// NoData), for the TTL libunbound reports in ub_result::ttl: for data the answer
+// RRset's, for a negative answer the reply's, which libunbound (libworker.c fill_res)
+// sets only when the reply carried records (the SOA, RFC 2308 §5: the negative TTL is
+// min(SOA TTL, SOA MINIMUM)) and leaves 0 otherwise. What is left of libunbound's own
+// cache entry, so an entry here never outlives libunbound's: the same answer libunbound
+// would give. A TTL of 0 is not kept (RFC 1035 §3.2.1: "should not be cached"), nor is
+// a failure (TempFail, Refused, Malformed): those go to libunbound every time.
+// Bounded: kMaxEntries, full → emptied.
+class AnswerCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::size_t kMaxEntries = 8192;
+
+  // The answer for (qname, type) if one is kept and its TTL has not run out.
+  std::optional<Answer> find(const std::string& qname, Type type) {
+    const std::lock_guard<std::mutex> lock(m_);
+    const auto it = map_.find(Key(qname, type));
+    if (it == map_.end()) {
+      return std::nullopt;
+    }
+    if (Clock::now() >= it->second.expires) {
+      map_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.answer;
+  }
+
+  void put(const std::string& qname, Type type, const Answer& answer, int ttl) {
+    const bool kept = answer.status == Status::Ok || answer.status == Status::NxDomain ||
+                      answer.status == Status::NoData;
+    if (!kept || ttl <= 0) {
+      return;
+    }
+    const Clock::time_point expires = Clock::now() + std::chrono::seconds(ttl);
+    const std::lock_guard<std::mutex> lock(m_);
+    if (map_.size() >= kMaxEntries) {
+      map_.clear();
+    }
+    map_.insert_or_assign(Key(qname, type), Entry{answer, expires});
+  }
+
+ private:
+  using Key = std::pair<std::string, Type>;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<std::string>()(k.first) ^
+             (static_cast<std::size_t>(k.second) * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+  struct Entry {
+    Answer answer;
+    Clock::time_point expires;
+  };
+  std::mutex m_;
+  std::unordered_map<Key, Entry, KeyHash> map_;
+};
+
 // The machinery of one resolver, shared by the resolver and every Lookup it started, so a
 // Lookup that outlives its resolver still has a context to cancel on.
 struct Core {
@@ -83,6 +149,7 @@ struct Core {
   Fd wake_write;
   std::thread dispatcher;
   Registry registry;
+  AnswerCache answers;
   // libunbound starts its background thread in the first ub_resolve_async, from the
   // calling thread; until then queries submit with signals blocked (SignalsBlocked).
   std::atomic<bool> bg_started{false};
@@ -235,6 +302,7 @@ class UnboundLookup final : public Lookup {
         std::unique_lock<std::mutex> lock(p->m);
         if (p->cv.wait_until(lock, attemptEnd(attempt_), [&p] { return p->done; })) {
           Answer a = answerOf(*p, type_);
+          remember(*p, a);
           lock.unlock();
           finish(std::move(a));
           break;
@@ -242,7 +310,9 @@ class UnboundLookup final : public Lookup {
       }
       // This attempt's time is up.
       if (const std::shared_ptr<Pending> late = abandon()) {
-        finish(answerOf(*late, type_));  // done: nobody writes it any more
+        Answer a = answerOf(*late, type_);  // done: nobody writes it any more
+        remember(*late, a);
+        finish(std::move(a));
         break;
       }
       const Clock::time_point now = Clock::now();
@@ -283,6 +353,13 @@ class UnboundLookup final : public Lookup {
   }
 
  private:
+  // Keeps a real answer for the next caller of the same name (AnswerCache).
+  void remember(const Pending& p, const Answer& a) {
+    if (p.err == 0 && p.result) {
+      core_->answers.put(qname_, type_, a, p.result->ttl);
+    }
+  }
+
   Clock::time_point attemptEnd(int attempt) const {
     return std::min(started_ + per_attempt_ * (attempt + 1), deadline_);
   }
@@ -473,9 +550,15 @@ LookupPtr UnboundResolver::start(std::string_view name, Type type, const Budget&
     return answeredLookup(failed(Status::TempFail, "DNS budget exhausted"));
   }
   // Escaped, so a name with '\\', ';', spaces or NUL reaches the wire as its octets.
-  auto lookup = std::make_shared<UnboundLookup>(
-      impl_->core, detail::presentationName(detail::normalizeName(name)), type,
-      budget.deadline());
+  std::string qname = detail::presentationName(detail::normalizeName(name));
+  if (std::optional<Answer> kept = impl_->core->answers.find(qname, type)) {
+    // Counted like any answered lookup (mailwarden_dns_queries_total is what was asked),
+    // with no time waited.
+    obs::counters().countDns(obs::DnsOutcome::Answer, std::chrono::nanoseconds::zero());
+    return answeredLookup(std::move(*kept));
+  }
+  auto lookup = std::make_shared<UnboundLookup>(impl_->core, std::move(qname), type,
+                                                budget.deadline());
   lookup->begin();
   return lookup;
 }

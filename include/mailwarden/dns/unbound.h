@@ -93,7 +93,11 @@ class UnboundResolver final : public Resolver {
   // out (so a lookup nobody waits for is asked once), and an attempt whose time passed
   // before wait() was called is skipped, not sent. A Lookup may outlive the resolver,
   // and may be dropped without wait(): the attempt in flight is then cancelled
-  // (ub_cancel) and nothing leaks. Never throws except std::bad_alloc.
+  // (ub_cancel) and nothing leaks. An answer, NXDOMAIN or NODATA is kept for the TTL
+  // libunbound reported (never with TTL 0, never a failure): the same
+  // question within it comes back answered from start(), on the caller's thread, without
+  // libunbound's thread hand-offs (unbound.cpp AnswerCache says why). Thread-safe. Never
+  // throws except std::bad_alloc.
   LookupPtr start(std::string_view name, Type type, const Budget& budget) override;
 
  private:

@@ -224,6 +224,33 @@ TEST_F(AsyncDnsTest, QueryIsStartAndWait) {
   EXPECT_EQ(render(spent->wait()), "tempfail (DNS budget exhausted)");
 }
 
+TEST_F(AsyncDnsTest, AnAnswerAskedAgainWithinItsTtlIsAnsweredAtStart) {
+  // UnboundResolver keeps answers and negative answers for their TTL (300 s and the SOA's
+  // 300 s in the sample zone): the second start() of a name is answered on the caller's
+  // thread, without the forwarder's delay.
+  const ResolverSharedPtr r = delayed();
+  ASSERT_TRUE(r);
+  const std::string first = render(r->query("two.example.test", Type::TXT,
+                                            Budget(std::chrono::seconds(10))), true, true);
+  const LookupPtr again = r->start("Two.Example.Test.", Type::TXT, Budget(std::chrono::seconds(10)));
+  EXPECT_TRUE(again->ready());
+  EXPECT_EQ(render(again->wait(), true, true), first);
+  EXPECT_NE(first.find("first"), std::string::npos) << first;
+  // Another type of the same name is another question.
+  EXPECT_FALSE(r->start("two.example.test", Type::A, Budget(std::chrono::seconds(10)))->ready());
+  const Answer nx = r->query("absent.example.test", Type::TXT, Budget(std::chrono::seconds(10)));
+  EXPECT_EQ(nx.status, Status::NxDomain);
+  const LookupPtr nx_again = r->start("absent.example.test", Type::TXT, Budget(std::chrono::seconds(10)));
+  EXPECT_TRUE(nx_again->ready());
+  EXPECT_EQ(nx_again->wait().status, Status::NxDomain);
+  const Answer nodata = r->query("two.example.test", Type::MX, Budget(std::chrono::seconds(10)));
+  EXPECT_EQ(nodata.status, Status::NoData);
+  EXPECT_TRUE(r->start("two.example.test", Type::MX, Budget(std::chrono::seconds(10)))->ready());
+  // A spent budget is still a spent budget, kept answer or not.
+  const LookupPtr spent = r->start("two.example.test", Type::TXT, Budget(milliseconds(0)));
+  EXPECT_EQ(render(spent->wait()), "tempfail (DNS budget exhausted)");
+}
+
 TEST_F(AsyncDnsTest, SeveralThreadsWaitForOneLookup) {
   const ResolverSharedPtr r = delayed();
   ASSERT_TRUE(r);
