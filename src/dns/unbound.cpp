@@ -374,6 +374,7 @@ class UnboundLookup final : public Lookup {
 
   // mailwarden_dns_queries_total{outcome}: the classify() meaning, with Absent split as
   // RFC 2308 does and Temporary's timeouts apart (a slow resolver, not a broken zone).
+ public:
   static obs::DnsOutcome metricOutcome(Status s, bool timed_out) noexcept {
     switch (s) {
       case Status::Ok: return obs::DnsOutcome::Answer;
@@ -388,6 +389,7 @@ class UnboundLookup final : public Lookup {
     return timed_out ? obs::DnsOutcome::Timeout : obs::DnsOutcome::Temporary;
   }
 
+ private:
   // Takes the attempt in flight away and cancels it. Returns it if it was answered in
   // the meantime (before the cancel, or libunbound said UB_NOID and the callback has
   // run since), else nullptr.
@@ -552,9 +554,10 @@ LookupPtr UnboundResolver::start(std::string_view name, Type type, const Budget&
   // Escaped, so a name with '\\', ';', spaces or NUL reaches the wire as its octets.
   std::string qname = detail::presentationName(detail::normalizeName(name));
   if (std::optional<Answer> kept = impl_->core->answers.find(qname, type)) {
-    // Counted like any answered lookup (mailwarden_dns_queries_total is what was asked),
-    // with no time waited.
-    obs::counters().countDns(obs::DnsOutcome::Answer, std::chrono::nanoseconds::zero());
+    // Counted like any answered lookup (mailwarden_dns_queries_total is what was asked:
+    // answer, nxdomain or nodata as the kept answer says), with no time waited.
+    obs::counters().countDns(UnboundLookup::metricOutcome(kept->status, false),
+                             std::chrono::nanoseconds::zero());
     return answeredLookup(std::move(*kept));
   }
   auto lookup = std::make_shared<UnboundLookup>(impl_->core, std::move(qname), type,

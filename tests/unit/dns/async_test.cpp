@@ -4,6 +4,8 @@
 // a lower bound the delay guarantees, and "well under the sequential sum".
 #include <gtest/gtest.h>
 
+#include "mailwarden/obs/counters.h"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -240,9 +242,15 @@ TEST_F(AsyncDnsTest, AnAnswerAskedAgainWithinItsTtlIsAnsweredAtStart) {
   EXPECT_FALSE(r->start("two.example.test", Type::A, Budget(std::chrono::seconds(10)))->ready());
   const Answer nx = r->query("absent.example.test", Type::TXT, Budget(std::chrono::seconds(10)));
   EXPECT_EQ(nx.status, Status::NxDomain);
+  // A kept NXDOMAIN is counted as one (mailwarden_dns_queries_total{outcome="nxdomain"}).
+  const auto nxdomains = [] {
+    return obs::counters().dns_queries[static_cast<std::size_t>(obs::DnsOutcome::NxDomain)].get();
+  };
+  const std::uint64_t nx_before = nxdomains();
   const LookupPtr nx_again = r->start("absent.example.test", Type::TXT, Budget(std::chrono::seconds(10)));
   EXPECT_TRUE(nx_again->ready());
   EXPECT_EQ(nx_again->wait().status, Status::NxDomain);
+  EXPECT_EQ(nxdomains(), nx_before + 1);
   const Answer nodata = r->query("two.example.test", Type::MX, Budget(std::chrono::seconds(10)));
   EXPECT_EQ(nodata.status, Status::NoData);
   EXPECT_TRUE(r->start("two.example.test", Type::MX, Budget(std::chrono::seconds(10)))->ready());
