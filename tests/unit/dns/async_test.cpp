@@ -4,8 +4,6 @@
 // a lower bound the delay guarantees, and "well under the sequential sum".
 #include <gtest/gtest.h>
 
-#include "mailwarden/obs/counters.h"
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -15,6 +13,7 @@
 #include "dns_delay_process.h"
 #include "mailwarden/dns/session.h"
 #include "mailwarden/dns/unbound.h"
+#include "mailwarden/obs/counters.h"
 #include "testing.h"
 #include "tests/support/nsd_server.h"
 
