@@ -106,23 +106,9 @@ done
 
 OPENDKIM=/usr/sbin/opendkim
 OPENDMARC=/usr/sbin/opendmarc
-if [[ ! -x $OPENDKIM || ! -x $OPENDMARC ]]; then
-	# Whatever the packages' postinst starts (policy-rc.d usually forbids it) is stopped
-	# by PID: the processes of those names that were not there before.
-	before=$(pgrep -x 'opendkim|opendmarc' || true)
-	mw_log "installing opendkim and opendmarc (apt-get)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends opendkim opendmarc \
-		>"/tmp/mw-latency-apt.$$.log" 2>&1 || {
-		mw_log "apt-get install failed: $(tail -n 5 "/tmp/mw-latency-apt.$$.log")"
-		exit 1
-	}
-	rm -f "/tmp/mw-latency-apt.$$.log"
-	for pid in $(pgrep -x 'opendkim|opendmarc' || true); do
-		grep -qx "$pid" <<<"$before" && continue
-		mw_log "stopping pid $pid started by the package's postinst"
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-fi
+# Installed with service starts denied; anything a postinst started anyway is stopped by
+# PID (bench/lib-bench.sh bench_peers_install).
+bench_peers_install opendkim opendmarc || exit 1
 
 # --- cleanup ------------------------------------------------------------------------
 
