@@ -215,49 +215,17 @@ cp "$W/mw/mailwarden.yaml" "$OUT/mailwarden.yaml"
 BENCH_NS_EXEC=("${NSX[@]}")
 bench_mw_start "$W/mw" "$W/mw/mailwarden.yaml" "$MW_SOCK"
 
-cat >"$W/peers/opendkim.conf" <<EOF
-# verify only; keys through opendkim's libunbound, forwarding to the delayed DNS
-Mode v
-Socket local:$W/peers/opendkim.sock
-UMask 000
-AuthservID mx.test.example
-Nameservers 127.0.0.1
-Syslog no
-AlwaysAddARHeader yes
-SoftwareHeader no
-EOF
-cat >"$W/peers/opendmarc.conf" <<EOF
-# SPF checked by opendmarc itself (libspf2), DKIM read from opendkim's A-R; no history
-# file, no rejection; DNS through libresolv/libspf2 and the namespace's resolv.conf
-Socket local:$W/peers/opendmarc.sock
-UMask 000
-AuthservID mx.test.example
-TrustedAuthservIDs mx.test.example
-SPFSelfValidate true
-SPFIgnoreResults true
-RejectFailures false
-Syslog false
-EOF
+# The peers' configurations and start as bench-peers has them (bench/lib-bench.sh):
+# opendkim verifying only, keys through its libunbound forwarding to 127.0.0.1 (here the
+# delayed DNS); opendmarc checking SPF itself (libspf2), DKIM from opendkim's A-R, no
+# history file, no rejection, DNS through the namespace's resolv.conf.
+bench_opendkim_config "$W/peers/opendkim.conf" "$W/peers/opendkim.sock"
+bench_opendmarc_config "$W/peers/opendmarc.conf" "$W/peers/opendmarc.sock"
 cp "$W/peers/opendkim.conf" "$W/peers/opendmarc.conf" "$OUT/"
-
-# peer_start NAME CMD...: CMD in the namespace, recorded; waits for W/peers/NAME.sock.
-peer_start() {
-	local name=$1
-	shift
-	rm -f "$W/peers/$name.sock"
-	"${NSX[@]}" "$@" </dev/null >>"$W/peers/$name.log" 2>&1 &
-	_mw_record_pid "$W/peers/$name.pid" "$!" || { mw_log "$name exited: $(tail -n 5 "$W/peers/$name.log")"; return 1; }
-	_mw_register proc "$W/peers/$name.pid"
-	mw_wait_until 20 mw_unix_socket_open "$W/peers/$name.sock" || {
-		mw_log "$name not listening: $(tail -n 5 "$W/peers/$name.log")"
-		return 1
-	}
-	read -r PEER_PID _ <"$W/peers/$name.pid"
-}
-peer_start opendkim "$OPENDKIM" -f -x "$W/peers/opendkim.conf"
-DKIM_PID=$PEER_PID
-peer_start opendmarc "$OPENDMARC" -f -c "$W/peers/opendmarc.conf"
-DMARC_PID=$PEER_PID
+bench_peer_start opendkim "$W/peers" "$W/peers/opendkim.sock" 20 "$OPENDKIM" -f -x "$W/peers/opendkim.conf"
+DKIM_PID=$BENCH_PEER_PID
+bench_peer_start opendmarc "$W/peers" "$W/peers/opendmarc.sock" 20 "$OPENDMARC" -f -c "$W/peers/opendmarc.conf"
+DMARC_PID=$BENCH_PEER_PID
 mw_log "mailwarden pid $BENCH_MW_PID, opendkim pid $DKIM_PID, opendmarc pid $DMARC_PID"
 
 # load NAME RUN PID SOCKET PLAN: one milter_load run -> OUT/raw/NAME-runRUN.json{,l}.
